@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chainsweb.settings")
+
+app = Celery("chainsweb")
+# All Celery settings live in chainsweb/settings.py as CELERY_* names.
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

@@ -1,0 +1,91 @@
+"""Turn bytes into Kubernetes objects: JSON or YAML, one object, a `kind: List` or multi-doc.
+
+This is the only place that parses input text; everything after it works on plain dicts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import yaml
+
+from .errors import RecordError
+
+JsonObject = dict[str, Any]
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys: a record with two `status` keys is ambiguous."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise RecordError(f"duplicate key {key!r} at line {key_node.start_mark.line + 1}")
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _construct_mapping,
+)
+
+
+def load_documents(data: bytes | str) -> list[JsonObject]:
+    """Parse JSON or YAML text into a flat list of Kubernetes objects.
+
+    A ``kind: List`` (what ``kubectl get ... -o json`` writes) is expanded into its items, and
+    multi-document YAML gives one entry per document. Empty documents are skipped.
+    """
+    raw = data.encode() if isinstance(data, str) else data
+    stripped = raw.lstrip()
+    if not stripped:
+        raise RecordError("the input is empty")
+    docs: list[Any]
+    if stripped[:1] in (b"{", b"["):
+        try:
+            parsed = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise RecordError(f"invalid JSON: {exc}") from None
+        docs = parsed if isinstance(parsed, list) else [parsed]
+    else:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise RecordError(f"the input is not UTF-8 text: {exc}") from None
+        try:
+            docs = [d for d in yaml.load_all(text, Loader=_StrictLoader) if d is not None]
+        except yaml.YAMLError as exc:
+            raise RecordError(f"invalid YAML: {_yaml_problem(exc)}") from None
+    objects: list[JsonObject] = []
+    for doc in docs:
+        objects.extend(_expand(doc))
+    if not objects:
+        raise RecordError("the input holds no objects")
+    return objects
+
+
+def _expand(doc: Any) -> list[JsonObject]:
+    if not isinstance(doc, dict):
+        raise RecordError(f"expected an object, found {type(doc).__name__}")
+    if doc.get("kind") == "List" or (doc.get("kind", "").endswith("List") and "items" in doc):
+        items = doc.get("items")
+        if not isinstance(items, list):
+            raise RecordError("a List must have an `items` array")
+        expanded: list[JsonObject] = []
+        for item in items:
+            expanded.extend(_expand(item))
+        return expanded
+    return [doc]
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    if mark is not None:
+        return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
+    return str(problem)

@@ -1,0 +1,134 @@
+"""Pieces shared by the SLSA v0.2 and v1.0 predicates: image ids, params, git hints, refs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from ..errors import FormatError
+from ..hints import (
+    ARTIFACT_INPUTS,
+    Artifact,
+    git_source,
+    structured_artifacts,
+)
+from ..tekton import PipelineRun, RunMeta, TaskRun
+
+IGNORED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"
+CHAINS_ANNOTATION_PREFIX = "chains.tekton.dev/"
+_RESULT_REF = re.compile(r"\$\(tasks\.([^.\s()]+)\.results\.")
+
+
+def image_descriptor(image_id: str) -> tuple[str, dict[str, str]]:
+    """``oci://<repo>`` and its digest from a step or sidecar ``imageID`` (spec §6.2).
+
+    Anything but exactly ``<repo>@<alg>:<hex>`` fails the whole statement, as in Chains.
+    """
+    reference = image_id.removeprefix("docker-pullable://")
+    parts = reference.split("@")
+    if len(parts) != 2:
+        raise FormatError(f"image id {image_id!r} is not of the form <repository>@<alg>:<hex>")
+    digest = parts[1].split(":")
+    if len(digest) != 2:
+        raise FormatError(f"image id {image_id!r} has a digest that is not <alg>:<hex>")
+    return "oci://" + parts[0], {digest[0]: digest[1]}
+
+
+def step_image_reference(image_id: str) -> str:
+    """The v0.2 step ``environment.image``: the full reference with an ``oci://`` scheme."""
+    return "oci://" + image_id.removeprefix("docker-pullable://")
+
+
+def run_images(tr: TaskRun) -> Iterator[tuple[str, dict[str, str]]]:
+    """Step images, then sidecar images, of one TaskRun."""
+    for step in tr.steps:
+        yield image_descriptor(step.image_id)
+    for image_id in tr.sidecar_image_ids:
+        yield image_descriptor(image_id)
+
+
+def parameters(meta: RunMeta, spec_params: Any) -> dict[str, Any]:
+    """Declared defaults overlaid by the run's params; no default and no value means absent."""
+    values: dict[str, Any] = {}
+    for param in spec_params or []:
+        if isinstance(param, dict) and "default" in param and param.get("name") is not None:
+            values[str(param["name"])] = param["default"]
+    for name, value in meta.params:
+        values[name] = value
+    return values
+
+
+def declared_defaults(spec: dict[str, Any] | None) -> list[tuple[str, object]]:
+    return [
+        (str(p.get("name")), p.get("default"))
+        for p in ((spec or {}).get("params") or [])
+        if isinstance(p, dict) and "default" in p
+    ]
+
+
+def task_run_git(tr: TaskRun) -> tuple[str, str]:
+    """Git hints of a TaskRun: taskSpec defaults, then spec params, then results."""
+    return git_source(
+        [
+            declared_defaults(tr.task_spec),
+            tr.meta.params,
+            [(r.name, r.value) for r in tr.meta.results],
+        ]
+    )
+
+
+def pipeline_run_git(pr: PipelineRun) -> tuple[str, str]:
+    """Git hints of a PipelineRun: pipelineSpec defaults, then spec params, then results."""
+    return git_source(
+        [
+            declared_defaults(pr.pipeline_spec),
+            pr.meta.params,
+            [(r.name, r.value) for r in pr.meta.results],
+        ]
+    )
+
+
+def git_uri(url: str) -> str:
+    return f"git+{url}.git"
+
+
+def inputs(meta: RunMeta) -> list[Artifact]:
+    return structured_artifacts(meta.results, ARTIFACT_INPUTS)
+
+
+def environment(meta: RunMeta) -> dict[str, Any] | None:
+    """v0.2 ``invocation.environment``: labels and filtered annotations, each only if non-empty."""
+    env: dict[str, Any] = {}
+    annotations = {
+        k: v
+        for k, v in meta.annotations.items()
+        if k != IGNORED_ANNOTATION and not k.startswith(CHAINS_ANNOTATION_PREFIX)
+    }
+    if annotations:
+        env["annotations"] = annotations
+    if meta.labels:
+        env["labels"] = dict(meta.labels)
+    return env or None
+
+
+def result_references(value: Any) -> Iterator[str]:
+    """Task names referenced as ``$(tasks.<name>.results.…)`` anywhere inside a value."""
+    if isinstance(value, str):
+        if "$(tasks." in value:
+            yield from _RESULT_REF.findall(value)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from result_references(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from result_references(item)
+
+
+def is_remote(spec_ref: Any) -> bool:
+    """A run is remote when its ref names a resolver other than ``Cluster`` (spec §9.2)."""
+    return (
+        isinstance(spec_ref, dict)
+        and bool(spec_ref.get("resolver"))
+        and (spec_ref.get("resolver") != "Cluster")
+    )

@@ -1,0 +1,54 @@
+"""Settings that shape a statement, named after Chains' own config keys (spec §3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import FormatError
+
+DEFAULT_BUILDER_ID = "https://tekton.dev/chains/v2"
+BUILD_TYPE_SLSA = "https://tekton.dev/chains/v2/slsa"
+BUILD_TYPE_SLSA_TEKTON = "https://tekton.dev/chains/v2/slsa-tekton"
+BUILD_TYPES = (BUILD_TYPE_SLSA, BUILD_TYPE_SLSA_TEKTON)
+
+# Chains format names (``artifacts.*.format``) -> our predicate module. ``in-toto`` is an alias of
+# ``slsa/v1``, and ``slsa/v1`` is Chains' name for the SLSA *v0.2* predicate.
+FORMAT_NAMES = ("slsa/v1", "in-toto", "slsa/v2alpha3", "slsa/v2alpha4")
+PREDICATE_VERSION = {
+    "slsa/v1": "SLSA v0.2",
+    "in-toto": "SLSA v0.2",
+    "slsa/v2alpha3": "SLSA v1.0",
+    "slsa/v2alpha4": "SLSA v1.0",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SlsaConfig:
+    """``artifacts.*.format``, ``builder.id``, ``builddefinition.buildtype`` and
+    ``artifacts.pipelinerun.enable-deep-inspection``."""
+
+    format: str = "slsa/v2alpha4"
+    builder_id: str = DEFAULT_BUILDER_ID
+    build_type: str = BUILD_TYPE_SLSA
+    deep_inspection: bool = False
+
+    def __post_init__(self) -> None:
+        if self.format not in FORMAT_NAMES:
+            raise FormatError(
+                f"unknown format {self.format!r}; expected one of {', '.join(FORMAT_NAMES)}"
+            )
+        if self.build_type not in BUILD_TYPES:
+            raise FormatError(
+                f"unsupported build type {self.build_type!r}; expected one of "
+                f"{', '.join(BUILD_TYPES)}"
+            )
+        if not self.builder_id:
+            raise FormatError("the builder id must not be empty")
+
+    @property
+    def is_v02(self) -> bool:
+        return self.format in ("slsa/v1", "in-toto")
+
+    @property
+    def is_v2alpha4(self) -> bool:
+        return self.format == "slsa/v2alpha4"

@@ -1,0 +1,303 @@
+"""SLSA v1.0 provenance, Chains formats ``slsa/v2alpha3`` and ``slsa/v2alpha4`` (spec §9)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+
+from ..hints import (
+    ARTIFACT_INPUTS,
+    git_source,
+    is_subject_result,
+    structured_artifacts,
+    subjects_build_artifacts,
+    subjects_v02,
+)
+from ..intoto import STATEMENT_V1, DescriptorList, Statement, json_content
+from ..tekton import PipelineRun, RefSource, Result, RunMeta, TaskRun
+from ._common import (
+    git_uri,
+    inputs,
+    is_remote,
+    pipeline_run_git,
+    run_images,
+    task_run_git,
+)
+from .config import BUILD_TYPE_SLSA_TEKTON, SlsaConfig
+
+PREDICATE_V1 = "https://slsa.dev/provenance/v1"
+INPUTS_RESULT = "inputs/result"
+_ALWAYS_KEPT = ("task", "pipeline")
+
+
+def task_run_statement(tr: TaskRun, cfg: SlsaConfig) -> Statement:
+    """The statement Chains writes for a TaskRun in ``slsa/v2alpha3|4`` (spec §9)."""
+    subjects = DescriptorList("name")
+    if cfg.is_v2alpha4:
+        for step in tr.steps:
+            subjects.extend((a.uri, a.digest) for a in subjects_build_artifacts(step.results))
+        subjects.extend((a.uri, a.digest) for a in subjects_build_artifacts(tr.meta.results))
+    else:
+        subjects.extend((a.uri, a.digest) for a in subjects_v02(tr.meta.results))
+
+    deps: list[dict[str, Any]] = []
+    if tr.meta.ref_source is not None:
+        deps.append(_ref_dependency("task", tr.meta.ref_source))
+    deps.extend({"uri": uri, "digest": digest} for uri, digest in run_images(tr))
+    if cfg.is_v2alpha4:
+        deps.extend(_step_result_inputs(tr))
+        deps.extend(_step_actions(tr))
+    deps.extend(_run_inputs(task_run_git(tr), tr.meta))
+
+    byproducts = (
+        _byproducts_v2alpha4(tr.meta.results, "taskRunResults", tr.name) + _step_byproducts(tr)
+        if cfg.is_v2alpha4
+        else _byproducts_v2alpha3(tr.meta.results, "taskRunResults")
+    )
+    return _statement(cfg, tr.meta, subjects, _run_spec(tr.meta, "TaskRun"), deps, byproducts)
+
+
+def pipeline_run_statement(
+    pr: PipelineRun, cfg: SlsaConfig, in_scope: set[str] | None = None
+) -> Statement:
+    """The statement Chains writes for a PipelineRun in ``slsa/v2alpha3|4`` (spec §9, §7.2).
+
+    ``in_scope`` (TaskRun names) narrows dependencies and byproducts for per-artifact
+    statements; ``None`` is Chains' per-run statement.
+    """
+    walk = [tr for _, tr in pr.executed_task_runs() if in_scope is None or tr.name in in_scope]
+    subjects = DescriptorList("name")
+    if cfg.is_v2alpha4:
+        subjects.extend((a.uri, a.digest) for a in subjects_build_artifacts(pr.meta.results))
+        if cfg.deep_inspection:
+            for tr in walk:
+                for step in tr.steps:
+                    subjects.extend(
+                        (a.uri, a.digest) for a in subjects_build_artifacts(step.results)
+                    )
+                subjects.extend(
+                    (a.uri, a.digest) for a in subjects_build_artifacts(tr.meta.results)
+                )
+    else:
+        if cfg.deep_inspection:
+            for tr in walk:
+                subjects.extend((a.uri, a.digest) for a in subjects_v02(tr.meta.results))
+        subjects.extend((a.uri, a.digest) for a in subjects_v02(pr.meta.results))
+
+    deps: list[dict[str, Any]] = []
+    if pr.meta.ref_source is not None:
+        deps.append(_ref_dependency("pipeline", pr.meta.ref_source))
+    tekton_type = cfg.build_type == BUILD_TYPE_SLSA_TEKTON
+    for tr in walk:
+        if tekton_type:
+            deps.append(_pipeline_task_content(tr))
+        elif tr.meta.ref_source is not None:
+            deps.append(_ref_dependency("pipelineTask", tr.meta.ref_source))
+        if cfg.is_v2alpha4:
+            deps.extend(_step_actions(tr))
+        deps.extend({"uri": uri, "digest": digest} for uri, digest in run_images(tr))
+    if cfg.deep_inspection and cfg.is_v2alpha4:
+        for tr in walk:
+            deps.extend(_step_result_inputs(tr))
+    deps.extend({"name": INPUTS_RESULT, "uri": a.uri, "digest": a.digest} for a in inputs(pr.meta))
+    if cfg.deep_inspection:
+        for tr in walk:
+            deps.extend(_run_inputs(task_run_git(tr), tr.meta))
+    url, commit = pipeline_run_git(pr)
+    if url and commit:
+        deps.append({"name": INPUTS_RESULT, "uri": git_uri(url), "digest": {"sha1": commit}})
+
+    if cfg.is_v2alpha4:
+        byproducts = _byproducts_v2alpha4(pr.meta.results, "pipelineRunResults", pr.name)
+        if cfg.deep_inspection:
+            for tr in walk:
+                byproducts += _byproducts_v2alpha4(tr.meta.results, "taskRunResults", tr.name)
+                byproducts += _step_byproducts(tr)
+    else:
+        byproducts = _byproducts_v2alpha3(pr.meta.results, "pipelineRunResults")
+    return _statement(cfg, pr.meta, subjects, _run_spec(pr.meta, "PipelineRun"), deps, byproducts)
+
+
+def _statement(
+    cfg: SlsaConfig,
+    meta: RunMeta,
+    subjects: DescriptorList,
+    run_spec: dict[str, Any],
+    deps: list[dict[str, Any]],
+    byproducts: list[dict[str, Any]],
+) -> Statement:
+    external: dict[str, Any] = {"runSpec": run_spec}
+    ref_key = "taskRef" if meta.kind == "TaskRun" else "pipelineRef"
+    if is_remote(meta.spec.get(ref_key)) and meta.ref_source is not None:
+        external["buildConfigSource"] = _build_config_source(meta.ref_source)
+    build_definition: dict[str, Any] = {
+        "buildType": cfg.build_type,
+        "externalParameters": external,
+        "internalParameters": _internal_parameters(cfg, meta),
+    }
+    resolved = dedupe_dependencies(deps)
+    if resolved:
+        build_definition["resolvedDependencies"] = resolved
+    run_metadata: dict[str, Any] = {}
+    if meta.uid:
+        run_metadata["invocationId"] = meta.uid
+    if meta.start_time:
+        run_metadata["startedOn"] = meta.start_time
+    if meta.completion_time:
+        run_metadata["finishedOn"] = meta.completion_time
+    run_details: dict[str, Any] = {"builder": {"id": cfg.builder_id}, "metadata": run_metadata}
+    if byproducts:
+        run_details["byproducts"] = byproducts
+    statement: Statement = {"_type": STATEMENT_V1}
+    if subjects.entries:
+        statement["subject"] = subjects.entries
+    statement["predicateType"] = PREDICATE_V1
+    statement["predicate"] = {"buildDefinition": build_definition, "runDetails": run_details}
+    return statement
+
+
+def _ref_dependency(name: str, ref: RefSource) -> dict[str, Any]:
+    dep: dict[str, Any] = {"name": name}
+    if ref.uri:
+        dep["uri"] = ref.uri
+    if ref.digest:
+        dep["digest"] = dict(ref.digest)
+    return dep
+
+
+def _pipeline_task_content(tr: TaskRun) -> dict[str, Any]:
+    # slsa-tekton carries the whole child TaskRun. Chains writes Go's struct order, which no
+    # fixture pins down (spec §12); we write the record as received, keys sorted.
+    dep: dict[str, Any] = {"name": "pipelineTask"}
+    if tr.meta.ref_source is not None:
+        if tr.meta.ref_source.uri:
+            dep["uri"] = tr.meta.ref_source.uri
+        if tr.meta.ref_source.digest:
+            dep["digest"] = dict(tr.meta.ref_source.digest)
+    dep["content"] = json_content(tr.raw)
+    return dep
+
+
+def _step_actions(tr: TaskRun) -> Iterable[dict[str, Any]]:
+    for step in tr.steps:
+        if step.ref_source is not None:
+            yield _ref_dependency(f"stepAction/{step.name}", step.ref_source)
+
+
+def _step_result_inputs(tr: TaskRun) -> Iterable[dict[str, Any]]:
+    for step in tr.steps:
+        yield from _run_inputs(
+            git_source([[(r.name, r.value) for r in step.results]]), None, step.results
+        )
+
+
+def _run_inputs(
+    git: tuple[str, str], meta: RunMeta | None, results: Sequence[Result] = ()
+) -> list[dict[str, Any]]:
+    """``inputs/result`` dependencies: git first, then ``*ARTIFACT_INPUTS``."""
+    url, commit = git
+    found: list[dict[str, Any]] = []
+    if url and commit:
+        found.append({"name": INPUTS_RESULT, "uri": git_uri(url), "digest": {"sha1": commit}})
+    source = meta.results if meta is not None else results
+    found.extend(
+        {"name": INPUTS_RESULT, "uri": a.uri, "digest": a.digest}
+        for a in structured_artifacts(source, ARTIFACT_INPUTS)
+    )
+    return found
+
+
+def dedupe_dependencies(deps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop an entry when an earlier one has the same (uri, digest, content), ignoring names;
+    entries named ``task``, ``pipeline`` or ``stepAction/…`` are always kept (spec §9.4)."""
+    seen: set[bytes] = set()
+    kept = []
+    for dep in deps:
+        key = orjson.dumps(
+            [dep.get("uri", ""), dep.get("digest", {}), dep.get("content", "")],
+            option=orjson.OPT_SORT_KEYS,
+        )
+        name = dep.get("name", "")
+        if key in seen and not (name in _ALWAYS_KEPT or name.startswith("stepAction/")):
+            continue
+        seen.add(key)
+        kept.append(dep)
+    return kept
+
+
+def _byproducts_v2alpha3(results: Sequence[Result], prefix: str) -> list[dict[str, Any]]:
+    return [_byproduct(f"{prefix}/{r.name}", r.value) for r in results]
+
+
+def _byproducts_v2alpha4(
+    results: Sequence[Result], prefix: str, run_name: str
+) -> list[dict[str, Any]]:
+    return [
+        _byproduct(f"{prefix}/{run_name}/{r.name}", r.value)
+        for r in results
+        if not is_subject_result(r)
+    ]
+
+
+def _step_byproducts(tr: TaskRun) -> list[dict[str, Any]]:
+    found = []
+    for step in tr.steps:
+        found.extend(_byproducts_v2alpha4(step.results, "stepResults", tr.name))
+    return found
+
+
+def _byproduct(name: str, value: Any) -> dict[str, Any]:
+    return {"name": name, "mediaType": "application/json", "content": json_content(value)}
+
+
+def _build_config_source(ref: RefSource) -> dict[str, Any]:
+    source: dict[str, Any] = {}
+    if ref.uri:
+        source["repository"] = ref.uri
+    if ref.digest:
+        algorithm, hex_ = next(iter(ref.digest.items()))
+        source["ref"] = f"{algorithm}:{hex_}"
+    if ref.entry_point:
+        source["path"] = ref.entry_point
+    return source
+
+
+def _internal_parameters(cfg: SlsaConfig, meta: RunMeta) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    if meta.feature_flags is not None:
+        params["tekton-pipelines-feature-flags"] = meta.feature_flags
+    if cfg.build_type == BUILD_TYPE_SLSA_TEKTON:
+        params["labels"] = meta.labels or None
+        params["annotations"] = meta.annotations or None
+    return params
+
+
+def _run_spec(meta: RunMeta, kind: str) -> dict[str, Any]:
+    """``runSpec``: the run's spec as Go re-encodes the v1 type: empty optional fields dropped,
+    ``serviceAccountName`` always on a TaskRun, ``taskRunTemplate`` always on a PipelineRun."""
+    spec = _prune(meta.spec)
+    assert isinstance(spec, dict)
+    if kind == "TaskRun":
+        spec.setdefault("serviceAccountName", "")
+    else:
+        spec.setdefault("taskRunTemplate", {})
+    return spec
+
+
+def _prune(value: Any, keep_value: bool = False) -> Any:
+    if isinstance(value, dict):
+        pruned = {}
+        for key, item in value.items():
+            if key == "value" and keep_value:
+                pruned[key] = item
+                continue
+            cleaned = _prune(item, keep_value=key in ("params",))
+            if cleaned is None or cleaned == "" or cleaned == []:
+                continue
+            pruned[key] = cleaned
+        return pruned
+    if isinstance(value, list):
+        return [_prune(item, keep_value) for item in value]
+    return value

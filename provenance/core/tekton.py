@@ -1,0 +1,583 @@
+"""Tekton TaskRun and PipelineRun records as frozen dataclasses (spec §5).
+
+``parse_records`` takes Kubernetes objects (dicts) and returns the runs to attest: each
+PipelineRun with its child TaskRuns joined, and each TaskRun that belongs to no PipelineRun in the
+input. ``tekton.dev/v1beta1`` objects are normalised to their ``v1`` shape first (spec §5.2).
+Objects that declare ``tekton.dev/v1`` are read the way Chains' Go decoder reads them: fields
+that exist only in v1beta1 (``taskResults``, ``status.taskRuns`` ...) are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from .errors import RecordError
+
+JsonObject = dict[str, Any]
+ResultValue = str | list[str] | dict[str, str]
+
+PIPELINE_TASK_LABEL = "tekton.dev/pipelineTask"
+PIPELINE_RUN_LABEL = "tekton.dev/pipelineRun"
+RUN_KINDS = ("TaskRun", "PipelineRun")
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """A run or step result: ``{name, value}``, the value a string, an array or an object."""
+
+    name: str
+    value: ResultValue
+    type: str = ""
+
+    @property
+    def string_value(self) -> str:
+        """The value as Go's ``ParamValue.StringVal`` sees it: ``""`` unless it is a string."""
+        return self.value if isinstance(self.value, str) else ""
+
+    @property
+    def object_value(self) -> dict[str, str] | None:
+        return self.value if isinstance(self.value, dict) else None
+
+
+@dataclass(frozen=True, slots=True)
+class RefSource:
+    """``status.provenance.refSource``: where a Task or Pipeline definition came from."""
+
+    uri: str
+    digest: dict[str, str]
+    entry_point: str
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One entry of ``status.steps`` (plus its StepAction ref source, if remote)."""
+
+    name: str
+    image_id: str
+    results: tuple[Result, ...]
+    ref_source: RefSource | None
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """The ``Succeeded`` condition of a run."""
+
+    status: str  # "True" | "False" | "Unknown"
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunMeta:
+    """Identity and status fields shared by TaskRuns and PipelineRuns."""
+
+    kind: str
+    name: str
+    namespace: str
+    uid: str
+    resource_version: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    spec: JsonObject
+    params: tuple[tuple[str, Any], ...]
+    results: tuple[Result, ...]
+    start_time: str | None
+    completion_time: str | None
+    conditions: tuple[Condition, ...]
+    succeeded: Condition | None
+    ref_source: RefSource | None
+    feature_flags: dict[str, Any] | None
+
+    @property
+    def is_done(self) -> bool:
+        """Done means the ``Succeeded`` condition is no longer ``Unknown`` (spec §2.1)."""
+        return self.succeeded is not None and self.succeeded.status in ("True", "False")
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRun:
+    """A TaskRun, v1 shape."""
+
+    meta: RunMeta
+    task_spec: JsonObject | None
+    steps: tuple[Step, ...]
+    sidecar_image_ids: tuple[str, ...]
+    owner_uids: tuple[str, ...]
+    raw: JsonObject  # the object as given, for the slsa-tekton build type's full-TaskRun content
+
+    @property
+    def name(self) -> str:
+        return self.meta.name
+
+    @property
+    def pipeline_task(self) -> str | None:
+        return self.meta.labels.get(PIPELINE_TASK_LABEL)
+
+
+@dataclass(frozen=True, slots=True)
+class ChildReference:
+    """``status.childReferences[]`` of a PipelineRun."""
+
+    kind: str
+    name: str
+    pipeline_task_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineRun:
+    """A PipelineRun, v1 shape, with the child TaskRuns found for it, in gather order."""
+
+    meta: RunMeta
+    pipeline_spec: JsonObject | None
+    child_references: tuple[ChildReference, ...]
+    skipped_tasks: tuple[str, ...]
+    task_runs: tuple[TaskRun, ...]
+
+    @property
+    def name(self) -> str:
+        return self.meta.name
+
+    def task_runs_for(self, pipeline_task: str) -> list[TaskRun]:
+        """Children labelled with this pipeline task, in gather order (Chains matches by label)."""
+        return [tr for tr in self.task_runs if tr.pipeline_task == pipeline_task]
+
+    def pipeline_tasks(self) -> list[JsonObject]:
+        """``pipelineSpec.tasks`` followed by ``pipelineSpec.finally`` (empty without a spec)."""
+        if self.pipeline_spec is None:
+            return []
+        return list(self.pipeline_spec.get("tasks") or []) + list(
+            self.pipeline_spec.get("finally") or []
+        )
+
+    def executed_task_runs(self) -> list[tuple[JsonObject, TaskRun]]:
+        """The walk of spec §7.1: each pipeline task's children that have a completion time."""
+        walk: list[tuple[JsonObject, TaskRun]] = []
+        for task in self.pipeline_tasks():
+            for tr in self.task_runs_for(str(task.get("name", ""))):
+                if tr.meta.completion_time is not None:
+                    walk.append((task, tr))
+        return walk
+
+
+Run = TaskRun | PipelineRun
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing
+
+
+def parse_records(objects: Iterable[JsonObject]) -> list[Run]:
+    """Parse Kubernetes objects into runs to attest, in input order.
+
+    Child TaskRuns are joined to a PipelineRun of the input when they are named in its
+    ``childReferences``, owned by it (``ownerReferences``), or labelled ``tekton.dev/pipelineRun``
+    with its name. A TaskRun that carries a ``tekton.dev/pipelineTask`` label but links to no
+    PipelineRun at all joins the nearest PipelineRun before it in the input, which is how Chains'
+    own test data bundles a PipelineRun with its children. Every other TaskRun stands alone.
+    """
+    items = list(objects)
+    pipeline_docs: list[tuple[int, JsonObject]] = []
+    task_runs: list[tuple[int, TaskRun]] = []
+    for index, obj in enumerate(items):
+        kind = _kind_of(obj, index)
+        if kind == "PipelineRun":
+            pipeline_docs.append((index, _normalise_pipeline_run(obj)))
+        else:
+            task_runs.append((index, parse_task_run(obj)))
+    given = {(tr.meta.namespace, tr.name) for _, tr in task_runs}
+    for index, obj in enumerate(items):
+        for child in embedded_task_runs(obj):
+            key = ((child["metadata"]["namespace"] or ""), child["metadata"]["name"])
+            if key not in given:
+                task_runs.append((index, parse_task_run(child)))
+
+    children: dict[int, list[TaskRun]] = {index: [] for index, _ in pipeline_docs}
+    standalone: list[tuple[int, TaskRun]] = []
+    for index, tr in task_runs:
+        owner = _find_parent(tr, index, pipeline_docs)
+        if owner is None:
+            standalone.append((index, tr))
+        else:
+            children[owner].append(tr)
+
+    runs: list[tuple[int, Run]] = list(standalone)
+    for index, doc in pipeline_docs:
+        runs.append((index, _build_pipeline_run(doc, children[index])))
+    runs.sort(key=lambda pair: pair[0])
+    return [run for _, run in runs]
+
+
+def _kind_of(obj: JsonObject, index: int) -> str:
+    kind = obj.get("kind")
+    if kind not in RUN_KINDS:
+        name = (obj.get("metadata") or {}).get("name") if isinstance(obj, dict) else None
+        what = f"{kind} {name!r}" if name else repr(kind)
+        raise RecordError(
+            f"object {index + 1} is not a Tekton TaskRun or PipelineRun (kind: {what})"
+        )
+    api_version = obj.get("apiVersion")
+    if api_version is not None and api_version not in ("tekton.dev/v1", "tekton.dev/v1beta1"):
+        raise RecordError(
+            f"object {index + 1}: unsupported apiVersion {api_version!r} "
+            "(expected tekton.dev/v1 or tekton.dev/v1beta1)"
+        )
+    if not isinstance(obj.get("status"), dict):
+        raise RecordError(f"{kind} {_display_name(obj)} has no status: it has not run yet")
+    return str(kind)
+
+
+def _display_name(obj: JsonObject) -> str:
+    meta = obj.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    return repr(name) if name else f"(object without metadata.name, uid {_uid(obj)!r})"
+
+
+def _uid(obj: JsonObject) -> str:
+    meta = obj.get("metadata")
+    return str(meta.get("uid", "")) if isinstance(meta, dict) else ""
+
+
+def _find_parent(
+    tr: TaskRun, index: int, pipeline_docs: list[tuple[int, JsonObject]]
+) -> int | None:
+    namespace = tr.meta.namespace
+    label_parent = tr.meta.labels.get(PIPELINE_RUN_LABEL)
+    for pr_index, doc in pipeline_docs:
+        meta = doc.get("metadata") or {}
+        if (meta.get("namespace") or "") != namespace:
+            continue
+        pr_uid = meta.get("uid") or ""
+        pr_name = meta.get("name") or ""
+        if pr_uid and pr_uid in tr.owner_uids:
+            return pr_index
+        if pr_name and label_parent == pr_name:
+            return pr_index
+        refs = (doc.get("status") or {}).get("childReferences") or []
+        if any(isinstance(ref, dict) and ref.get("name") == tr.name for ref in refs):
+            return pr_index
+    if label_parent or tr.owner_uids or tr.pipeline_task is None:
+        return None
+    before = [pr_index for pr_index, _ in pipeline_docs if pr_index <= index]
+    return before[-1] if before else None
+
+
+def _build_pipeline_run(doc: JsonObject, children: list[TaskRun]) -> PipelineRun:
+    status = doc.get("status") or {}
+    refs = tuple(
+        ChildReference(
+            kind=str(ref.get("kind") or "TaskRun"),
+            name=str(ref.get("name") or ""),
+            pipeline_task_name=str(ref.get("pipelineTaskName") or ""),
+        )
+        for ref in (status.get("childReferences") or [])
+        if isinstance(ref, dict)
+    )
+    # Chains gathers children in childReferences order; children it does not name follow in
+    # input order.
+    order = {ref.name: position for position, ref in enumerate(refs)}
+    ordered = sorted(children, key=lambda tr: order.get(tr.name, len(order)))
+    pipeline_spec = status.get("pipelineSpec")
+    skipped = tuple(
+        str(s.get("name"))
+        for s in (status.get("skippedTasks") or [])
+        if isinstance(s, dict) and s.get("name")
+    )
+    return PipelineRun(
+        meta=_parse_meta(doc, "PipelineRun"),
+        pipeline_spec=pipeline_spec if isinstance(pipeline_spec, dict) else None,
+        child_references=refs,
+        skipped_tasks=skipped,
+        task_runs=tuple(ordered),
+    )
+
+
+def parse_task_run(obj: JsonObject) -> TaskRun:
+    """Parse one TaskRun object (v1, or v1beta1 normalised to v1)."""
+    doc = _normalise_task_run(obj)
+    status = doc.get("status") or {}
+    steps = tuple(
+        Step(
+            name=str(step.get("name") or ""),
+            image_id=str(step.get("imageID") or ""),
+            results=_parse_results(step.get("results"), "step result"),
+            ref_source=_parse_ref_source((step.get("provenance") or {}).get("refSource")),
+        )
+        for step in _list_of_dicts(status.get("steps"), "status.steps")
+    )
+    sidecars = tuple(
+        str(sc.get("imageID") or "")
+        for sc in _list_of_dicts(status.get("sidecars"), "status.sidecars")
+    )
+    owners = tuple(
+        str(ref.get("uid"))
+        for ref in ((doc.get("metadata") or {}).get("ownerReferences") or [])
+        if isinstance(ref, dict) and ref.get("kind") == "PipelineRun" and ref.get("uid")
+    )
+    task_spec = status.get("taskSpec")
+    return TaskRun(
+        meta=_parse_meta(doc, "TaskRun"),
+        task_spec=task_spec if isinstance(task_spec, dict) else None,
+        steps=steps,
+        sidecar_image_ids=sidecars,
+        owner_uids=owners,
+        raw=obj,
+    )
+
+
+def _parse_meta(doc: JsonObject, kind: str) -> RunMeta:
+    metadata = doc.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise RecordError(f"{kind} metadata must be an object")
+    spec = doc.get("spec") or {}
+    if not isinstance(spec, dict):
+        raise RecordError(f"{kind} {_display_name(doc)}: spec must be an object")
+    status = doc.get("status") or {}
+    conditions = tuple(
+        Condition(
+            status=str(c.get("status") or ""),
+            reason=str(c.get("reason") or ""),
+            message=str(c.get("message") or ""),
+        )
+        for c in _list_of_dicts(status.get("conditions"), "status.conditions")
+    )
+    succeeded = next(
+        (
+            conditions[i]
+            for i, c in enumerate(_list_of_dicts(status.get("conditions"), "status.conditions"))
+            if c.get("type") == "Succeeded"
+        ),
+        None,
+    )
+    provenance = status.get("provenance") or {}
+    flags = provenance.get("featureFlags") if isinstance(provenance, dict) else None
+    params = tuple(
+        (str(p.get("name")), p.get("value"))
+        for p in _list_of_dicts(spec.get("params"), "spec.params")
+        if p.get("name") is not None
+    )
+    return RunMeta(
+        kind=kind,
+        name=str(metadata.get("name") or ""),
+        namespace=str(metadata.get("namespace") or ""),
+        uid=str(metadata.get("uid") or ""),
+        resource_version=str(metadata.get("resourceVersion") or ""),
+        labels=_string_map(metadata.get("labels"), "metadata.labels"),
+        annotations=_string_map(metadata.get("annotations"), "metadata.annotations"),
+        spec=spec,
+        params=params,
+        results=_parse_results(status.get("results"), "result"),
+        start_time=to_utc(status.get("startTime"), "status.startTime"),
+        completion_time=to_utc(status.get("completionTime"), "status.completionTime"),
+        conditions=conditions,
+        succeeded=succeeded,
+        ref_source=_parse_ref_source(
+            provenance.get("refSource") if isinstance(provenance, dict) else None
+        ),
+        feature_flags=_feature_flags(flags) if isinstance(flags, dict) else None,
+    )
+
+
+def _parse_results(raw: Any, what: str) -> tuple[Result, ...]:
+    results = []
+    for entry in _list_of_dicts(raw, what + "s"):
+        name = entry.get("name")
+        if not isinstance(name, str):
+            raise RecordError(f"a {what} has no name")
+        value = entry.get("value")
+        if isinstance(value, list):
+            value = [str(v) for v in value]
+        elif isinstance(value, dict):
+            value = {str(k): v if isinstance(v, str) else str(v) for k, v in value.items()}
+        elif value is None:
+            value = ""
+        elif not isinstance(value, str):
+            raise RecordError(f"{what} {name!r} has a value that is not a string, array or object")
+        kind = entry.get("type")
+        results.append(Result(name=name, value=value, type=kind if isinstance(kind, str) else ""))
+    return tuple(results)
+
+
+def _parse_ref_source(raw: Any) -> RefSource | None:
+    if not isinstance(raw, dict):
+        return None
+    digest = raw.get("digest") or {}
+    return RefSource(
+        uri=str(raw.get("uri") or ""),
+        digest={str(k): str(v) for k, v in digest.items()} if isinstance(digest, dict) else {},
+        entry_point=str(raw.get("entryPoint") or ""),
+    )
+
+
+def _feature_flags(raw: Mapping[str, Any]) -> dict[str, Any]:
+    # Go decodes JSON keys case-insensitively and re-encodes them with the struct's camelCase
+    # tags, omitting false and empty values (spec §5.2, §9.3).
+    flags: dict[str, Any] = {}
+    for key, value in raw.items():
+        if value in (False, "", 0, None):
+            continue
+        flags[key[:1].lower() + key[1:]] = value
+    return flags
+
+
+def _list_of_dicts(raw: Any, what: str) -> list[JsonObject]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
+        raise RecordError(f"{what} must be a list of objects")
+    return raw
+
+
+def _string_map(raw: Any, what: str) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise RecordError(f"{what} must be an object")
+    return {str(k): "" if v is None else str(v) for k, v in raw.items()}
+
+
+def to_utc(raw: Any, what: str) -> str | None:
+    """RFC 3339 time converted to UTC, formatted as Go formats ``time.Time`` (``...Z``)."""
+    if raw in (None, ""):
+        return None
+    if not isinstance(raw, str):
+        raise RecordError(f"{what} must be an RFC 3339 time string")
+    try:
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise RecordError(f"{what} is not an RFC 3339 time: {raw!r}") from None
+    if parsed.tzinfo is None:
+        raise RecordError(f"{what} has no time zone: {raw!r}")
+    utc = parsed.astimezone(UTC)
+    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
+    if utc.microsecond:
+        text += f".{utc.microsecond:06d}".rstrip("0")
+    return text + "Z"
+
+
+# ---------------------------------------------------------------------------------------------
+# v1beta1 -> v1 (spec §5.2)
+
+_TASK_RUN_SPEC_V1 = {
+    "debug", "params", "serviceAccountName", "taskRef", "taskSpec", "status", "statusMessage",
+    "retries", "timeout", "podTemplate", "workspaces", "stepSpecs", "sidecarSpecs",
+    "computeResources", "managedBy",
+}  # fmt: skip
+_PIPELINE_RUN_SPEC_V1 = {
+    "pipelineRef", "pipelineSpec", "params", "status", "timeouts", "taskRunTemplate",
+    "workspaces", "taskRunSpecs", "managedBy",
+}  # fmt: skip
+
+
+def _is_v1beta1(obj: JsonObject) -> bool:
+    return obj.get("apiVersion") == "tekton.dev/v1beta1"
+
+
+def _normalise_task_run(obj: JsonObject) -> JsonObject:
+    doc = dict(obj)
+    spec = dict(doc.get("spec") or {})
+    status = dict(doc.get("status") or {})
+    if _is_v1beta1(obj):
+        if "results" not in status and "taskResults" in status:
+            status["results"] = status["taskResults"]
+        provenance = status.get("provenance")
+        if isinstance(provenance, dict) and "refSource" not in provenance:
+            config_source = provenance.get("configSource")
+            if isinstance(config_source, dict):
+                status["provenance"] = {**provenance, "refSource": config_source}
+        _bundle_to_resolver(spec, "taskRef")
+        if isinstance(spec.get("podTemplate"), dict) is False:
+            spec.pop("podTemplate", None)
+    doc["spec"] = {k: v for k, v in spec.items() if k in _TASK_RUN_SPEC_V1}
+    doc["status"] = status
+    return doc
+
+
+def _normalise_pipeline_run(obj: JsonObject) -> JsonObject:
+    doc = dict(obj)
+    spec = dict(doc.get("spec") or {})
+    status = dict(doc.get("status") or {})
+    if _is_v1beta1(obj):
+        if "results" not in status and "pipelineResults" in status:
+            status["results"] = status["pipelineResults"]
+        template = dict(spec.get("taskRunTemplate") or {})
+        if "serviceAccountName" in spec:
+            template.setdefault("serviceAccountName", spec.pop("serviceAccountName"))
+        if "podTemplate" in spec:
+            template.setdefault("podTemplate", spec.pop("podTemplate"))
+        if template:
+            spec["taskRunTemplate"] = template
+        if "timeout" in spec:
+            spec["timeouts"] = {"pipeline": spec.pop("timeout"), **(spec.get("timeouts") or {})}
+        _bundle_to_resolver(spec, "pipelineRef")
+        if "childReferences" not in status and isinstance(status.get("taskRuns"), dict):
+            status["childReferences"] = [
+                {
+                    "apiVersion": "tekton.dev/v1",
+                    "kind": "TaskRun",
+                    "name": name,
+                    "pipelineTaskName": (entry or {}).get("pipelineTaskName", ""),
+                }
+                for name, entry in status["taskRuns"].items()
+            ]
+        provenance = status.get("provenance")
+        if isinstance(provenance, dict) and "refSource" not in provenance:
+            config_source = provenance.get("configSource")
+            if isinstance(config_source, dict):
+                status["provenance"] = {**provenance, "refSource": config_source}
+    doc["spec"] = {k: v for k, v in spec.items() if k in _PIPELINE_RUN_SPEC_V1}
+    doc["status"] = status
+    return doc
+
+
+def embedded_task_runs(obj: JsonObject) -> list[JsonObject]:
+    """TaskRun objects rebuilt from a v1beta1 PipelineRun's ``status.taskRuns`` map.
+
+    Old archives often hold only the PipelineRun, with each child's full status embedded. Only
+    ``tekton.dev/v1beta1`` objects are read this way; Chains itself ignores the map.
+    """
+    if not _is_v1beta1(obj):
+        return []
+    status = obj.get("status") or {}
+    embedded = status.get("taskRuns")
+    if not isinstance(embedded, dict):
+        return []
+    meta = obj.get("metadata") or {}
+    rebuilt = []
+    for name, entry in embedded.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("status"), dict):
+            continue
+        labels = {PIPELINE_TASK_LABEL: str(entry.get("pipelineTaskName", ""))}
+        if meta.get("name"):
+            labels[PIPELINE_RUN_LABEL] = str(meta["name"])
+        rebuilt.append(
+            {
+                "apiVersion": "tekton.dev/v1beta1",
+                "kind": "TaskRun",
+                "metadata": {
+                    "name": name,
+                    "namespace": meta.get("namespace", ""),
+                    "labels": labels,
+                },
+                "spec": {},
+                "status": entry["status"],
+            }
+        )
+    return rebuilt
+
+
+def _bundle_to_resolver(spec: JsonObject, ref_key: str) -> None:
+    ref = spec.get(ref_key)
+    if not isinstance(ref, dict) or not ref.get("bundle"):
+        return
+    ref = dict(ref)
+    bundle = ref.pop("bundle")
+    params = [{"name": "bundle", "value": bundle}]
+    if ref.get("name"):
+        params.append({"name": "name", "value": ref.pop("name")})
+    params.append({"name": "kind", "value": "task" if ref_key == "taskRef" else "pipeline"})
+    ref["resolver"] = "bundles"
+    ref["params"] = params
+    spec[ref_key] = ref
