@@ -1,0 +1,214 @@
+"""The dependency graph of a PipelineRun, as executed (issue: per-artifact provenance).
+
+Nodes are the child TaskRuns that ran (a matrix fan-out gives one node per TaskRun). Each edge
+keeps its kind and where it came from so that every inclusion in an artifact's scope can be
+explained: ``runAfter`` ordering, ``$(tasks.X.results.Y)`` result references anywhere in a
+pipeline task, and writable workspaces shared between tasks (spec §10).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from .tekton import PipelineRun, TaskRun
+
+EdgeKind = Literal["runAfter", "result", "workspace"]
+RESULT_REF = re.compile(r"\$\(tasks\.([^.\s()]+)\.results\.([^.\s()\[]+)")
+# Volume sources a pipeline workspace can be bound to that never carry data between two pods
+# (emptyDir: one volume per pod) or cannot be written (configMap, secret, projected).
+_NOT_SHARED = ("emptyDir",)
+_READ_ONLY_SOURCES = ("configMap", "secret", "projected")
+
+
+@dataclass(frozen=True, slots=True)
+class Mount:
+    """A pipeline workspace as one task sees it."""
+
+    workspace: str  # the pipeline-level workspace name
+    sub_path: str
+    writable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One executed TaskRun."""
+
+    task_run: str
+    pipeline_task: str
+    is_finally: bool
+    status: str  # Succeeded condition: "True" | "False" | "Unknown" | ""
+    reason: str
+    start_time: str | None
+    completion_time: str | None
+    mounts: tuple[Mount, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """``source`` ran before or fed ``target``; ``detail`` says where the relation is written."""
+
+    source: str  # TaskRun name upstream
+    target: str  # TaskRun name downstream
+    kind: EdgeKind
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunGraph:
+    nodes: dict[str, Node]
+    edges: tuple[Edge, ...]
+    incoming: dict[str, tuple[Edge, ...]]
+    # pipeline tasks with no TaskRun: skipped (``status.skippedTasks``) or never started
+    not_run: tuple[tuple[str, str], ...]  # (pipeline task, why)
+
+    def writers_of(self, workspace: str) -> list[tuple[Node, Mount]]:
+        return [
+            (node, mount)
+            for node in self.nodes.values()
+            for mount in node.mounts
+            if mount.workspace == workspace and mount.writable
+        ]
+
+
+def build_graph(pr: PipelineRun) -> RunGraph:
+    """Rebuild the executed graph from ``status.pipelineSpec`` and the gathered children."""
+    tasks = {str(t.get("name", "")): t for t in pr.pipeline_tasks() if isinstance(t, dict)}
+    finally_names = {
+        str(t.get("name", ""))
+        for t in ((pr.pipeline_spec or {}).get("finally") or [])
+        if isinstance(t, dict)
+    }
+    bindings = _workspace_bindings(pr)
+    runs_by_task: dict[str, list[TaskRun]] = {}
+    nodes: dict[str, Node] = {}
+    for name, task in tasks.items():
+        runs = pr.task_runs_for(name)
+        runs_by_task[name] = runs
+        for tr in runs:
+            nodes[tr.name] = Node(
+                task_run=tr.name,
+                pipeline_task=name,
+                is_finally=name in finally_names,
+                status=tr.meta.succeeded.status if tr.meta.succeeded else "",
+                reason=tr.meta.succeeded.reason if tr.meta.succeeded else "",
+                start_time=tr.meta.start_time,
+                completion_time=tr.meta.completion_time,
+                mounts=_mounts(task, tr, bindings),
+            )
+
+    edges: list[Edge] = []
+    for name, task in tasks.items():
+        for upstream, kind, detail in _task_relations(task):
+            if upstream == name:
+                continue
+            for source in runs_by_task.get(upstream, []):
+                for target in runs_by_task[name]:
+                    edges.append(Edge(source.name, target.name, kind, detail))
+    incoming: dict[str, list[Edge]] = {name: [] for name in nodes}
+    for edge in edges:
+        incoming[edge.target].append(edge)
+
+    skipped = set(pr.skipped_tasks)
+    not_run = tuple(
+        (name, "skipped" if name in skipped else "no TaskRun")
+        for name, runs in runs_by_task.items()
+        if not runs
+    )
+    return RunGraph(
+        nodes=nodes,
+        edges=tuple(edges),
+        incoming={name: tuple(found) for name, found in incoming.items()},
+        not_run=not_run,
+    )
+
+
+def _task_relations(task: dict[str, Any]) -> Iterator[tuple[str, EdgeKind, str]]:
+    for upstream in task.get("runAfter") or []:
+        yield str(upstream), "runAfter", f"runAfter: {upstream}"
+    seen: set[tuple[str, str]] = set()
+    for path, upstream, result in _result_references(task, ""):
+        if (upstream, path) in seen:
+            continue
+        seen.add((upstream, path))
+        yield upstream, "result", f"{path} uses $(tasks.{upstream}.results.{result})"
+
+
+def _result_references(value: Any, path: str) -> Iterator[tuple[str, str, str]]:
+    """(path, task, result) for every result reference anywhere in a pipeline task."""
+    if isinstance(value, str):
+        if "$(tasks." in value:
+            for upstream, result in RESULT_REF.findall(value):
+                yield path or "value", upstream, result
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key in ("name", "runAfter") and not path:
+                continue
+            yield from _result_references(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            label = item.get("name") if isinstance(item, dict) else None
+            yield from _result_references(item, f"{path}[{label if label else index}]")
+
+
+def _workspace_bindings(pr: PipelineRun) -> dict[str, str]:
+    """Pipeline workspace name -> the kind of volume the PipelineRun bound it to."""
+    bound: dict[str, str] = {}
+    for binding in pr.meta.spec.get("workspaces") or []:
+        if not isinstance(binding, dict):
+            continue
+        kinds = [k for k in binding if k not in ("name", "subPath")]
+        bound[str(binding.get("name", ""))] = kinds[0] if kinds else ""
+    return bound
+
+
+def _mounts(task: dict[str, Any], tr: TaskRun, bindings: dict[str, str]) -> tuple[Mount, ...]:
+    declared = {
+        str(w.get("name", "")): bool(w.get("readOnly"))
+        for w in ((tr.task_spec or {}).get("workspaces") or [])
+        if isinstance(w, dict)
+    }
+    mounts = []
+    for binding in task.get("workspaces") or []:
+        if not isinstance(binding, dict):
+            continue
+        workspace = str(binding.get("workspace") or binding.get("name") or "")
+        source = bindings.get(workspace, "")
+        if source in _NOT_SHARED:
+            continue
+        # When the TaskRun's spec is unknown we cannot see readOnly: assume it can write.
+        read_only = declared.get(str(binding.get("name", "")), False)
+        writable = not read_only and source not in _READ_ONLY_SOURCES
+        mounts.append(Mount(workspace, str(binding.get("subPath") or ""), writable))
+    return tuple(mounts)
+
+
+def overlaps(a: Mount, b: Mount) -> bool:
+    """Two mounts of one workspace overlap unless their subPaths are disjoint directories.
+
+    An unresolved variable in a subPath could be anything, so it overlaps everything.
+    """
+    if a.workspace != b.workspace:
+        return False
+    pa, pb = a.sub_path.strip("/"), b.sub_path.strip("/")
+    if not pa or not pb or "$(" in pa or "$(" in pb:
+        return True
+    return pa == pb or pa.startswith(pb + "/") or pb.startswith(pa + "/")
+
+
+def started_before_finished(writer: Node, contributor: Node) -> bool:
+    """Could ``writer`` have touched the workspace before ``contributor`` finished?
+
+    "Did not start after the contributor finished" counts as yes, and so do unknown times
+    (conservative: when unsure, include).
+    """
+    if writer.start_time is None or contributor.completion_time is None:
+        return True
+    return _instant(writer.start_time) <= _instant(contributor.completion_time)
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

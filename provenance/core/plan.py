@@ -1,0 +1,159 @@
+"""Which statements to produce for a run, and when (issue: scope and emit policy).
+
+``plan_statements`` is the engine's main entry point for the service and the CLI. The default
+(per-run scope, ``on-completion``) yields exactly the statement Tekton Chains would write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .errors import FormatError
+from .graph import RunGraph, build_graph
+from .intoto import Statement
+from .scope import ArtifactScope, artifact_scopes, explain, per_artifact_statement
+from .slsa import generate
+from .slsa.config import SlsaConfig
+from .tekton import PipelineRun, Run
+
+Scope = Literal["per-run", "per-artifact"]
+Emit = Literal["on-completion", "on-success", "on-artifact"]
+SCOPES: tuple[Scope, ...] = ("per-run", "per-artifact")
+EMIT_POLICIES: tuple[Emit, ...] = ("on-completion", "on-success", "on-artifact")
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedStatement:
+    """One statement to sign, with what the service needs to file it."""
+
+    statement: Statement
+    scope: Scope
+    subjects: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
+    run_status: str  # the run's Succeeded condition status when the statement was made
+    run_reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """An artifact (or the whole run) not attested yet, and why."""
+
+    subject: str | None
+    reason: str
+    final: bool = False  # True when waiting longer cannot help (a failed task, on-success)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    statements: tuple[PlannedStatement, ...] = ()
+    waiting: tuple[Waiting, ...] = field(default_factory=tuple)
+    explanation: str = ""  # per-artifact mode: the --explain table
+
+
+def validate_policy(scope: str, emit: str) -> None:
+    """Reject unknown values and ``on-artifact`` without per-artifact scope."""
+    if scope not in SCOPES:
+        raise FormatError(f"unknown scope {scope!r}; expected one of {', '.join(SCOPES)}")
+    if emit not in EMIT_POLICIES:
+        raise FormatError(
+            f"unknown emit policy {emit!r}; expected one of {', '.join(EMIT_POLICIES)}"
+        )
+    if emit == "on-artifact" and scope != "per-artifact":
+        raise FormatError("emit policy on-artifact needs per-artifact scope")
+
+
+def subjects_of(statement: Statement) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    entries: list[dict[str, Any]] = statement.get("subject") or []
+    return tuple(
+        (str(s.get("name", "")), tuple(sorted((s.get("digest") or {}).items()))) for s in entries
+    )
+
+
+def plan_statements(
+    run: Run, cfg: SlsaConfig, scope: str = "per-run", emit: str = "on-completion"
+) -> Plan:
+    """The statements to sign now for ``run`` under a namespace's settings."""
+    validate_policy(scope, emit)
+    status = run.meta.succeeded.status if run.meta.succeeded else ""
+    reason = run.meta.succeeded.reason if run.meta.succeeded else ""
+    if scope == "per-artifact" and isinstance(run, PipelineRun):
+        return plan_per_artifact(run, cfg, emit)
+    done = run.meta.is_done
+    if emit == "on-completion":
+        ready, why = done, "the run is not done"
+    elif done or emit == "on-success":
+        # A standalone TaskRun is its own scope, so on-artifact means: once it has succeeded.
+        ready = status == "True"
+        why = "the run did not succeed" if done else "the run is not done"
+    else:
+        ready, why = False, "the run is not done"
+    if not ready:
+        return Plan(waiting=(Waiting(None, why, final=done),))
+    statement = generate(run, cfg)
+    return Plan(
+        statements=(
+            PlannedStatement(
+                statement=statement,
+                scope="per-run",
+                subjects=subjects_of(statement),
+                run_status=status,
+                run_reason=reason,
+            ),
+        )
+    )
+
+
+def plan_per_artifact(pr: PipelineRun, cfg: SlsaConfig, emit: str) -> Plan:
+    """Per-artifact statements for ``pr`` that the emit policy allows now."""
+    graph = build_graph(pr)
+    scopes = artifact_scopes(pr, cfg, graph)
+    status = pr.meta.succeeded.status if pr.meta.succeeded else ""
+    reason = pr.meta.succeeded.reason if pr.meta.succeeded else ""
+    statements: list[PlannedStatement] = []
+    waiting: list[Waiting] = []
+    for scope in scopes:
+        name = str(scope.subjects[0].get("name", ""))
+        blocked = blocker(pr, scope, emit, graph)
+        if blocked is not None:
+            waiting.append(Waiting(name, blocked[0], final=blocked[1]))
+            continue
+        statement = per_artifact_statement(pr, cfg, scope, emit, graph)
+        statements.append(
+            PlannedStatement(
+                statement=statement,
+                scope="per-artifact",
+                subjects=subjects_of(statement),
+                run_status=status,
+                run_reason=reason,
+            )
+        )
+    if not scopes:
+        done = pr.meta.is_done
+        waiting.append(Waiting(None, "no artifact found" + ("" if done else " yet"), final=done))
+    return Plan(
+        statements=tuple(statements),
+        waiting=tuple(waiting),
+        explanation=explain(pr, scopes, graph),
+    )
+
+
+def blocker(
+    pr: PipelineRun, scope: ArtifactScope, emit: str, graph: RunGraph
+) -> tuple[str, bool] | None:
+    """Why this artifact cannot be attested yet (and whether that is final), or None."""
+    if emit == "on-completion":
+        return None if pr.meta.is_done else ("the PipelineRun is not done", False)
+    if emit == "on-success":
+        if not pr.meta.is_done:
+            return ("the PipelineRun is not done", False)
+        if pr.meta.succeeded is None or pr.meta.succeeded.status != "True":
+            return ("the PipelineRun did not succeed (on-success)", True)
+        return None
+    for inclusion in scope.included:
+        node = graph.nodes[inclusion.task_run]
+        if node.status == "False":
+            return (f"in-scope task {node.pipeline_task} ({node.task_run}) failed", True)
+        if node.status != "True":
+            final = pr.meta.is_done
+            return (f"in-scope task {node.pipeline_task} ({node.task_run}) has not finished", final)
+    return None

@@ -1,0 +1,357 @@
+"""Per-artifact scope and statements for PipelineRuns (the seed's goals 2 and 3).
+
+An artifact's *producers* are the TaskRuns whose results (or step results) name it, or, for a
+pipeline-level result, the tasks its ``$(tasks.X.results.Y)`` value points to. Its *scope* is the
+producers, all their ancestors over ``runAfter`` and result-reference edges, and every TaskRun
+that could have written a workspace a contributor mounted before that contributor finished
+(with its own ancestors), repeated until nothing changes. When unsure, a task is included, and
+every inclusion carries the chain of edges that put it there.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .graph import RESULT_REF, RunGraph, build_graph, overlaps, started_before_finished
+from .hints import (
+    ARTIFACT_DIGEST,
+    ARTIFACT_OUTPUTS,
+    IMAGE_DIGEST,
+    IMAGES,
+    Artifact,
+    artifact_uri_pairs,
+    images,
+    structured_artifacts,
+)
+from .intoto import Statement
+from .slsa import generate, v02, v1
+from .slsa.config import SlsaConfig
+from .tekton import PipelineRun, Result
+
+PER_ARTIFACT_BUILD_TYPE_V1 = "https://chainsweb.dev/buildtypes/tekton-per-artifact/v1"
+PER_ARTIFACT_BUILD_TYPE_V02 = "https://chainsweb.dev/buildtypes/tekton-per-artifact/v0.2"
+RUN_STATE_KEY = "chainsweb.dev/runState"
+
+DigestPair = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Producer:
+    task_run: str
+    pipeline_task: str
+    result: str  # the result (or "step/result") that names the artifact
+
+
+@dataclass(frozen=True, slots=True)
+class Inclusion:
+    task_run: str
+    pipeline_task: str
+    why: tuple[str, ...]  # from this task to the artifact, one step per edge
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusion:
+    pipeline_task: str
+    task_run: str | None
+    status: str
+    reason: str
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactScope:
+    """One artifact (all subject entries sharing a digest) and the tasks behind it."""
+
+    subjects: tuple[dict[str, Any], ...]
+    producers: tuple[Producer, ...]
+    included: tuple[Inclusion, ...]
+    excluded: tuple[Exclusion, ...]
+
+    @property
+    def multiple_producers(self) -> bool:
+        return len({p.task_run for p in self.producers}) > 1
+
+    @property
+    def task_runs(self) -> set[str]:
+        return {i.task_run for i in self.included}
+
+
+# --- producers ---------------------------------------------------------------------------------
+
+
+def _hint_pairs(results: Iterable[Result]) -> dict[DigestPair, list[str]]:
+    """(alg, hex) -> names of the hint results that name it, for one list of results."""
+    listed = list(results)
+    artifacts: list[Artifact] = [
+        *images(listed),
+        *artifact_uri_pairs(listed),
+        *structured_artifacts(listed, ARTIFACT_OUTPUTS),
+    ]
+    found: dict[DigestPair, list[str]] = {}
+    for artifact in artifacts:
+        names = [r.name for r in listed if _is_digest_hint(r) and artifact.hex in _text(r)]
+        found.setdefault((artifact.algorithm.lower(), artifact.hex), []).extend(names or ["?"])
+    return found
+
+
+def _is_digest_hint(result: Result) -> bool:
+    name = result.name
+    return (
+        name.endswith(IMAGE_DIGEST)
+        or name.endswith(ARTIFACT_DIGEST)
+        or name.endswith(ARTIFACT_OUTPUTS)
+        or name == IMAGES
+    )
+
+
+def _text(result: Result) -> str:
+    if isinstance(result.value, dict):
+        return result.value.get("digest", "")
+    if isinstance(result.value, list):
+        return " ".join(result.value)
+    return result.value
+
+
+def _producer_index(pr: PipelineRun, graph: RunGraph) -> dict[DigestPair, list[Producer]]:
+    index: dict[DigestPair, list[Producer]] = {}
+    for tr in pr.task_runs:
+        node = graph.nodes.get(tr.name)
+        if node is None:
+            continue
+        sources: list[tuple[str, Iterable[Result]]] = [("", tr.meta.results)]
+        sources.extend((f"{step.name}/", step.results) for step in tr.steps)
+        for prefix, results in sources:
+            for pair, names in _hint_pairs(results).items():
+                for name in dict.fromkeys(names):
+                    index.setdefault(pair, []).append(
+                        Producer(tr.name, node.pipeline_task, prefix + name)
+                    )
+    return index
+
+
+def _pipeline_result_producers(
+    pr: PipelineRun,
+    graph: RunGraph,
+    pairs: set[DigestPair],
+    index: dict[DigestPair, list[Producer]],
+) -> list[Producer]:
+    """Trace pipeline-level hint results to the tasks their values reference."""
+    values = {r.name: r for r in pr.meta.results}
+    found: list[Producer] = []
+    for declared in (pr.pipeline_spec or {}).get("results") or []:
+        if not isinstance(declared, dict):
+            continue
+        result = values.get(str(declared.get("name", "")))
+        if result is None or not _is_digest_hint(result):
+            continue
+        if not any(hex_ in _text(result) for _, hex_ in pairs):
+            continue
+        for task, task_result in RESULT_REF.findall(str(declared.get("value", ""))):
+            runs = [n for n in graph.nodes.values() if n.pipeline_task == task]
+            direct = {
+                p.task_run for pair in pairs for p in index.get(pair, []) if p.pipeline_task == task
+            }
+            for node in runs:
+                if not direct or node.task_run in direct:
+                    found.append(
+                        Producer(
+                            node.task_run,
+                            task,
+                            f"{task_result} (pipeline result {result.name})",
+                        )
+                    )
+    return found
+
+
+# --- scope -------------------------------------------------------------------------------------
+
+
+def artifact_scopes(
+    pr: PipelineRun, cfg: SlsaConfig, graph: RunGraph | None = None
+) -> list[ArtifactScope]:
+    """Every artifact the per-run statement would name under ``cfg``, with its scope."""
+    graph = graph or build_graph(pr)
+    index = _producer_index(pr, graph)
+    scopes = []
+    for subjects in _group_by_digest(generate(pr, cfg).get("subject") or []):
+        pairs = {(alg.lower(), hex_) for s in subjects for alg, hex_ in s["digest"].items()}
+        producers = [p for pair in sorted(pairs) for p in index.get(pair, [])]
+        producers += _pipeline_result_producers(pr, graph, pairs, index)
+        producers = list(dict.fromkeys(producers))
+        scopes.append(_close_scope(graph, tuple(subjects), tuple(producers)))
+    return scopes
+
+
+def _group_by_digest(subjects: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    groups: list[list[dict[str, Any]]] = []
+    by_pair: dict[tuple[str, str], int] = {}
+    for subject in subjects:
+        pairs = [(a.lower(), h) for a, h in subject["digest"].items()]
+        hit = next((by_pair[p] for p in pairs if p in by_pair), None)
+        if hit is None:
+            hit = len(groups)
+            groups.append([])
+        groups[hit].append(subject)
+        for pair in pairs:
+            by_pair.setdefault(pair, hit)
+    return groups
+
+
+def _close_scope(
+    graph: RunGraph, subjects: tuple[dict[str, Any], ...], producers: tuple[Producer, ...]
+) -> ArtifactScope:
+    why: dict[str, tuple[str, ...]] = {}
+    queue: deque[str] = deque()
+
+    def include(task_run: str, chain: tuple[str, ...]) -> None:
+        if task_run not in why:
+            why[task_run] = chain
+            queue.append(task_run)
+
+    if producers:
+        for producer in producers:
+            include(producer.task_run, (f"produces the artifact (result {producer.result})",))
+    else:
+        # Nothing names the artifact (a literal pipeline result, a missing child): keep all.
+        for node in graph.nodes.values():
+            include(node.task_run, ("no producing task could be identified: every task is kept",))
+
+    while queue:
+        # Ancestors over runAfter and result edges.
+        while queue:
+            current = queue.popleft()
+            for edge in graph.incoming.get(current, ()):
+                step = f"{edge.kind} → {graph.nodes[current].pipeline_task}: {edge.detail}"
+                include(edge.source, (step, *why[current]))
+        # Workspace writers that could have changed what a contributor read.
+        for contributor in list(why):
+            node = graph.nodes[contributor]
+            for mount in node.mounts:
+                for writer, writer_mount in graph.writers_of(mount.workspace):
+                    if writer.task_run in why or not overlaps(mount, writer_mount):
+                        continue
+                    if writer.is_finally and not node.is_finally:
+                        continue  # finally tasks start after every DAG task has finished
+                    if not started_before_finished(writer, node):
+                        continue
+                    step = (
+                        f"workspace → {node.pipeline_task}: may have written workspace "
+                        f"'{mount.workspace}' before {node.pipeline_task} finished"
+                    )
+                    include(writer.task_run, (step, *why[contributor]))
+
+    included = tuple(
+        Inclusion(name, graph.nodes[name].pipeline_task, chain) for name, chain in why.items()
+    )
+    excluded: list[Exclusion] = []
+    for node in graph.nodes.values():
+        if node.task_run in why:
+            continue
+        reason = (
+            "finally task that does not produce the artifact"
+            if node.is_finally
+            else "no runAfter, result or workspace path to the artifact"
+        )
+        excluded.append(
+            Exclusion(node.pipeline_task, node.task_run, node.status, node.reason, reason)
+        )
+    for task, state in graph.not_run:
+        excluded.append(Exclusion(task, None, "", state, f"did not run ({state})"))
+    return ArtifactScope(subjects, producers, included, tuple(excluded))
+
+
+# --- statements --------------------------------------------------------------------------------
+
+
+def run_state(pr: PipelineRun, scope: ArtifactScope, emit: str, graph: RunGraph) -> dict[str, Any]:
+    """What the run looked like when the statement was made (documented in
+    docs/provenance-format.md)."""
+    succeeded = pr.meta.succeeded
+    return {
+        "pipelineRun": {
+            "name": pr.name,
+            "namespace": pr.meta.namespace,
+            "uid": pr.meta.uid,
+            "status": succeeded.status if succeeded else "",
+            "reason": succeeded.reason if succeeded else "",
+        },
+        "emit": emit,
+        "producers": [
+            {"pipelineTask": p.pipeline_task, "taskRun": p.task_run, "result": p.result}
+            for p in scope.producers
+        ],
+        "multipleProducers": scope.multiple_producers,
+        "inScope": [
+            {
+                "pipelineTask": i.pipeline_task,
+                "taskRun": i.task_run,
+                "status": graph.nodes[i.task_run].status,
+                "reason": graph.nodes[i.task_run].reason,
+                "why": list(i.why),
+            }
+            for i in scope.included
+        ],
+        "excluded": [
+            {
+                "pipelineTask": e.pipeline_task,
+                "taskRun": e.task_run,
+                "status": e.status,
+                "reason": e.reason,
+                "why": e.why,
+            }
+            for e in scope.excluded
+        ],
+    }
+
+
+def per_artifact_statement(
+    pr: PipelineRun, cfg: SlsaConfig, scope: ArtifactScope, emit: str, graph: RunGraph
+) -> Statement:
+    """One statement whose subject is this artifact only, built from its in-scope tasks."""
+    in_scope = scope.task_runs
+    state = run_state(pr, scope, emit, graph)
+    if cfg.is_v02:
+        base = v02.pipeline_run_statement(pr, cfg, in_scope)
+        predicate = base["predicate"]
+        predicate["buildType"] = PER_ARTIFACT_BUILD_TYPE_V02
+        predicate["metadata"][RUN_STATE_KEY] = state
+    else:
+        base = v1.pipeline_run_statement(pr, cfg, in_scope)
+        predicate = base["predicate"]
+        predicate["buildDefinition"]["buildType"] = PER_ARTIFACT_BUILD_TYPE_V1
+        predicate["runDetails"]["metadata"][RUN_STATE_KEY] = state
+    return {
+        "_type": base["_type"],
+        "subject": [dict(s) for s in scope.subjects],
+        "predicateType": base["predicateType"],
+        "predicate": predicate,
+    }
+
+
+def explain(pr: PipelineRun, scopes: list[ArtifactScope], graph: RunGraph) -> str:
+    """A readable table per artifact: in-scope tasks and why, then the excluded tasks."""
+    lines: list[str] = []
+    for scope in scopes:
+        names = ", ".join(str(s.get("name")) for s in scope.subjects)
+        digest = ", ".join(f"{a}:{h}" for a, h in scope.subjects[0]["digest"].items())
+        lines.append(f"artifact {names} ({digest}) in PipelineRun {pr.name}")
+        if scope.multiple_producers:
+            lines.append("  several producers: the scope is the union of theirs")
+        lines.append("  in scope:")
+        width = max((len(i.pipeline_task) for i in scope.included), default=4)
+        for inclusion in scope.included:
+            node = graph.nodes[inclusion.task_run]
+            state = f"{node.status or '?'}/{node.reason or '-'}"
+            lines.append(
+                f"    {inclusion.pipeline_task:<{width}}  {state:<18}  {' ← '.join(inclusion.why)}"
+            )
+        lines.append("  excluded:")
+        if not scope.excluded:
+            lines.append("    (none)")
+        for exclusion in scope.excluded:
+            state = f"{exclusion.status or '-'}/{exclusion.reason or '-'}"
+            lines.append(f"    {exclusion.pipeline_task:<{width}}  {state:<18}  {exclusion.why}")
+    return "\n".join(lines)

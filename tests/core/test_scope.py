@@ -1,0 +1,300 @@
+"""Per-artifact scope: which tasks an artifact's statement names, and why (graph reachability)."""
+
+from __future__ import annotations
+
+from provenance.core import SlsaConfig, parse_records
+from provenance.core.graph import build_graph
+from provenance.core.scope import ArtifactScope, artifact_scopes
+from provenance.core.tekton import PipelineRun
+
+from .pipeline_builder import Task, digest, pipeline_run
+
+DEEP = SlsaConfig(format="slsa/v2alpha4", deep_inspection=True)
+IMAGE = "registry.example/team/app"
+
+
+def _pr(tasks: list[Task], **kwargs: object) -> PipelineRun:
+    runs = parse_records(pipeline_run(tasks, **kwargs))  # type: ignore[arg-type]
+    assert len(runs) == 1 and isinstance(runs[0], PipelineRun)
+    return runs[0]
+
+
+def _image(seed: str, url: str = IMAGE) -> dict[str, str]:
+    return {"IMAGE_URL": url, "IMAGE_DIGEST": f"sha256:{digest(seed)}"}
+
+
+def _scope_for(scopes: list[ArtifactScope], name: str) -> ArtifactScope:
+    return next(s for s in scopes if any(sub["name"] == name for sub in s.subjects))
+
+
+def _tasks(scope: ArtifactScope) -> set[str]:
+    return {i.pipeline_task for i in scope.included}
+
+
+def _excluded(scope: ArtifactScope) -> dict[str, str]:
+    return {e.pipeline_task: e.why for e in scope.excluded}
+
+
+def test_seed_example_clone_build_notify_keeps_only_the_build_chain() -> None:
+    pr = _pr(
+        [
+            Task("clone", results={"commit": "abc123"}),
+            Task(
+                "build-push",
+                params={"COMMIT": "$(tasks.clone.results.commit)"},
+                results=_image("app"),
+            ),
+            Task("slack-notify", run_after=["build-push"], status="False"),
+        ],
+        status="False",
+    )
+    (scope,) = artifact_scopes(pr, DEEP)
+    assert _tasks(scope) == {"clone", "build-push"}
+    assert "slack-notify" in _excluded(scope)
+    why_clone = next(i.why for i in scope.included if i.pipeline_task == "clone")
+    assert "$(tasks.clone.results.commit)" in why_clone[0]
+    assert why_clone[-1].startswith("produces the artifact (result IMAGE_DIGEST)")
+
+
+def test_seed_example_two_independent_chains_get_separate_scopes() -> None:
+    go_module = {
+        "go-ARTIFACT_OUTPUTS": {
+            "uri": "pkg:golang/example.com/tool@v1.2.3",
+            "digest": f"sha256:{digest('go')}",
+            "isBuildArtifact": "true",
+        }
+    }
+    pr = _pr(
+        [
+            Task("clone1", results={"commit": "c1"}, workspaces=["src-go"]),
+            Task(
+                "build-push-go",
+                params={"C": "$(tasks.clone1.results.commit)"},
+                results=go_module,
+                workspaces=["src-go"],
+            ),
+            Task("clone2", results={"commit": "c2"}, workspaces=["src-oci"]),
+            Task(
+                "build-push-oci",
+                params={"C": "$(tasks.clone2.results.commit)"},
+                results=_image("oci"),
+                workspaces=["src-oci"],
+            ),
+        ]
+    )
+    scopes = artifact_scopes(pr, DEEP)
+    assert _tasks(_scope_for(scopes, "pkg:golang/example.com/tool@v1.2.3")) == {
+        "clone1",
+        "build-push-go",
+    }
+    assert _tasks(_scope_for(scopes, IMAGE)) == {"clone2", "build-push-oci"}
+
+
+def test_shared_writable_workspace_pulls_in_a_parallel_writer_with_its_reason() -> None:
+    pr = _pr(
+        [
+            Task("clone", results={"commit": "c"}, workspaces=["source"]),
+            Task(
+                "build",
+                params={"C": "$(tasks.clone.results.commit)"},
+                results=_image("app"),
+                workspaces=["source"],
+                start="2026-01-01T10:01:00Z",
+                end="2026-01-01T10:05:00Z",
+            ),
+            Task("lint", workspaces=["source"], start="2026-01-01T10:02:00Z"),
+        ]
+    )
+    (scope,) = artifact_scopes(pr, DEEP)
+    assert _tasks(scope) == {"clone", "build", "lint"}
+    why_lint = next(i.why for i in scope.included if i.pipeline_task == "lint")
+    assert "may have written workspace 'source'" in why_lint[0]
+
+
+def test_read_only_workspace_user_is_not_included() -> None:
+    pr = _pr(
+        [
+            Task("clone", results={"commit": "c"}, workspaces=["source"]),
+            Task(
+                "build",
+                params={"C": "$(tasks.clone.results.commit)"},
+                results=_image("app"),
+                workspaces=["source"],
+            ),
+            Task("lint", workspaces=["source"], read_only=["source"]),
+        ]
+    )
+    (scope,) = artifact_scopes(pr, DEEP)
+    assert _tasks(scope) == {"clone", "build"}
+
+
+def test_writer_that_started_after_the_producer_finished_is_not_included() -> None:
+    pr = _pr(
+        [
+            Task("build", results=_image("app"), workspaces=["source"], end="2026-01-01T10:05:00Z"),
+            Task("cleanup", workspaces=["source"], start="2026-01-01T10:06:00Z"),
+        ]
+    )
+    (scope,) = artifact_scopes(pr, DEEP)
+    assert _tasks(scope) == {"build"}
+
+
+def test_writer_with_unknown_start_time_is_included_conservatively() -> None:
+    docs = pipeline_run(
+        [
+            Task("build", results=_image("app"), workspaces=["source"]),
+            Task("other", workspaces=["source"]),
+        ]
+    )
+    del docs[2]["status"]["startTime"]
+    (pr,) = parse_records(docs)
+    assert isinstance(pr, PipelineRun)
+    (scope,) = artifact_scopes(pr, DEEP)
+    assert _tasks(scope) == {"build", "other"}
+
+
+def test_disjoint_sub_paths_isolate_tasks_sharing_a_workspace() -> None:
+    pr = _pr(
+        [
+            Task("build", results=_image("app"), workspaces=["source:app"]),
+            Task("docs", workspaces=["source:docs"]),
+            Task("nested", workspaces=["source:app/cache"]),
+        ]
+    )
+    (scope,) = artifact_scopes(pr, DEEP)
+    assert _tasks(scope) == {"build", "nested"}
+
+
+def test_empty_dir_workspace_is_not_shared_between_pods() -> None:
+    pr = _pr(
+        [
+            Task("build", results=_image("app"), workspaces=["scratch"]),
+            Task("other", workspaces=["scratch"]),
+        ],
+        workspace_binding={"emptyDir": {}},
+    )
+    (scope,) = artifact_scopes(pr, DEEP)
+    assert _tasks(scope) == {"build"}
+
+
+def test_workspace_writer_brings_its_own_ancestors() -> None:
+    pr = _pr(
+        [
+            Task("fetch-deps", results={"lock": "x"}),
+            Task("vendor", params={"L": "$(tasks.fetch-deps.results.lock)"}, workspaces=["source"]),
+            Task("build", results=_image("app"), workspaces=["source"]),
+            Task("unrelated"),
+        ]
+    )
+    (scope,) = artifact_scopes(pr, DEEP)
+    assert _tasks(scope) == {"build", "vendor", "fetch-deps"}
+    why = next(i.why for i in scope.included if i.pipeline_task == "fetch-deps")
+    assert len(why) == 3  # fetch-deps → vendor → (workspace) build → produces
+
+
+def test_finally_task_is_excluded_unless_it_produces_the_artifact() -> None:
+    pr = _pr(
+        [
+            Task("build", results=_image("app"), workspaces=["source"]),
+            Task("notify", is_finally=True, workspaces=["source"], status="False"),
+            Task(
+                "publish-sbom",
+                is_finally=True,
+                results=_image("sbom", "registry.example/team/sbom"),
+                params={"IMG": "$(tasks.build.results.IMAGE_DIGEST)"},
+            ),
+        ]
+    )
+    scopes = artifact_scopes(pr, DEEP)
+    app = _scope_for(scopes, IMAGE)
+    assert _tasks(app) == {"build"}
+    assert _excluded(app)["notify"] == "finally task that does not produce the artifact"
+    sbom = _scope_for(scopes, "registry.example/team/sbom")
+    assert _tasks(sbom) == {"publish-sbom", "build"}
+
+
+def test_skipped_tasks_are_not_nodes_but_are_listed_as_excluded() -> None:
+    pr = _pr(
+        [
+            Task("build", results=_image("app")),
+            Task("scan", status=None, when=[{"input": "a", "operator": "in", "values": ["b"]}]),
+        ],
+        skipped=["scan"],
+    )
+    assert set(build_graph(pr).nodes) == {"demo-build"}
+    (scope,) = artifact_scopes(pr, DEEP)
+    excluded = {e.pipeline_task: (e.task_run, e.reason) for e in scope.excluded}
+    assert excluded["scan"] == (None, "skipped")
+
+
+def test_matrix_fan_out_cites_only_the_task_run_that_built_the_artifact() -> None:
+    pr = _pr(
+        [
+            Task("clone", results={"commit": "c"}),
+            Task(
+                "build",
+                params={"C": "$(tasks.clone.results.commit)"},
+                matrix={"params": [{"name": "arch", "value": ["amd64", "arm64"]}]},
+                runs=2,
+                results={
+                    "IMAGE_URL": [f"{IMAGE}-amd64", f"{IMAGE}-arm64"],
+                    "IMAGE_DIGEST": [f"sha256:{digest('amd64')}", f"sha256:{digest('arm64')}"],
+                },
+            ),
+        ]
+    )
+    graph = build_graph(pr)
+    assert {"demo-build-0", "demo-build-1"} <= set(graph.nodes)
+    amd = _scope_for(artifact_scopes(pr, DEEP), f"{IMAGE}-amd64")
+    assert amd.task_runs == {"demo-clone", "demo-build-0"}
+
+
+def test_same_digest_from_two_branches_gives_one_scope_with_both_producers() -> None:
+    pr = _pr(
+        [
+            Task("clone-a", results={"commit": "a"}),
+            Task(
+                "build-a", params={"C": "$(tasks.clone-a.results.commit)"}, results=_image("same")
+            ),
+            Task("clone-b", results={"commit": "b"}),
+            Task(
+                "build-b", params={"C": "$(tasks.clone-b.results.commit)"}, results=_image("same")
+            ),
+            Task("docs"),
+        ]
+    )
+    (scope,) = artifact_scopes(pr, DEEP)
+    assert scope.multiple_producers
+    assert _tasks(scope) == {"clone-a", "build-a", "clone-b", "build-b"}
+    assert set(_excluded(scope)) == {"docs"}
+
+
+def test_pipeline_level_result_is_traced_to_its_task_without_deep_inspection() -> None:
+    pr = _pr(
+        [
+            Task("clone", results={"commit": "c"}),
+            Task("build", params={"C": "$(tasks.clone.results.commit)"}, results=_image("app")),
+            Task("test", run_after=["clone"]),
+        ],
+        pipeline_results={
+            "IMAGE_URL": "$(tasks.build.results.IMAGE_URL)",
+            "IMAGE_DIGEST": "$(tasks.build.results.IMAGE_DIGEST)",
+        },
+        run_results=_image("app"),
+    )
+    (scope,) = artifact_scopes(pr, SlsaConfig(format="slsa/v2alpha4"))
+    assert _tasks(scope) == {"clone", "build"}
+    assert {p.task_run for p in scope.producers} == {"demo-build"}
+    assert "IMAGE_DIGEST (pipeline result IMAGE_DIGEST)" in {p.result for p in scope.producers}
+    assert not scope.multiple_producers
+
+
+def test_artifact_with_no_traceable_producer_keeps_every_task() -> None:
+    pr = _pr(
+        [Task("clone"), Task("build")],
+        pipeline_results={"IMAGE_URL": IMAGE, "IMAGE_DIGEST": f"sha256:{digest('lit')}"},
+        run_results=_image("lit"),
+    )
+    (scope,) = artifact_scopes(pr, SlsaConfig(format="slsa/v1"))
+    assert _tasks(scope) == {"clone", "build"}
+    assert all("no producing task" in i.why[0] for i in scope.included)
