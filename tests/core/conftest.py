@@ -7,7 +7,8 @@ import pytest
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 CHAINS_FIXTURES = SHARED / "fixtures" / "tekton-chains"
 CONFORMANCE = CHAINS_FIXTURES / "conformance"
-DATA = Path(__file__).resolve().parents[1] / "data"
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / "tests" / "data"
 
 
 @pytest.fixture

@@ -180,3 +180,17 @@ def test_standalone_task_run_on_artifact_waits_until_it_succeeded() -> None:
     plan = plan_statements(tr, V1, scope="per-artifact", emit="on-artifact")
     assert plan.statements == ()
     assert plan.waiting[0].reason == "the run is not done"
+
+
+def test_recorded_run_state_matches_the_documented_json_schema() -> None:
+    import jsonschema
+
+    from .conftest import REPO
+
+    schema = json.loads((REPO / "docs" / "run-state.schema.json").read_text())
+    for cfg in (V1, V02):
+        for emit in ("on-completion", "on-artifact"):
+            for planned in plan_statements(
+                _seed_pipeline(), cfg, scope="per-artifact", emit=emit
+            ).statements:
+                jsonschema.validate(_state(planned.statement), schema)
