@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from .tekton import PipelineRun, TaskRun
@@ -45,6 +45,8 @@ class Node:
     start_time: str | None
     completion_time: str | None
     mounts: tuple[Mount, ...]
+    started_at: datetime | None
+    completed_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,14 +66,11 @@ class RunGraph:
     incoming: dict[str, tuple[Edge, ...]]
     # pipeline tasks with no TaskRun: skipped (``status.skippedTasks``) or never started
     not_run: tuple[tuple[str, str], ...]  # (pipeline task, why)
+    # workspace -> its writable mounts, earliest start first (unknown start first of all)
+    writers: dict[str, tuple[tuple[Node, Mount], ...]]
 
-    def writers_of(self, workspace: str) -> list[tuple[Node, Mount]]:
-        return [
-            (node, mount)
-            for node in self.nodes.values()
-            for mount in node.mounts
-            if mount.workspace == workspace and mount.writable
-        ]
+    def writers_of(self, workspace: str) -> tuple[tuple[Node, Mount], ...]:
+        return self.writers.get(workspace, ())
 
 
 def build_graph(pr: PipelineRun) -> RunGraph:
@@ -98,6 +97,8 @@ def build_graph(pr: PipelineRun) -> RunGraph:
                 start_time=tr.meta.start_time,
                 completion_time=tr.meta.completion_time,
                 mounts=_mounts(task, tr, bindings),
+                started_at=_instant(tr.meta.start_time),
+                completed_at=_instant(tr.meta.completion_time),
             )
 
     edges: list[Edge] = []
@@ -118,12 +119,23 @@ def build_graph(pr: PipelineRun) -> RunGraph:
         for name, runs in runs_by_task.items()
         if not runs
     )
+    writers: dict[str, list[tuple[Node, Mount]]] = {}
+    for node in nodes.values():
+        for mount in node.mounts:
+            if mount.writable:
+                writers.setdefault(mount.workspace, []).append((node, mount))
     return RunGraph(
         nodes=nodes,
         edges=tuple(edges),
         incoming={name: tuple(found) for name, found in incoming.items()},
         not_run=not_run,
+        writers={ws: tuple(sorted(found, key=_start_key)) for ws, found in writers.items()},
     )
+
+
+def _start_key(entry: tuple[Node, Mount]) -> tuple[int, datetime]:
+    started = entry[0].started_at
+    return (0, datetime.min.replace(tzinfo=UTC)) if started is None else (1, started)
 
 
 def _task_relations(task: dict[str, Any]) -> Iterator[tuple[str, EdgeKind, str]]:
@@ -205,10 +217,10 @@ def started_before_finished(writer: Node, contributor: Node) -> bool:
     "Did not start after the contributor finished" counts as yes, and so do unknown times
     (conservative: when unsure, include).
     """
-    if writer.start_time is None or contributor.completion_time is None:
+    if writer.started_at is None or contributor.completed_at is None:
         return True
-    return _instant(writer.start_time) <= _instant(contributor.completion_time)
+    return writer.started_at <= contributor.completed_at
 
 
-def _instant(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+def _instant(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00"))

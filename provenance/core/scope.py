@@ -219,29 +219,37 @@ def _close_scope(
         for node in graph.nodes.values():
             include(node.task_run, ("no producing task could be identified: every task is kept",))
 
+    # One pass: each contributor is visited once, for its incoming edges and its workspaces.
+    # Writers of a workspace are sorted by start time, so for each (workspace, subPath,
+    # finally?) view a cursor only moves forward: a writer checked against one contributor's
+    # completion time never needs checking again for a later bound. That keeps the closure
+    # linear in tasks + edges + mounts for each artifact.
+    cursors: dict[tuple[str, str, bool], int] = {}
     while queue:
-        # Ancestors over runAfter and result edges.
-        while queue:
-            current = queue.popleft()
-            for edge in graph.incoming.get(current, ()):
-                step = f"{edge.kind} → {graph.nodes[current].pipeline_task}: {edge.detail}"
-                include(edge.source, (step, *why[current]))
-        # Workspace writers that could have changed what a contributor read.
-        for contributor in list(why):
-            node = graph.nodes[contributor]
-            for mount in node.mounts:
-                for writer, writer_mount in graph.writers_of(mount.workspace):
-                    if writer.task_run in why or not overlaps(mount, writer_mount):
-                        continue
-                    if writer.is_finally and not node.is_finally:
-                        continue  # finally tasks start after every DAG task has finished
-                    if not started_before_finished(writer, node):
-                        continue
-                    step = (
-                        f"workspace → {node.pipeline_task}: may have written workspace "
-                        f"'{mount.workspace}' before {node.pipeline_task} finished"
-                    )
-                    include(writer.task_run, (step, *why[contributor]))
+        current = queue.popleft()
+        node = graph.nodes[current]
+        for edge in graph.incoming.get(current, ()):
+            step = f"{edge.kind} → {node.pipeline_task}: {edge.detail}"
+            include(edge.source, (step, *why[current]))
+        for mount in node.mounts:
+            writers = graph.writers_of(mount.workspace)
+            key = (mount.workspace, mount.sub_path, node.is_finally)
+            position = cursors.get(key, 0)
+            while position < len(writers):
+                writer, writer_mount = writers[position]
+                if not started_before_finished(writer, node):
+                    break
+                position += 1
+                if writer.task_run in why or not overlaps(mount, writer_mount):
+                    continue
+                if writer.is_finally and not node.is_finally:
+                    continue  # finally tasks start after every DAG task has finished
+                step = (
+                    f"workspace → {node.pipeline_task}: may have written workspace "
+                    f"'{mount.workspace}' before {node.pipeline_task} finished"
+                )
+                include(writer.task_run, (step, *why[current]))
+            cursors[key] = position
 
     included = tuple(
         Inclusion(name, graph.nodes[name].pipeline_task, chain) for name, chain in why.items()
