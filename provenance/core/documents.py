@@ -16,7 +16,15 @@ JsonObject = dict[str, Any]
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys: a record with two `status` keys is ambiguous."""
+    """SafeLoader that refuses duplicate keys (a record with two `status` keys is ambiguous) and
+    keeps timestamps as the strings Kubernetes wrote, as JSON input would."""
+
+
+# Drop the implicit timestamp resolver: `startTime: 2024-05-02T10:00:00Z` stays a string.
+_StrictLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
@@ -72,7 +80,10 @@ def load_documents(data: bytes | str) -> list[JsonObject]:
 def _expand(doc: Any) -> list[JsonObject]:
     if not isinstance(doc, dict):
         raise RecordError(f"expected an object, found {type(doc).__name__}")
-    if doc.get("kind") == "List" or (doc.get("kind", "").endswith("List") and "items" in doc):
+    kind = doc.get("kind")
+    if kind is not None and not isinstance(kind, str):
+        raise RecordError(f"`kind` must be a string, found {type(kind).__name__}")
+    if kind == "List" or (kind is not None and kind.endswith("List") and "items" in doc):
         items = doc.get("items")
         if not isinstance(items, list):
             raise RecordError("a List must have an `items` array")

@@ -160,6 +160,17 @@ def structured_artifacts(results: Sequence[Result], suffix: str) -> list[Artifac
     return found
 
 
+def input_artifacts(results: Sequence[Result]) -> list[Artifact]:
+    """Valid ``*ARTIFACT_INPUTS`` with the digest as parsed (algorithm lower-cased, hex trimmed),
+    which is how Chains writes them as materials."""
+    found = []
+    for artifact in structured_artifacts(results, ARTIFACT_INPUTS):
+        parsed = parse_digest(f"{artifact.algorithm}:{artifact.hex}")
+        assert parsed is not None  # structured_artifacts only returns valid digests
+        found.append(Artifact(artifact.uri, parsed[0], parsed[1]))
+    return found
+
+
 def _structured(obj: dict[str, str]) -> Artifact | None:
     uri = obj.get("uri", "")
     digest = obj.get("digest", "")

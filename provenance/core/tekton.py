@@ -9,6 +9,7 @@ that exist only in v1beta1 (``taskResults``, ``status.taskRuns`` ...) are ignore
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -260,7 +261,11 @@ def _find_parent(
             return pr_index
     if label_parent or tr.owner_uids or tr.pipeline_task is None:
         return None
-    before = [pr_index for pr_index, _ in pipeline_docs if pr_index <= index]
+    before = [
+        pr_index
+        for pr_index, doc in pipeline_docs
+        if pr_index <= index and ((doc.get("metadata") or {}).get("namespace") or "") == namespace
+    ]
     return before[-1] if before else None
 
 
@@ -411,14 +416,32 @@ def _parse_ref_source(raw: Any) -> RefSource | None:
     )
 
 
+_FEATURE_FLAGS = {
+    name.lower(): name
+    for name in (
+        "disableAffinityAssistant", "disableCredsInit", "runningInEnvWithInjectedSidecars",
+        "requireGitSSHSecretKnownHosts", "enableTektonOCIBundles", "scopeWhenExpressionsToTask",
+        "enableAPIFields", "sendCloudEventsForRuns", "awaitSidecarReadiness", "embeddedStatus",
+        "enableSpire", "resourceVerificationMode", "verificationNoMatchPolicy",
+        "enforceNonfalsifiability", "enableProvenanceInStatus", "resultExtractionMethod",
+        "maxResultSize", "setSecurityContext", "setSecurityContextReadOnlyRootFilesystem",
+        "coschedule", "enableCELInWhenExpression", "enableStepActions", "enableParamEnum",
+        "enableArtifacts", "disableInlineSpec", "enableConciseResolverSyntax",
+        "enableKubernetesSidecar", "enableWaitExponentialBackoff", "enableKeepPodOnCancel",
+        "customTaskVersion",
+    )
+}  # fmt: skip
+
+
 def _feature_flags(raw: Mapping[str, Any]) -> dict[str, Any]:
-    # Go decodes JSON keys case-insensitively and re-encodes them with the struct's camelCase
-    # tags, omitting false and empty values (spec §5.2, §9.3).
+    # Go decodes JSON keys case-insensitively into the FeatureFlags struct and re-encodes them
+    # with its camelCase tags, omitting false and empty values (spec §5.2, §9.3). Keys this
+    # table does not know are kept with a lower-cased first letter rather than lost.
     flags: dict[str, Any] = {}
     for key, value in raw.items():
-        if value in (False, "", 0, None):
+        if value is False or value == "" or value == 0 or value is None:
             continue
-        flags[key[:1].lower() + key[1:]] = value
+        flags[_FEATURE_FLAGS.get(key.lower(), key[:1].lower() + key[1:])] = value
     return flags
 
 
@@ -444,17 +467,27 @@ def to_utc(raw: Any, what: str) -> str | None:
         return None
     if not isinstance(raw, str):
         raise RecordError(f"{what} must be an RFC 3339 time string")
+    match = _RFC3339.fullmatch(raw.strip())
+    if match is None:
+        raise RecordError(f"{what} is not an RFC 3339 time: {raw!r}")
+    # Python keeps microseconds only; Go keeps nanoseconds, so the fraction is carried apart.
+    fraction = (match.group("fraction") or "").rstrip("0")
     try:
-        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+        parsed = datetime.fromisoformat(match.group("seconds") + _offset(match.group("zone")))
     except ValueError:
         raise RecordError(f"{what} is not an RFC 3339 time: {raw!r}") from None
-    if parsed.tzinfo is None:
-        raise RecordError(f"{what} has no time zone: {raw!r}")
-    utc = parsed.astimezone(UTC)
-    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
-    if utc.microsecond:
-        text += f".{utc.microsecond:06d}".rstrip("0")
-    return text + "Z"
+    text = parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return text + (f".{fraction}" if fraction else "") + "Z"
+
+
+_RFC3339 = re.compile(
+    r"(?P<seconds>\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2})(?:\.(?P<fraction>\d{1,9}))?"
+    r"(?P<zone>[Zz]|[+-]\d{2}:\d{2})"
+)
+
+
+def _offset(zone: str) -> str:
+    return "+00:00" if zone in ("Z", "z") else zone
 
 
 # ---------------------------------------------------------------------------------------------
@@ -572,12 +605,14 @@ def _bundle_to_resolver(spec: JsonObject, ref_key: str) -> None:
     ref = spec.get(ref_key)
     if not isinstance(ref, dict) or not ref.get("bundle"):
         return
+    # Tekton's own v1beta1 -> v1 conversion: always bundle, name and kind, in that order.
     ref = dict(ref)
-    bundle = ref.pop("bundle")
-    params = [{"name": "bundle", "value": bundle}]
-    if ref.get("name"):
-        params.append({"name": "name", "value": ref.pop("name")})
-    params.append({"name": "kind", "value": "task" if ref_key == "taskRef" else "pipeline"})
+    params = [
+        {"name": "bundle", "value": ref.pop("bundle")},
+        {"name": "name", "value": ref.pop("name", "")},
+        {"name": "kind", "value": "Task" if ref_key == "taskRef" else "Pipeline"},
+    ]
+    ref.pop("kind", None)
     ref["resolver"] = "bundles"
     ref["params"] = params
     spec[ref_key] = ref

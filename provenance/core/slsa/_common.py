@@ -7,12 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..errors import FormatError
-from ..hints import (
-    ARTIFACT_INPUTS,
-    Artifact,
-    git_source,
-    structured_artifacts,
-)
+from ..hints import Artifact, git_source, input_artifacts
 from ..tekton import PipelineRun, RunMeta, TaskRun
 
 IGNORED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"
@@ -90,11 +85,14 @@ def pipeline_run_git(pr: PipelineRun) -> tuple[str, str]:
 
 
 def git_uri(url: str) -> str:
-    return f"git+{url}.git"
+    """SPDX git form: ``git+`` and ``.git`` are added only when missing (Chains' SPDXGit)."""
+    prefix = "" if url.startswith("git+") else "git+"
+    return prefix + (url if url.endswith(".git") else url + ".git")
 
 
 def inputs(meta: RunMeta) -> list[Artifact]:
-    return structured_artifacts(meta.results, ARTIFACT_INPUTS)
+    """``*ARTIFACT_INPUTS`` as materials: Chains builds these from the parsed digest."""
+    return input_artifacts(meta.results)
 
 
 def environment(meta: RunMeta) -> dict[str, Any] | None:

@@ -78,8 +78,9 @@ def pipeline_run_statement(
     materials.extend((a.uri, a.digest) for a in inputs(pr.meta))
     if cfg.deep_inspection:
         for _, tr in walk:
+            # Children follow the TaskRun rule, commit alone is enough (spec §11.7).
             url, commit = task_run_git(tr)
-            if commit and url:
+            if commit:
                 materials.add(git_uri(url), {"sha1": commit})
             materials.extend((a.uri, a.digest) for a in inputs(tr.meta))
     url, commit = pipeline_run_git(pr)

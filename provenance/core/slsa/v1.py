@@ -8,10 +8,9 @@ from typing import Any
 import orjson
 
 from ..hints import (
-    ARTIFACT_INPUTS,
     git_source,
+    input_artifacts,
     is_subject_result,
-    structured_artifacts,
     subjects_build_artifacts,
     subjects_v02,
 )
@@ -49,7 +48,7 @@ def task_run_statement(tr: TaskRun, cfg: SlsaConfig) -> Statement:
     if cfg.is_v2alpha4:
         deps.extend(_step_result_inputs(tr))
         deps.extend(_step_actions(tr))
-    deps.extend(_run_inputs(task_run_git(tr), tr.meta))
+    deps.extend(_run_inputs(task_run_git(tr), tr.meta.results, commit_alone=True))
 
     byproducts = (
         _byproducts_v2alpha4(tr.meta.results, "taskRunResults", tr.name) + _step_byproducts(tr)
@@ -104,7 +103,7 @@ def pipeline_run_statement(
     deps.extend({"name": INPUTS_RESULT, "uri": a.uri, "digest": a.digest} for a in inputs(pr.meta))
     if cfg.deep_inspection:
         for tr in walk:
-            deps.extend(_run_inputs(task_run_git(tr), tr.meta))
+            deps.extend(_run_inputs(task_run_git(tr), tr.meta.results, commit_alone=True))
     url, commit = pipeline_run_git(pr)
     if url and commit:
         deps.append({"name": INPUTS_RESULT, "uri": git_uri(url), "digest": {"sha1": commit}})
@@ -144,9 +143,9 @@ def _statement(
     if meta.uid:
         run_metadata["invocationId"] = meta.uid
     if meta.start_time:
-        run_metadata["startedOn"] = meta.start_time
+        run_metadata["startedOn"] = protojson_time(meta.start_time)
     if meta.completion_time:
-        run_metadata["finishedOn"] = meta.completion_time
+        run_metadata["finishedOn"] = protojson_time(meta.completion_time)
     run_details: dict[str, Any] = {"builder": {"id": cfg.builder_id}, "metadata": run_metadata}
     if byproducts:
         run_details["byproducts"] = byproducts
@@ -188,23 +187,24 @@ def _step_actions(tr: TaskRun) -> Iterable[dict[str, Any]]:
 
 def _step_result_inputs(tr: TaskRun) -> Iterable[dict[str, Any]]:
     for step in tr.steps:
-        yield from _run_inputs(
-            git_source([[(r.name, r.value) for r in step.results]]), None, step.results
-        )
+        git = git_source([[(r.name, r.value) for r in step.results]])
+        yield from _run_inputs(git, step.results, commit_alone=False)
 
 
 def _run_inputs(
-    git: tuple[str, str], meta: RunMeta | None, results: Sequence[Result] = ()
+    git: tuple[str, str], results: Sequence[Result], *, commit_alone: bool
 ) -> list[dict[str, Any]]:
-    """``inputs/result`` dependencies: git first, then ``*ARTIFACT_INPUTS``."""
+    """``inputs/result`` dependencies: git first, then ``*ARTIFACT_INPUTS``.
+
+    TaskRun-level git hints need only a commit (Chains builds ``git+.git`` from an empty URL,
+    spec §11.7); step-result hints need both.
+    """
     url, commit = git
     found: list[dict[str, Any]] = []
-    if url and commit:
+    if commit and (url or commit_alone):
         found.append({"name": INPUTS_RESULT, "uri": git_uri(url), "digest": {"sha1": commit}})
-    source = meta.results if meta is not None else results
     found.extend(
-        {"name": INPUTS_RESULT, "uri": a.uri, "digest": a.digest}
-        for a in structured_artifacts(source, ARTIFACT_INPUTS)
+        {"name": INPUTS_RESULT, "uri": a.uri, "digest": a.digest} for a in input_artifacts(results)
     )
     return found
 
@@ -294,10 +294,20 @@ def _prune(value: Any, keep_value: bool = False) -> Any:
                 pruned[key] = item
                 continue
             cleaned = _prune(item, keep_value=key in ("params",))
-            if cleaned is None or cleaned == "" or cleaned == []:
+            # Go's omitempty: nil, "", empty lists, false and 0 are left out.
+            if cleaned is None or cleaned is False or cleaned in ("", [], 0):
                 continue
             pruned[key] = cleaned
         return pruned
     if isinstance(value, list):
         return [_prune(item, keep_value) for item in value]
     return value
+
+
+def protojson_time(text: str) -> str:
+    """Protobuf JSON writes 0, 3, 6 or 9 fractional digits (v1.0 statements are protobuf)."""
+    seconds, dot, fraction = text.removesuffix("Z").partition(".")
+    if not dot:
+        return text
+    width = next(w for w in (3, 6, 9) if len(fraction) <= w)
+    return f"{seconds}.{fraction.ljust(width, '0')}Z"
