@@ -82,7 +82,7 @@ def build_graph(pr: PipelineRun) -> RunGraph:
         if isinstance(t, dict)
     }
     bindings = _workspace_bindings(pr)
-    runs_by_task: dict[str, list[TaskRun]] = {}
+    runs_by_task: dict[str, tuple[TaskRun, ...]] = {}
     nodes: dict[str, Node] = {}
     for name, task in tasks.items():
         runs = pr.task_runs_for(name)

@@ -136,14 +136,16 @@ class PipelineRun:
     child_references: tuple[ChildReference, ...]
     skipped_tasks: tuple[str, ...]
     task_runs: tuple[TaskRun, ...]
+    # pipeline task label -> children, in gather order; built once so lookups stay O(1)
+    task_runs_by_label: dict[str, tuple[TaskRun, ...]]
 
     @property
     def name(self) -> str:
         return self.meta.name
 
-    def task_runs_for(self, pipeline_task: str) -> list[TaskRun]:
+    def task_runs_for(self, pipeline_task: str) -> tuple[TaskRun, ...]:
         """Children labelled with this pipeline task, in gather order (Chains matches by label)."""
-        return [tr for tr in self.task_runs if tr.pipeline_task == pipeline_task]
+        return self.task_runs_by_label.get(pipeline_task, ())
 
     def pipeline_tasks(self) -> list[JsonObject]:
         """``pipelineSpec.tasks`` followed by ``pipelineSpec.finally`` (empty without a spec)."""
@@ -290,12 +292,17 @@ def _build_pipeline_run(doc: JsonObject, children: list[TaskRun]) -> PipelineRun
         for s in (status.get("skippedTasks") or [])
         if isinstance(s, dict) and s.get("name")
     )
+    by_label: dict[str, list[TaskRun]] = {}
+    for tr in ordered:
+        if tr.pipeline_task is not None:
+            by_label.setdefault(tr.pipeline_task, []).append(tr)
     return PipelineRun(
         meta=_parse_meta(doc, "PipelineRun"),
         pipeline_spec=pipeline_spec if isinstance(pipeline_spec, dict) else None,
         child_references=refs,
         skipped_tasks=skipped,
         task_runs=tuple(ordered),
+        task_runs_by_label={label: tuple(runs) for label, runs in by_label.items()},
     )
 
 
