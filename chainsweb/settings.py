@@ -8,7 +8,6 @@ vars or from files named by `NAME_FILE` (Docker/Kubernetes secrets).
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -91,22 +90,25 @@ def database_from_url(url: str) -> dict[str, Any]:
     }
 
 
-def _embedded_database_url() -> str:
-    """Start (or reuse) the embedded Postgres in BASE_DIR/.pgdata and return its URI.
+def embedded_database() -> dict[str, Any]:
+    """The DATABASES entry for the embedded Postgres in BASE_DIR/.pgdata (pgserver).
 
-    Imported lazily so that a deployment with DATABASE_URL never touches pgserver. As root, pgserver
-    creates a `pgserver` system user and runs postgres as that user (postgres refuses to run as
-    root), so this also works in CI and containers. The server stops when the last process that
-    opened it exits.
+    Nothing starts here: the `chainsweb.embedded_db` backend starts the server the first time a
+    connection is opened, so commands that never use the database (`compute_provenance`) start no
+    postgres, and a deployment with DATABASE_URL never imports pgserver.
     """
-    with warnings.catch_warnings():
-        # platformdirs warns when XDG_RUNTIME_DIR is unset (root shells, CI); its /tmp fallback
-        # is fine for pgserver's lock file.
-        warnings.simplefilter("ignore")
-        from pgserver.postgres_server import get_server
-
-        server = get_server(BASE_DIR / ".pgdata")
-    return str(server.get_uri())
+    return {
+        "ENGINE": "chainsweb.embedded_db",
+        "NAME": "postgres",
+        "USER": "postgres",
+        "PASSWORD": "",
+        "HOST": "",  # the socket directory, filled in by the backend once the server runs
+        "PORT": "",
+        "OPTIONS": {},
+        "PGDATA": BASE_DIR / ".pgdata",
+        "CONN_MAX_AGE": env_int("DB_CONN_MAX_AGE", 0),
+        "CONN_HEALTH_CHECKS": True,
+    }
 
 
 DEBUG = env_bool("DEBUG", True)
@@ -168,7 +170,7 @@ TEMPLATES = [
 ]
 
 _database_url = os.environ.get("DATABASE_URL", "").strip()
-DATABASES = {"default": database_from_url(_database_url or _embedded_database_url())}
+DATABASES = {"default": database_from_url(_database_url) if _database_url else embedded_database()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -224,6 +226,32 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 KEYS_DIR = Path(os.environ.get("KEYS_DIR", BASE_DIR / ".keys"))
 INGEST_MAX_BYTES = env_int("INGEST_MAX_BYTES", 10 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = INGEST_MAX_BYTES
+
+# --- Backend (docs/backend.md) ------------------------------------------------------------------
+# A message a worker took but never acknowledged (the worker was killed) goes back to the queue
+# after this many seconds. It must be longer than the longest task (CELERY_TASK_TIME_LIMIT).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+    "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10),
+    "unacked_restore_throttle": env_int("CELERY_UNACKED_RESTORE_THROTTLE", 10),
+}
+# Settings of namespaces nobody configured (PATCH /api/v1/namespaces/{ns}/settings overrides).
+PROVENANCE_DEFAULTS = {
+    "format": os.environ.get("PROVENANCE_FORMAT", "slsa/v2alpha4"),
+    "deep_inspection": env_bool("PROVENANCE_DEEP_INSPECTION", False),
+    "scope": os.environ.get("PROVENANCE_SCOPE", "per-run"),
+    "emit": os.environ.get("PROVENANCE_EMIT", "on-completion"),
+    "builder_id": os.environ.get("PROVENANCE_BUILDER_ID", "https://tekton.dev/chains/v2"),
+    "build_type": os.environ.get("PROVENANCE_BUILD_TYPE", "https://tekton.dev/chains/v2/slsa"),
+}
+# Namespaces without a key of their own sign with the deployment-wide default key in KEYS_DIR,
+# created on first use unless this is off (then such runs fail visibly until a key exists).
+SIGNING_DEFAULT_KEY_AUTOCREATE = env_bool("SIGNING_DEFAULT_KEY_AUTOCREATE", True)
+SIGNING_DEFAULT_ALGORITHM = os.environ.get("SIGNING_DEFAULT_ALGORITHM", "ecdsa-p256")
+# watch_records: server-side watch timeout, client read timeout and the error back-off ceiling.
+WATCH_TIMEOUT_SECONDS = env_int("WATCH_TIMEOUT_SECONDS", 300)
+WATCH_READ_TIMEOUT = env_int("WATCH_READ_TIMEOUT", 330)
+WATCH_BACKOFF_MAX = env_int("WATCH_BACKOFF_MAX", 60)
 
 LOGGING = {
     "version": 1,

@@ -13,5 +13,6 @@ def healthz(request: HttpRequest) -> HttpResponse:
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("provenance.api.urls")),
     path("", include("provenance.urls")),
 ]

@@ -1,3 +1,266 @@
+"""Stored run records, signed attestations and the settings that shape them.
+
+Data and trivial properties only; every write goes through ``provenance.services``. See
+docs/backend.md for the data model and the rules behind each constraint.
+"""
+
 from __future__ import annotations
 
-from django.db import models  # noqa: F401  (models arrive with the ingest work)
+import zlib
+from typing import Any
+
+import orjson
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import HashIndex
+from django.db import models
+from django.db.models.functions import MD5
+
+
+class RunKind(models.TextChoices):
+    PIPELINE_RUN = "PipelineRun"
+    TASK_RUN = "TaskRun"
+
+
+class ComputeStatus(models.TextChoices):
+    """Where a run stands on its way to signed attestations.
+
+    Every accepted record has one: signed, pending (queued), waiting (with the reason), skipped
+    (nothing to sign under the namespace's settings, with the reason) or failed (with the reason).
+    A TaskRun that belongs to a PipelineRun is ``child``: it is attested as part of its parent.
+    """
+
+    PENDING = "pending"
+    WAITING = "waiting"
+    SIGNED = "signed"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    CHILD = "child"
+
+
+class RunRecord(models.Model):
+    """A PipelineRun or TaskRun as last received, keyed by its Kubernetes ``metadata.uid``."""
+
+    uid = models.CharField(max_length=128, unique=True)
+    kind = models.CharField(max_length=16, choices=RunKind.choices)
+    namespace = models.CharField(max_length=253)
+    name = models.CharField(max_length=253)
+    # pipelineRef/taskRef name (or the tekton.dev/pipeline|task label) for a person to read.
+    definition = models.CharField(max_length=253, blank=True, default="")
+    pipeline_task = models.CharField(max_length=253, blank=True, default="")
+    # For a TaskRun in a pipeline: its PipelineRun's uid once known, and its name (label).
+    parent_uid = models.CharField(max_length=128, blank=True, default="", db_index=True)
+    parent_name = models.CharField(max_length=253, blank=True, default="")
+    status = models.CharField(
+        max_length=16, blank=True, default=""
+    )  # Succeeded: True/False/Unknown
+    reason = models.CharField(max_length=253, blank=True, default="")
+    start_time = models.DateTimeField(null=True, blank=True)
+    completion_time = models.DateTimeField(null=True, blank=True)
+    labels = models.JSONField(default=dict, blank=True)
+    resource_version = models.CharField(max_length=64, blank=True, default="")
+    # The record as received: compact JSON of the object, zlib-compressed (docs/backend.md).
+    raw = models.BinaryField()
+    raw_sha256 = models.CharField(max_length=64)
+    source = models.CharField(max_length=300, blank=True, default="")
+    first_seen = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+    compute_status = models.CharField(
+        max_length=16, choices=ComputeStatus.choices, default=ComputeStatus.PENDING
+    )
+    compute_reason = models.TextField(blank=True, default="")
+    compute_updated = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["namespace", "kind", "name"]),
+            models.Index(fields=["namespace", "parent_name"]),
+            models.Index(fields=["compute_status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name}"
+
+    @property
+    def document(self) -> dict[str, Any]:
+        """The stored record as a dict (decompressed)."""
+        loaded: dict[str, Any] = orjson.loads(zlib.decompress(bytes(self.raw)))
+        return loaded
+
+    @property
+    def is_top_level(self) -> bool:
+        return self.kind == RunKind.PIPELINE_RUN or not (self.parent_uid or self.parent_name)
+
+
+class Artifact(models.Model):
+    """One (uri, algorithm, hex) named as a subject by some attestation."""
+
+    uri = models.TextField()
+    algorithm = models.CharField(max_length=16)
+    hex = models.CharField(max_length=128)
+
+    class Meta:
+        constraints = [
+            # md5(uri): a btree entry must stay small, and subject names have no length limit.
+            models.UniqueConstraint(MD5("uri"), "algorithm", "hex", name="artifact_unique"),
+        ]
+        indexes = [
+            # Exact digest lookups, and `hex LIKE 'abc%'` prefix search: the pattern_ops opclass
+            # makes the btree usable for LIKE whatever the database collation.
+            models.Index(fields=["algorithm", "hex"], name="artifact_digest"),
+            models.Index(
+                fields=["hex"], opclasses=["varchar_pattern_ops"], name="artifact_hex_prefix"
+            ),
+            # Exact name lookups; a hash index has no entry size limit.
+            HashIndex(fields=["uri"], name="artifact_uri"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.uri}@{self.algorithm}:{self.hex[:12]}"
+
+
+class SigningKey(models.Model):
+    """A registered public key. The private key lives in a file under KEYS_DIR, never here."""
+
+    class Purpose(models.TextChoices):
+        ATTESTATION = "attestation"
+        CHECKPOINT = "checkpoint"
+
+    key_id = models.CharField(max_length=100, unique=True)
+    algorithm = models.CharField(max_length=16)
+    public_key_pem = models.TextField()
+    # Empty for the deployment-wide default key (and the checkpoint key).
+    namespace = models.CharField(max_length=253, blank=True, default="")
+    purpose = models.CharField(max_length=16, choices=Purpose.choices, default=Purpose.ATTESTATION)
+    # File name relative to KEYS_DIR, so the folder can be mounted anywhere.
+    private_key_path = models.CharField(max_length=500)
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.key_id} ({self.algorithm}, {self.namespace or 'default'})"
+
+
+class NamespaceSettings(models.Model):
+    """How one Kubernetes namespace's runs are attested. Unconfigured namespaces use the
+    PROVENANCE_DEFAULTS setting."""
+
+    namespace = models.CharField(max_length=253, unique=True)
+    format = models.CharField(max_length=32)
+    deep_inspection = models.BooleanField(default=False)
+    scope = models.CharField(max_length=16)
+    emit = models.CharField(max_length=16)
+    builder_id = models.CharField(max_length=500)
+    build_type = models.CharField(max_length=200)
+    signing_key = models.ForeignKey(
+        SigningKey, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "namespace settings"
+
+    def __str__(self) -> str:
+        return self.namespace
+
+
+class SettingsAudit(models.Model):
+    """One change to a namespace's settings: who, when, old → new."""
+
+    namespace = models.CharField(max_length=253, db_index=True)
+    actor = models.CharField(max_length=300)
+    changed = models.DateTimeField(auto_now_add=True)
+    old = models.JSONField()
+    new = models.JSONField()
+
+    class Meta:
+        ordering = ["-changed", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.namespace} by {self.actor} at {self.changed:%Y-%m-%d %H:%M}"
+
+
+class Attestation(models.Model):
+    """A signed statement. Immutable: the application only ever sets ``superseded_by`` (once,
+    with a single-column UPDATE), and a database trigger refuses every other UPDATE and DELETE."""
+
+    run = models.ForeignKey(RunRecord, on_delete=models.PROTECT, related_name="attestations")
+    namespace = models.CharField(max_length=253)
+    format = models.CharField(max_length=32)
+    scope = models.CharField(max_length=16)
+    emit = models.CharField(max_length=16)
+    # "" for per-run; the canonical subject list for per-artifact (what supersession is keyed on).
+    subject_key = models.TextField(blank=True, default="")
+    run_status = models.CharField(max_length=16, blank=True, default="")
+    run_reason = models.CharField(max_length=253, blank=True, default="")
+    statement = models.BinaryField()  # the exact payload bytes that were signed
+    statement_sha256 = models.CharField(max_length=64)
+    envelope = models.BinaryField()  # DSSE envelope JSON bytes as served
+    envelope_sha256 = models.CharField(max_length=64, unique=True)
+    key_id = models.CharField(max_length=100)
+    settings = models.JSONField()  # the namespace settings the statement was made under
+    inputs_digest = models.CharField(max_length=64, unique=True)
+    subjects = models.ManyToManyField(Artifact, related_name="attestations")
+    created = models.DateTimeField(auto_now_add=True)
+    superseded_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="supersedes"
+    )
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["namespace", "-id"]),
+            models.Index(fields=["run", "scope", "subject_key"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"attestation {self.pk} for {self.run_id} ({self.scope})"
+
+
+class ChainEntry(models.Model):
+    """One link of the hash chain over attestations (provenance.core.chain)."""
+
+    seq = models.BigIntegerField(unique=True)
+    attestation = models.OneToOneField(
+        Attestation, on_delete=models.PROTECT, related_name="chain_entry"
+    )
+    envelope_sha256 = models.CharField(max_length=64)
+    prev_hash = models.CharField(max_length=64)
+    entry_hash = models.CharField(max_length=64)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "chain entries"
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.entry_hash[:12]}"
+
+
+class ApiToken(models.Model):
+    """A bearer token: only its sha256 is stored; the token is shown once at creation."""
+
+    class Role(models.TextChoices):
+        VIEWER = "viewer"
+        INGESTER = "ingester"
+        ADMIN = "admin"
+
+    name = models.CharField(max_length=150)  # the person or system it was issued to
+    token_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=12)  # first characters, to tell tokens apart
+    # Empty means every namespace.
+    namespaces = ArrayField(models.CharField(max_length=253), default=list, blank=True)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    created = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.role}, {self.prefix}…)"
+
+
+class WatchState(models.Model):
+    """Where a ``watch_records`` stream left off (its last resourceVersion)."""
+
+    key = models.CharField(max_length=300, unique=True)  # "<plural>/<namespace or *>"
+    resource_version = models.CharField(max_length=64, blank=True, default="")
+    updated = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.key}@{self.resource_version}"

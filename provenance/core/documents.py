@@ -15,7 +15,20 @@ from .errors import RecordError
 JsonObject = dict[str, Any]
 
 
-class _StrictLoader(yaml.SafeLoader):
+class _NoAliasComposer:
+    """Mixin: fail on the first alias instead of sharing (and multiplying) the anchored node."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):  # type: ignore[attr-defined]
+            event = self.peek_event()  # type: ignore[attr-defined]
+            raise RecordError(
+                f"YAML aliases are not accepted (line {event.start_mark.line + 1}): Kubernetes "
+                "never writes them, and they can expand a small file into a huge one"
+            )
+        return super().compose_node(parent, index)  # type: ignore[misc]
+
+
+class _StrictLoader(_NoAliasComposer, yaml.SafeLoader):
     """SafeLoader that refuses duplicate keys (a record with two `status` keys is ambiguous) and
     keeps timestamps as the strings Kubernetes wrote, as JSON input would."""
 
@@ -31,6 +44,8 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
     seen: set[Any] = set()
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
+        if not isinstance(key, str | int | float | bool) and key is not None:
+            raise RecordError(f"unsupported mapping key at line {key_node.start_mark.line + 1}")
         if key in seen:
             raise RecordError(f"duplicate key {key!r} at line {key_node.start_mark.line + 1}")
         seen.add(key)
@@ -66,9 +81,14 @@ def load_documents(data: bytes | str) -> list[JsonObject]:
         except UnicodeDecodeError as exc:
             raise RecordError(f"the input is not UTF-8 text: {exc}") from None
         try:
-            docs = [d for d in yaml.load_all(text, Loader=_StrictLoader) if d is not None]
+            docs = []
+            for doc in yaml.load_all(text, Loader=_StrictLoader):
+                # A top-level sequence is read like a JSON array: one object per item.
+                docs.extend(doc if isinstance(doc, list) else [doc] if doc is not None else [])
         except yaml.YAMLError as exc:
             raise RecordError(f"invalid YAML: {_yaml_problem(exc)}") from None
+        except RecursionError:
+            raise RecordError("invalid YAML: nested too deeply") from None
     objects: list[JsonObject] = []
     for doc in docs:
         objects.extend(_expand(doc))

@@ -181,7 +181,14 @@ def parse_records(objects: Iterable[JsonObject]) -> list[Run]:
     PipelineRun at all joins the nearest PipelineRun before it in the input, which is how Chains'
     own test data bundles a PipelineRun with its children. Every other TaskRun stands alone.
     """
-    items = list(objects)
+    try:
+        return _parse_records(list(objects))
+    except (AttributeError, TypeError, ValueError, KeyError) as exc:
+        # A field of the wrong JSON type deep inside a record: refuse it, never crash.
+        raise RecordError(f"malformed record: a field has the wrong type ({exc})") from None
+
+
+def _parse_records(items: list[JsonObject]) -> list[Run]:
     pipeline_docs: list[tuple[int, JsonObject]] = []
     task_runs: list[tuple[int, TaskRun]] = []
     for index, obj in enumerate(items):
@@ -199,8 +206,9 @@ def parse_records(objects: Iterable[JsonObject]) -> list[Run]:
 
     children: dict[int, list[TaskRun]] = {index: [] for index, _ in pipeline_docs}
     standalone: list[tuple[int, TaskRun]] = []
+    parents = [_ParentKeys.of(index, doc) for index, doc in pipeline_docs]
     for index, tr in task_runs:
-        owner = _find_parent(tr, index, pipeline_docs)
+        owner = _find_parent(tr, index, parents)
         if owner is None:
             standalone.append((index, tr))
         else:
@@ -227,6 +235,9 @@ def _kind_of(obj: JsonObject, index: int) -> str:
             f"object {index + 1}: unsupported apiVersion {api_version!r} "
             "(expected tekton.dev/v1 or tekton.dev/v1beta1)"
         )
+    for part in ("metadata", "spec"):
+        if obj.get(part) is not None and not isinstance(obj.get(part), dict):
+            raise RecordError(f"object {index + 1} ({kind}): {part} must be an object")
     if not isinstance(obj.get("status"), dict):
         raise RecordError(f"{kind} {_display_name(obj)} has no status: it has not run yet")
     return str(kind)
@@ -243,31 +254,46 @@ def _uid(obj: JsonObject) -> str:
     return str(meta.get("uid", "")) if isinstance(meta, dict) else ""
 
 
-def _find_parent(
-    tr: TaskRun, index: int, pipeline_docs: list[tuple[int, JsonObject]]
-) -> int | None:
+@dataclass(frozen=True, slots=True)
+class _ParentKeys:
+    """What a TaskRun can be joined to a PipelineRun by, computed once per PipelineRun."""
+
+    index: int
+    namespace: str
+    uid: str
+    name: str
+    child_names: frozenset[str]
+
+    @classmethod
+    def of(cls, index: int, doc: JsonObject) -> _ParentKeys:
+        meta = doc.get("metadata") or {}
+        refs = (doc.get("status") or {}).get("childReferences") or []
+        return cls(
+            index=index,
+            namespace=str(meta.get("namespace") or ""),
+            uid=str(meta.get("uid") or ""),
+            name=str(meta.get("name") or ""),
+            child_names=frozenset(
+                str(ref.get("name")) for ref in refs if isinstance(ref, dict) and ref.get("name")
+            ),
+        )
+
+
+def _find_parent(tr: TaskRun, index: int, parents: list[_ParentKeys]) -> int | None:
     namespace = tr.meta.namespace
     label_parent = tr.meta.labels.get(PIPELINE_RUN_LABEL)
-    for pr_index, doc in pipeline_docs:
-        meta = doc.get("metadata") or {}
-        if (meta.get("namespace") or "") != namespace:
+    for parent in parents:
+        if parent.namespace != namespace:
             continue
-        pr_uid = meta.get("uid") or ""
-        pr_name = meta.get("name") or ""
-        if pr_uid and pr_uid in tr.owner_uids:
-            return pr_index
-        if pr_name and label_parent == pr_name:
-            return pr_index
-        refs = (doc.get("status") or {}).get("childReferences") or []
-        if any(isinstance(ref, dict) and ref.get("name") == tr.name for ref in refs):
-            return pr_index
+        if parent.uid and parent.uid in tr.owner_uids:
+            return parent.index
+        if parent.name and label_parent == parent.name:
+            return parent.index
+        if tr.name in parent.child_names:
+            return parent.index
     if label_parent or tr.owner_uids or tr.pipeline_task is None:
         return None
-    before = [
-        pr_index
-        for pr_index, doc in pipeline_docs
-        if pr_index <= index and ((doc.get("metadata") or {}).get("namespace") or "") == namespace
-    ]
+    before = [p.index for p in parents if p.index <= index and p.namespace == namespace]
     return before[-1] if before else None
 
 
@@ -287,6 +313,14 @@ def _build_pipeline_run(doc: JsonObject, children: list[TaskRun]) -> PipelineRun
     order = {ref.name: position for position, ref in enumerate(refs)}
     ordered = sorted(children, key=lambda tr: order.get(tr.name, len(order)))
     pipeline_spec = status.get("pipelineSpec")
+    if isinstance(pipeline_spec, dict):
+        for part in ("tasks", "finally", "results", "params", "workspaces"):
+            _list_of_dicts(pipeline_spec.get(part), f"status.pipelineSpec.{part}")
+    template = (doc.get("spec") or {}).get("taskRunTemplate")
+    if template is not None and not isinstance(template, dict):
+        raise RecordError(
+            f"PipelineRun {_display_name(doc)}: spec.taskRunTemplate must be an object"
+        )
     skipped = tuple(
         str(s.get("name"))
         for s in (status.get("skippedTasks") or [])
@@ -399,14 +433,20 @@ def _parse_results(raw: Any, what: str) -> tuple[Result, ...]:
         if not isinstance(name, str):
             raise RecordError(f"a {what} has no name")
         value = entry.get("value")
-        if isinstance(value, list):
-            value = [str(v) for v in value]
-        elif isinstance(value, dict):
-            value = {str(k): v if isinstance(v, str) else str(v) for k, v in value.items()}
-        elif value is None:
+        if value is None:
             value = ""
-        elif not isinstance(value, str):
-            raise RecordError(f"{what} {name!r} has a value that is not a string, array or object")
+        # Tekton results are a string, an array of strings or an object of strings; Chains'
+        # decoder refuses anything else, and so do we.
+        valid = (
+            isinstance(value, str)
+            or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+            or (isinstance(value, dict) and all(isinstance(v, str) for v in value.values()))
+        )
+        if not valid:
+            raise RecordError(
+                f"{what} {name!r}: a value must be a string, an array of strings or an object "
+                "of strings"
+            )
         kind = entry.get("type")
         results.append(Result(name=name, value=value, type=kind if isinstance(kind, str) else ""))
     return tuple(results)

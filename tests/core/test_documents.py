@@ -154,7 +154,7 @@ def test_non_utf8_json_bytes_are_a_record_error() -> None:
         (b"42", "int"),
         (b'"quoted"', "str"),
         (b'["a", "b"]', "str"),
-        (b"- a\n- b\n", "list"),
+        (b"- a\n- b\n", "str"),
         (b"[1, 2]", "int"),
     ],
 )
@@ -174,3 +174,24 @@ def test_non_string_kind_is_not_a_crash(data: bytes) -> None:
     # a RecordError; an AttributeError is never acceptable.
     with contextlib.suppress(RecordError):
         load_documents(data)
+
+
+def test_yaml_aliases_are_refused_so_a_small_file_cannot_explode() -> None:
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+    with pytest.raises(RecordError, match="YAML aliases are not accepted \\(line 2\\)"):
+        load_documents(bomb)
+
+
+def test_yaml_top_level_sequence_is_read_like_a_json_array() -> None:
+    docs = load_documents("- kind: TaskRun\n  metadata: {name: a}\n- kind: TaskRun\n")
+    assert [d["kind"] for d in docs] == ["TaskRun", "TaskRun"]
+
+
+def test_deeply_nested_yaml_is_a_record_error() -> None:
+    with pytest.raises(RecordError, match="nested too deeply|invalid YAML"):
+        load_documents("a: " + "[" * 5000 + "]" * 5000)
+
+
+def test_complex_mapping_keys_are_refused() -> None:
+    with pytest.raises(RecordError, match="unsupported mapping key"):
+        load_documents("? [a, b]\n: c\n")

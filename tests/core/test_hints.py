@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from provenance.core import parse_records
+from provenance.core import RecordError, parse_records
 from provenance.core.hints import (
     Artifact,
     artifact_uri_pairs,
@@ -296,20 +296,21 @@ def test_build_artifact_needs_is_build_artifact_exactly_true(flag: str, is_build
     assert bool(build_artifact_outputs(results)) is is_build
 
 
-def test_boolean_is_build_artifact_is_not_the_string_true() -> None:
-    tr = parse_records(
-        [
-            task_run(
-                status_results=[
-                    result(
-                        "ARTIFACT_OUTPUTS",
-                        {"uri": "aa", "digest": sha256("a"), "isBuildArtifact": True},
-                    )
-                ]
-            )
-        ]
-    )[0]
-    assert build_artifact_outputs(tr.meta.results) == []
+def test_boolean_is_build_artifact_is_refused_like_any_non_string_object_value() -> None:
+    # Tekton object results hold strings only; Chains' decoder rejects the whole record.
+    with pytest.raises(RecordError, match="an object of strings"):
+        parse_records(
+            [
+                task_run(
+                    status_results=[
+                        result(
+                            "ARTIFACT_OUTPUTS",
+                            {"uri": "aa", "digest": sha256("a"), "isBuildArtifact": True},
+                        )
+                    ]
+                )
+            ]
+        )
 
 
 @pytest.mark.parametrize(

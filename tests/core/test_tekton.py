@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -657,3 +658,22 @@ def test_parse_records_does_not_modify_its_input(tekton_data: Path) -> None:
     before = json.dumps(objects, sort_keys=True)
     parse_records(objects)
     assert json.dumps(objects, sort_keys=True) == before
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        {"kind": "TaskRun", "metadata": "x", "status": {}},
+        {"kind": "TaskRun", "spec": [], "status": {}},
+        {"kind": "TaskRun", "status": {"steps": [{"name": "s", "provenance": "x"}]}},
+        {"kind": "PipelineRun", "status": {"pipelineSpec": {"tasks": "x"}}},
+        {"kind": "PipelineRun", "spec": {"taskRunTemplate": "x"}, "status": {"pipelineSpec": {}}},
+        {"kind": "TaskRun", "status": {"results": [{"name": "r", "value": {"a": {"b": 1}}}]}},
+    ],
+)
+def test_fields_of_the_wrong_type_are_record_errors_not_crashes(obj: dict[str, Any]) -> None:
+    from provenance.core import SlsaConfig, generate
+
+    with pytest.raises(RecordError):
+        for run in parse_records([obj]):
+            generate(run, SlsaConfig(format="slsa/v1"))

@@ -1,0 +1,60 @@
+"""Celery tasks: thin, id in, one service call, safe to run twice.
+
+``acks_late`` (plus CELERY_TASK_REJECT_ON_WORKER_LOST) means a worker killed mid-task leaves the
+message to be delivered again; the services are idempotent, so a rerun changes nothing that the
+first run committed. Database and broker hiccups are retried with exponential backoff; once the
+retries are spent the failure is stored on the run instead of disappearing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from celery import Task, shared_task
+from django.db import DatabaseError, InterfaceError, OperationalError
+
+from . import services
+
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
+
+
+class _StoresFailure(Task):  # type: ignore[misc]
+    def on_failure(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
+        run_id = kwargs.get("run_id") if kwargs else (args[0] if args else None)
+        if run_id is None:
+            return
+        # If the database is what failed, this may fail too: the run then stays visibly pending.
+        with contextlib.suppress(DatabaseError):
+            services.run_compute_fail(
+                run_id=int(run_id),
+                reason=f"gave up after {self.request.retries} retries: {type(exc).__name__}: "
+                f"{exc}".strip(),
+            )
+
+
+@shared_task(  # type: ignore[untyped-decorator]
+    base=_StoresFailure,
+    acks_late=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=2,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=8,
+)
+def attestations_compute(run_id: int) -> str:
+    return services.attestations_generate(run_id=run_id).status
+
+
+@shared_task(  # type: ignore[untyped-decorator]
+    acks_late=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=2,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=8,
+)
+def namespace_recompute(namespace: str) -> int:
+    return services.namespace_runs_recompute(namespace=namespace)
