@@ -10,6 +10,7 @@ import zlib
 from typing import Any
 
 import orjson
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import HashIndex
 from django.db import models
@@ -264,3 +265,24 @@ class WatchState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}@{self.resource_version}"
+
+
+class NamespaceGrant(models.Model):
+    """A signed-in person's role in one namespace (staff users see every namespace)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="namespace_grants"
+    )
+    namespace = models.CharField(max_length=253)
+    role = models.CharField(
+        max_length=16, choices=ApiToken.Role.choices, default=ApiToken.Role.VIEWER
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "namespace"], name="grant_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.role} of {self.namespace}"
