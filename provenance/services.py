@@ -881,6 +881,17 @@ def api_token_create(
     return row, token
 
 
+def api_token_revoke(*, token_id: int) -> ApiToken:
+    """Revoke a token now (idempotent: an already revoked token keeps its revocation time)."""
+    row = ApiToken.objects.get(pk=token_id)
+    if row.revoked_at is None:
+        ApiToken.objects.filter(pk=token_id, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        row.refresh_from_db()
+    return row
+
+
 # =============================================================================================
 # Watch state
 
