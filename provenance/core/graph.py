@@ -110,7 +110,8 @@ def build_graph(pr: PipelineRun) -> RunGraph:
                 for target in runs_by_task[name]:
                     edges.append(Edge(source.name, target.name, kind, detail))
     incoming: dict[str, list[Edge]] = {name: [] for name in nodes}
-    for edge in edges:
+    # Result edges first: they say what data flowed, so they make the better explanation.
+    for edge in sorted(edges, key=lambda e: e.kind != "result"):
         incoming[edge.target].append(edge)
 
     skipped = set(pr.skipped_tasks)

@@ -229,7 +229,10 @@ def _close_scope(
         current = queue.popleft()
         node = graph.nodes[current]
         for edge in graph.incoming.get(current, ()):
-            step = f"{edge.kind} → {node.pipeline_task}: {edge.detail}"
+            if edge.kind == "result":
+                step = f"feeds {node.pipeline_task}: {edge.detail}"
+            else:
+                step = f"runs before {node.pipeline_task} (runAfter)"
             include(edge.source, (step, *why[current]))
         for mount in node.mounts:
             writers = graph.writers_of(mount.workspace)
@@ -245,8 +248,8 @@ def _close_scope(
                 if writer.is_finally and not node.is_finally:
                     continue  # finally tasks start after every DAG task has finished
                 step = (
-                    f"workspace → {node.pipeline_task}: may have written workspace "
-                    f"'{mount.workspace}' before {node.pipeline_task} finished"
+                    f"may have written workspace '{mount.workspace}' before "
+                    f"{node.pipeline_task} finished (shared, writable)"
                 )
                 include(writer.task_run, (step, *why[current]))
             cursors[key] = position
@@ -349,7 +352,16 @@ def explain(pr: PipelineRun, scopes: list[ArtifactScope], graph: RunGraph) -> st
         if scope.multiple_producers:
             lines.append("  several producers: the scope is the union of theirs")
         lines.append("  in scope:")
-        width = max((len(i.pipeline_task) for i in scope.included), default=4)
+        width = max(
+            (
+                len(t)
+                for t in [
+                    *(i.pipeline_task for i in scope.included),
+                    *(e.pipeline_task for e in scope.excluded),
+                ]
+            ),
+            default=4,
+        )
         for inclusion in scope.included:
             node = graph.nodes[inclusion.task_run]
             state = f"{node.status or '?'}/{node.reason or '-'}"
