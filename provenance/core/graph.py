@@ -68,6 +68,7 @@ class RunGraph:
     not_run: tuple[tuple[str, str], ...]  # (pipeline task, why)
     # workspace -> its writable mounts, earliest start first (unknown start first of all)
     writers: dict[str, tuple[tuple[Node, Mount], ...]]
+    by_task: dict[str, tuple[Node, ...]]  # pipeline task -> its nodes (several for a matrix)
 
     def writers_of(self, workspace: str) -> tuple[tuple[Node, Mount], ...]:
         return self.writers.get(workspace, ())
@@ -131,6 +132,11 @@ def build_graph(pr: PipelineRun) -> RunGraph:
         incoming={name: tuple(found) for name, found in incoming.items()},
         not_run=not_run,
         writers={ws: tuple(sorted(found, key=_start_key)) for ws, found in writers.items()},
+        by_task={
+            task: tuple(nodes[tr.name] for tr in runs)
+            for task, runs in runs_by_task.items()
+            if runs
+        },
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from .errors import FormatError
 from .graph import RunGraph, build_graph
 from .intoto import Statement
-from .scope import ArtifactScope, artifact_scopes, explain, per_artifact_statement
+from .scope import ArtifactScope, artifact_scopes, explain_scopes, per_artifact_statement
 from .slsa import generate
 from .slsa.config import SlsaConfig
 from .tekton import PipelineRun, Run
@@ -70,14 +70,22 @@ def subjects_of(statement: Statement) -> tuple[tuple[str, tuple[tuple[str, str],
 
 
 def plan_statements(
-    run: Run, cfg: SlsaConfig, scope: str = "per-run", emit: str = "on-completion"
+    run: Run,
+    cfg: SlsaConfig,
+    scope: str = "per-run",
+    emit: str = "on-completion",
+    *,
+    explain: bool = False,
 ) -> Plan:
-    """The statements to sign now for ``run`` under a namespace's settings."""
+    """The statements to sign now for ``run`` under a namespace's settings.
+
+    ``explain`` also fills ``Plan.explanation`` (per-artifact scope only): the --explain table.
+    """
     validate_policy(scope, emit)
     status = run.meta.succeeded.status if run.meta.succeeded else ""
     reason = run.meta.succeeded.reason if run.meta.succeeded else ""
     if scope == "per-artifact" and isinstance(run, PipelineRun):
-        return plan_per_artifact(run, cfg, emit)
+        return plan_per_artifact(run, cfg, emit, explain=explain)
     done = run.meta.is_done
     if emit == "on-completion":
         ready, why = done, "the run is not done"
@@ -103,7 +111,7 @@ def plan_statements(
     )
 
 
-def plan_per_artifact(pr: PipelineRun, cfg: SlsaConfig, emit: str) -> Plan:
+def plan_per_artifact(pr: PipelineRun, cfg: SlsaConfig, emit: str, *, explain: bool) -> Plan:
     """Per-artifact statements for ``pr`` that the emit policy allows now."""
     graph = build_graph(pr)
     scopes = artifact_scopes(pr, cfg, graph)
@@ -133,7 +141,7 @@ def plan_per_artifact(pr: PipelineRun, cfg: SlsaConfig, emit: str) -> Plan:
     return Plan(
         statements=tuple(statements),
         waiting=tuple(waiting),
-        explanation=explain(pr, scopes, graph),
+        explanation=explain_scopes(pr, scopes, graph) if explain else "",
     )
 
 

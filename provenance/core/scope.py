@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .graph import RESULT_REF, RunGraph, build_graph, overlaps, started_before_finished
@@ -59,6 +59,18 @@ class Exclusion:
     status: str
     reason: str
     why: str
+    # The run-state entry, built once: every statement of the run shares the same object.
+    json: dict[str, Any] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        entry = {
+            "pipelineTask": self.pipeline_task,
+            "taskRun": self.task_run,
+            "status": self.status,
+            "reason": self.reason,
+            "why": self.why,
+        }
+        object.__setattr__(self, "json", entry)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +162,7 @@ def _pipeline_result_producers(
         if not any(hex_ in _text(result) for _, hex_ in pairs):
             continue
         for task, task_result in RESULT_REF.findall(str(declared.get("value", ""))):
-            runs = [n for n in graph.nodes.values() if n.pipeline_task == task]
+            runs = graph.by_task.get(task, ())
             direct = {
                 p.task_run for pair in pairs for p in index.get(pair, []) if p.pipeline_task == task
             }
@@ -175,13 +187,14 @@ def artifact_scopes(
     """Every artifact the per-run statement would name under ``cfg``, with its scope."""
     graph = graph or build_graph(pr)
     index = _producer_index(pr, graph)
+    exclusions = _exclusions(graph)
     scopes = []
     for subjects in _group_by_digest(generate(pr, cfg).get("subject") or []):
         pairs = {(alg.lower(), hex_) for s in subjects for alg, hex_ in s["digest"].items()}
         producers = [p for pair in sorted(pairs) for p in index.get(pair, [])]
         producers += _pipeline_result_producers(pr, graph, pairs, index)
         producers = list(dict.fromkeys(producers))
-        scopes.append(_close_scope(graph, tuple(subjects), tuple(producers)))
+        scopes.append(_close_scope(graph, exclusions, tuple(subjects), tuple(producers)))
     return scopes
 
 
@@ -200,8 +213,32 @@ def _group_by_digest(subjects: list[dict[str, Any]]) -> list[list[dict[str, Any]
     return groups
 
 
+def _exclusions(graph: RunGraph) -> tuple[dict[str, Exclusion], tuple[Exclusion, ...]]:
+    """How each task reads when it is out of a scope; the same for every artifact of a run,
+    so it is built once (and shared by every statement's run state)."""
+    by_node = {
+        node.task_run: Exclusion(
+            node.pipeline_task,
+            node.task_run,
+            node.status,
+            node.reason,
+            "finally task that does not produce the artifact"
+            if node.is_finally
+            else "no runAfter, result or workspace path to the artifact",
+        )
+        for node in graph.nodes.values()
+    }
+    not_run = tuple(
+        Exclusion(task, None, "", state, f"did not run ({state})") for task, state in graph.not_run
+    )
+    return by_node, not_run
+
+
 def _close_scope(
-    graph: RunGraph, subjects: tuple[dict[str, Any], ...], producers: tuple[Producer, ...]
+    graph: RunGraph,
+    exclusions: tuple[dict[str, Exclusion], tuple[Exclusion, ...]],
+    subjects: tuple[dict[str, Any], ...],
+    producers: tuple[Producer, ...],
 ) -> ArtifactScope:
     why: dict[str, tuple[str, ...]] = {}
     queue: deque[str] = deque()
@@ -257,20 +294,9 @@ def _close_scope(
     included = tuple(
         Inclusion(name, graph.nodes[name].pipeline_task, chain) for name, chain in why.items()
     )
-    excluded: list[Exclusion] = []
-    for node in graph.nodes.values():
-        if node.task_run in why:
-            continue
-        reason = (
-            "finally task that does not produce the artifact"
-            if node.is_finally
-            else "no runAfter, result or workspace path to the artifact"
-        )
-        excluded.append(
-            Exclusion(node.pipeline_task, node.task_run, node.status, node.reason, reason)
-        )
-    for task, state in graph.not_run:
-        excluded.append(Exclusion(task, None, "", state, f"did not run ({state})"))
+    by_node, not_run = exclusions
+    excluded = [exclusion for name, exclusion in by_node.items() if name not in why]
+    excluded.extend(not_run)
     return ArtifactScope(subjects, producers, included, tuple(excluded))
 
 
@@ -305,16 +331,7 @@ def run_state(pr: PipelineRun, scope: ArtifactScope, emit: str, graph: RunGraph)
             }
             for i in scope.included
         ],
-        "excluded": [
-            {
-                "pipelineTask": e.pipeline_task,
-                "taskRun": e.task_run,
-                "status": e.status,
-                "reason": e.reason,
-                "why": e.why,
-            }
-            for e in scope.excluded
-        ],
+        "excluded": [e.json for e in scope.excluded],
     }
 
 
@@ -342,7 +359,7 @@ def per_artifact_statement(
     }
 
 
-def explain(pr: PipelineRun, scopes: list[ArtifactScope], graph: RunGraph) -> str:
+def explain_scopes(pr: PipelineRun, scopes: list[ArtifactScope], graph: RunGraph) -> str:
     """A readable table per artifact: in-scope tasks and why, then the excluded tasks."""
     lines: list[str] = []
     for scope in scopes:

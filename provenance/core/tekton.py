@@ -138,6 +138,8 @@ class PipelineRun:
     task_runs: tuple[TaskRun, ...]
     # pipeline task label -> children, in gather order; built once so lookups stay O(1)
     task_runs_by_label: dict[str, tuple[TaskRun, ...]]
+    # the walk of spec §7.1, built once: (pipeline task, child with a completion time)
+    executed: tuple[tuple[JsonObject, TaskRun], ...]
 
     @property
     def name(self) -> str:
@@ -155,14 +157,9 @@ class PipelineRun:
             self.pipeline_spec.get("finally") or []
         )
 
-    def executed_task_runs(self) -> list[tuple[JsonObject, TaskRun]]:
+    def executed_task_runs(self) -> tuple[tuple[JsonObject, TaskRun], ...]:
         """The walk of spec §7.1: each pipeline task's children that have a completion time."""
-        walk: list[tuple[JsonObject, TaskRun]] = []
-        for task in self.pipeline_tasks():
-            for tr in self.task_runs_for(str(task.get("name", ""))):
-                if tr.meta.completion_time is not None:
-                    walk.append((task, tr))
-        return walk
+        return self.executed
 
 
 Run = TaskRun | PipelineRun
@@ -330,13 +327,22 @@ def _build_pipeline_run(doc: JsonObject, children: list[TaskRun]) -> PipelineRun
     for tr in ordered:
         if tr.pipeline_task is not None:
             by_label.setdefault(tr.pipeline_task, []).append(tr)
+    spec = pipeline_spec if isinstance(pipeline_spec, dict) else None
+    tasks = [*((spec or {}).get("tasks") or []), *((spec or {}).get("finally") or [])]
+    executed = tuple(
+        (task, tr)
+        for task in tasks
+        for tr in by_label.get(str(task.get("name", "")), ())
+        if tr.meta.completion_time is not None
+    )
     return PipelineRun(
         meta=_parse_meta(doc, "PipelineRun"),
-        pipeline_spec=pipeline_spec if isinstance(pipeline_spec, dict) else None,
+        pipeline_spec=spec,
         child_references=refs,
         skipped_tasks=skipped,
         task_runs=tuple(ordered),
         task_runs_by_label={label: tuple(runs) for label, runs in by_label.items()},
+        executed=executed,
     )
 
 

@@ -164,7 +164,8 @@ def test_per_artifact_v02_statement_uses_our_build_type() -> None:
 
 
 def test_explanation_lists_in_scope_tasks_with_reasons_and_the_excluded_ones() -> None:
-    plan = plan_statements(_seed_pipeline(), V1, scope="per-artifact")
+    assert plan_statements(_seed_pipeline(), V1, scope="per-artifact").explanation == ""
+    plan = plan_statements(_seed_pipeline(), V1, scope="per-artifact", explain=True)
     text = plan.explanation
     assert f"artifact {IMAGE}" in text
     assert "clone" in text and "$(tasks.clone.results.commit)" in text

@@ -356,7 +356,7 @@ def test_walk_is_empty_without_pipeline_spec() -> None:
     pr = pipeline_run(with_pipeline_spec=False)
     pipeline = only_pipeline_run([pr, child("build")])
     assert pipeline.pipeline_spec is None
-    assert pipeline.executed_task_runs() == []
+    assert pipeline.executed_task_runs() == ()
 
 
 # --- v1beta1 normalisation (spec §5.2) -----------------------------------------------------

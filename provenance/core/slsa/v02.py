@@ -63,10 +63,11 @@ def pipeline_run_statement(
         if in_scope is None or tr.name in in_scope
     ]
     subjects = DescriptorList("name")
-    if cfg.deep_inspection:
-        for _, tr in walk:
-            subjects.extend((a.uri, a.digest) for a in subjects_v02(tr.meta.results))
-    subjects.extend((a.uri, a.digest) for a in subjects_v02(pr.meta.results))
+    if in_scope is None:  # a per-artifact statement's subject is set by the caller
+        if cfg.deep_inspection:
+            for _, tr in walk:
+                subjects.extend((a.uri, a.digest) for a in subjects_v02(tr.meta.results))
+        subjects.extend((a.uri, a.digest) for a in subjects_v02(pr.meta.results))
 
     materials = DescriptorList("uri")
     if pr.meta.ref_source is not None:

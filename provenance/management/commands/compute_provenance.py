@@ -12,7 +12,6 @@ Exit status: 0 when every input was read (runs that are not done yet only get a 
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from argparse import ArgumentParser
 from typing import Any
@@ -21,7 +20,6 @@ import orjson
 from django.core.management.base import BaseCommand, CommandError
 
 from provenance.core import ProvenanceError, SlsaConfig, load_documents, parse_records
-from provenance.core import plan as planning
 from provenance.core.plan import Plan, plan_statements, validate_policy
 from provenance.core.slsa.config import (
     BUILD_TYPE_SLSA,
@@ -114,9 +112,6 @@ class Command(BaseCommand):
         except ProvenanceError as exc:
             self._fail([f"compute_provenance: {exc}"])
             return
-        if scope == "per-artifact" and importlib.util.find_spec("provenance.core.scope") is None:
-            self._fail(["compute_provenance: --per-artifact is not available in this version"])
-            return
 
         problems: list[str] = []
         for path in paths:
@@ -157,7 +152,7 @@ class Command(BaseCommand):
         lines: list[str] = []
         for run in parse_records(load_documents(data)):
             try:
-                plan = plan_statements(run, cfg, scope, emit)
+                plan = plan_statements(run, cfg, scope, emit, explain=options["explain"])
             except ProvenanceError as exc:
                 raise _RunProblem(f"{_describe(run)}: {exc}") from None
             if options["explain"]:
@@ -169,22 +164,13 @@ class Command(BaseCommand):
         return lines
 
     def _explain(self, run: Run, plan: Plan) -> None:
-        # The engine may offer a full explanation of a plan; without it, a summary line plus
-        # whatever explanation the plan and its statements carry (per-artifact scopes).
-        explain_text = getattr(planning, "explain_text", None)
-        if callable(explain_text):
-            texts = [str(explain_text(plan))]
-        else:
-            waiting = "; ".join(_waiting_text(plan)) or "none"
-            texts = [
-                f"run {run.meta.kind}/{run.meta.name or '(unnamed)'}: "
-                f"{len(plan.statements)} statement(s), waiting: {waiting}",
-                str(getattr(plan, "explanation", "") or ""),
-            ]
-        texts.extend(str(getattr(planned, "explanation", "") or "") for planned in plan.statements)
-        for text in texts:
-            if text.strip():
-                self.stderr.write(text.rstrip("\n"))
+        waiting = "; ".join(_waiting_text(plan)) or "none"
+        self.stderr.write(
+            f"run {run.meta.kind}/{run.meta.name or '(unnamed)'}: "
+            f"{len(plan.statements)} statement(s), waiting: {waiting}"
+        )
+        if plan.explanation:
+            self.stderr.write(plan.explanation)
 
     def _fail(self, problems: list[str]) -> None:
         """Report each problem on one line and exit with status 2 (a CommandError when the
