@@ -8,7 +8,6 @@ needs no database at all.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import os
@@ -345,11 +344,6 @@ def test_explain_prints_a_line_per_run_on_stderr(capsys: pytest.CaptureFixture[s
 def test_per_artifact_gives_one_statement_per_artifact(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    if importlib.util.find_spec("provenance.core.scope") is None:
-        code, _, err = run(capsys, RELEASE, "--per-artifact")
-        assert code == 2
-        assert err == ["compute_provenance: --per-artifact is not available in this version"]
-        return
     code, statements, err = run(capsys, RELEASE, "--per-artifact")
     assert (code, err) == (0, [])
     assert [[s["name"] for s in st["subject"]] for st in statements] == [
@@ -361,8 +355,6 @@ def test_per_artifact_gives_one_statement_per_artifact(
 def test_per_artifact_on_artifact_attests_a_running_pipeline_run(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    if importlib.util.find_spec("provenance.core.scope") is None:
-        pytest.skip("per-artifact scope not available")
     code, statements, err = run(
         capsys, RUNNING, "--per-artifact", "--emit", "on-artifact", "--deep-inspection"
     )
@@ -549,3 +541,33 @@ def test_sample_children_all_join_their_pipeline_run() -> None:
         assert isinstance(run_, PipelineRun)
         assert len(run_.task_runs) == len(items) - 1
         assert [ref.name for ref in run_.child_references] == [t.name for t in run_.task_runs]
+
+
+def test_django_free_entry_point_prints_the_same_statements() -> None:
+    args = [str(BUILD_PUSH), str(RELEASE), "--per-artifact", "--deep-inspection"]
+    fast = subprocess.run(
+        [sys.executable, "-m", "provenance.core.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
+        check=False,
+    )
+    assert fast.returncode == 0, fast.stderr
+    assert fast.stdout == run_process(*args).stdout
+    assert len(fast.stdout.splitlines()) == 3
+
+
+def test_django_free_entry_point_reports_bad_input_in_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    done = subprocess.run(
+        [sys.executable, "-m", "provenance.core.cli", str(bad)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and str(bad) in done.stderr
+    assert "Traceback" not in done.stderr
