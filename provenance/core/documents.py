@@ -5,6 +5,9 @@ This is the only place that parses input text; everything after it works on plai
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -58,12 +61,34 @@ _StrictLoader.add_constructor(
 )
 
 
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building a large tree of fresh objects.
+
+    Parsed JSON holds no reference cycles, yet every few thousand allocations the collector
+    walks the whole young heap: for a 15 MB record that made parsing grow faster than the input.
+    The previous state is restored on exit.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def load_documents(data: bytes | str) -> list[JsonObject]:
     """Parse JSON or YAML text into a flat list of Kubernetes objects.
 
     A ``kind: List`` (what ``kubectl get ... -o json`` writes) is expanded into its items, and
     multi-document YAML gives one entry per document. Empty documents are skipped.
     """
+    with paused_gc():
+        return _load_documents(data)
+
+
+def _load_documents(data: bytes | str) -> list[JsonObject]:
     raw = data.encode() if isinstance(data, str) else data
     stripped = raw.lstrip()
     if not stripped:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .documents import paused_gc
 from .errors import FormatError
 from .graph import RunGraph, build_graph
 from .intoto import Statement
@@ -81,6 +82,11 @@ def plan_statements(
 
     ``explain`` also fills ``Plan.explanation`` (per-artifact scope only): the --explain table.
     """
+    with paused_gc():  # statements are large trees of fresh, acyclic objects
+        return _plan(run, cfg, scope, emit, explain)
+
+
+def _plan(run: Run, cfg: SlsaConfig, scope: str, emit: str, explain: bool) -> Plan:
     validate_policy(scope, emit)
     status = run.meta.succeeded.status if run.meta.succeeded else ""
     reason = run.meta.succeeded.reason if run.meta.succeeded else ""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from .documents import paused_gc
 from .errors import RecordError
 
 JsonObject = dict[str, Any]
@@ -179,7 +180,8 @@ def parse_records(objects: Iterable[JsonObject]) -> list[Run]:
     own test data bundles a PipelineRun with its children. Every other TaskRun stands alone.
     """
     try:
-        return _parse_records(list(objects))
+        with paused_gc():
+            return _parse_records(list(objects))
     except (AttributeError, TypeError, ValueError, KeyError) as exc:
         # A field of the wrong JSON type deep inside a record: refuse it, never crash.
         raise RecordError(f"malformed record: a field has the wrong type ({exc})") from None
