@@ -1,6 +1,6 @@
 # Local entry points; .ci/run calls `make test`. Recipes use TABs.
 .DEFAULT_GOAL := test
-.PHONY: venv services lint test demo clean-venv
+.PHONY: venv services lint test demo browser clean-venv
 
 PYTHON ?= python3
 VENV := .venv
@@ -34,11 +34,20 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(CHECK_ENV) $(BIN)/mypy
 
-test: venv services lint
+test: venv services lint browser
 	$(CHECK_ENV) $(BIN)/pytest -n 2
 
+# The browser tests drive Debian's chromium (never a downloaded browser).
+browser:
+	test -x /usr/bin/chromium || (apt-get update && apt-get install -y --no-install-recommends chromium)
+
+# The embedded demo: its own Postgres in .pgdata/ and eager tasks (no DATABASE_URL, no broker).
+# `demo` loads provenance/samples/, signs them and prints the demo users' passwords.
+DEMO_ENV = DATABASE_URL= CELERY_BROKER_URL=
 demo: venv
-	$(BIN)/python manage.py compute_provenance provenance/samples/*.json
+	$(DEMO_ENV) $(BIN)/python manage.py migrate --noinput
+	$(DEMO_ENV) $(BIN)/python manage.py demo
+	$(DEMO_ENV) $(BIN)/python manage.py runserver 127.0.0.1:8000
 
 clean-venv:
 	rm -rf $(VENV)

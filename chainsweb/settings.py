@@ -135,11 +135,14 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "provenance",
 ]
 
 MIDDLEWARE = [
+    # First, so its headers land on every response, static files and error pages included.
+    "provenance.security.SecurityHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -198,15 +201,85 @@ STORAGES = {
     },
 }
 
+# --- API (docs/api.md) ---------------------------------------------------------------------------
+# Every API view authenticates by bearer token or by the browser session (CSRF enforced for
+# session writes by DRF), renders JSON only, and is rate limited per caller.
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # The bearer scheme first: its WWW-Authenticate makes an anonymous request a 401.
+        "provenance.auth.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["provenance.auth.HasRole"],
+    "DEFAULT_THROTTLE_CLASSES": ["provenance.auth.ApiRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "provenance.api.views.error_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+# Requests per caller (token, else signed-in user, else address) and period: N/s, N/min, N/h,
+# N/day. Empty turns the limit off. Counted in CACHES["default"], so several web processes share
+# the count only with a shared cache (CACHE_URL=redis://...).
+API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600/min").strip() or None
+API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50)
+API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 200)
+# `verified=` on the attestation list re-checks one signature per candidate row.
+API_VERIFIED_FILTER_MAX = env_int("API_VERIFIED_FILTER_MAX", 20000)
+
+_cache_url = os.environ.get("CACHE_URL", "").strip()
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}
+        if _cache_url
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "chainsweb API",
-    "DESCRIPTION": "Ingest Tekton runs; read SLSA provenance and signed DSSE attestations.",
+    "DESCRIPTION": (
+        "Ingest Tekton runs; search and download signed SLSA provenance (DSSE envelopes); ask "
+        "the deployment gate whether a digest may be deployed. Authenticate with "
+        "`Authorization: Bearer <token>` (from `manage.py create_token`) or a signed-in "
+        "browser session. See docs/api.md."
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema describes the API, not data: readable without signing in, so the docs UI works.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # Swagger UI's files come from the drf-spectacular-sidecar package (no CDN).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
 }
+
+# --- Security headers (provenance/security.py) --------------------------------------------------
+# HSTS goes out only on HTTPS requests (Django's SecurityMiddleware checks request.is_secure()).
+# Behind a TLS-terminating proxy set SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO so that the
+# proxy's `X-Forwarded-Proto: https` counts; only do that when the proxy always sets the header.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+_proxy_ssl_header = os.environ.get("SECURE_PROXY_SSL_HEADER", "").strip()
+SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header, "https") if _proxy_ssl_header else None
+# Redirect plain HTTP to HTTPS here (off by default: usually the ingress does it). The liveness
+# probe stays reachable over HTTP.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+# No 'unsafe-inline' anywhere: pages load their scripts and styles from /static/.
+CONTENT_SECURITY_POLICY = os.environ.get(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'self'",
+)
 
 # Celery. With no broker configured, tasks run in-process (eager) so a single-process demo works;
 # real deployments and the worker tests set CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0).

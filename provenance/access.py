@@ -62,9 +62,9 @@ def access_for_user(user: Any) -> Access:
 
 
 def access_for_token(token: ApiToken) -> Access:
-    """An active API token: its role in its namespaces (all namespaces when it lists none)."""
+    """An active API token: its role in its namespaces, or everywhere when made for all."""
     actor = f"token:{token.name}"
-    if not token.namespaces:
+    if token.all_namespaces:
         return Access(actor=actor, everywhere=token.role)
     return Access(actor=actor, roles=dict.fromkeys(token.namespaces, token.role))
 

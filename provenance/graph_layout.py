@@ -1,47 +1,75 @@
 """Lay out a PipelineRun's executed graph for the dashboard's SVG drawing.
 
 Pure presentation arithmetic: nodes are placed in columns by longest path over runAfter and
-result edges, finally tasks in a column of their own to the right. The template draws the SVG,
-so every record-supplied string goes through Django's autoescaping.
+result edges (rows ordered by their parents' rows, which keeps most edges straight), finally
+tasks in a column of their own to the right inside a labelled group. The template draws the
+SVG, so every record-supplied string goes through Django's autoescaping; nothing here builds
+markup.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict, deque
 from dataclasses import dataclass
 
 from provenance.core.graph import RunGraph, overlaps
 from provenance.core.scope import ArtifactScope
 
-NODE_WIDTH = 168
-NODE_HEIGHT = 46
-COLUMN_GAP = 64
-ROW_GAP = 22
+NODE_WIDTH = 184
+NODE_HEIGHT = 58
+COLUMN_GAP = 72
+ROW_GAP = 20
 MARGIN = 16
+# Room above the nodes for the "finally" caption of the finally group.
+HEADER = 22
+FINALLY_PAD = 8
+# Characters of a task name that fit in a node at the CSS font size; the full name is in <title>.
+LABEL_CHARS = 22
 # Drawing every shared-workspace pair is quadratic; past this size only data edges are drawn.
 MAX_WORKSPACE_EDGE_NODES = 80
+# Edges of different kinds between the same two tasks are drawn side by side, not on top.
+KIND_OFFSET = {"runAfter": -9, "result": 0, "workspace": 9}
+EDGE_KINDS = ("runAfter", "result", "workspace")
 
 STATUS_WORDS = {"True": "Succeeded", "False": "Failed", "Unknown": "Running", "": "Unknown"}
+# The glyph repeats the status without colour (the words follow it in the node).
+STATUS_GLYPHS = {"succeeded": "✓", "failed": "✕", "running": "●", "unknown": "?"}
+STATUS_CHARS = 24
+SCOPE_WORDS = {"producer": "Produces the artifact", "in": "In scope", "out": "Out of scope"}
 
 
 @dataclass(frozen=True, slots=True)
 class PlacedNode:
     task_run: str
     pipeline_task: str
+    label: str  # pipeline_task, shortened to fit the box
     status: str  # CSS-friendly: succeeded | failed | running | unknown
     status_text: str
+    glyph: str
     is_finally: bool
     x: int
     y: int
     scope: str  # "" (no artifact chosen) | "producer" | "in" | "out"
-    why: str
+    scope_text: str
+    why: tuple[str, ...]  # the chain of edges that put it in scope, or why it is out
 
 
 @dataclass(frozen=True, slots=True)
 class PlacedEdge:
     kind: str  # runAfter | result | workspace
+    source: str
+    target: str
     path: str  # SVG path data
     detail: str
     in_scope: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    x: int
+    y: int
+    width: int
+    height: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,42 +79,86 @@ class GraphLayout:
     nodes: tuple[PlacedNode, ...]
     edges: tuple[PlacedEdge, ...]
     workspace_edges_drawn: bool
+    finally_box: Box | None = None
+    node_width: int = NODE_WIDTH
+    node_height: int = NODE_HEIGHT
+
+    @property
+    def edge_kinds(self) -> tuple[str, ...]:
+        """The kinds present, in legend order."""
+        present = {e.kind for e in self.edges}
+        return tuple(k for k in EDGE_KINDS if k in present)
+
+
+def shorten(text: str, limit: int = LABEL_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _columns(graph: RunGraph) -> dict[int, list[str]]:
+    """Longest-path columns for DAG tasks (iterative: deep pipelines must not recurse)."""
+    dag = {name for name, n in graph.nodes.items() if not n.is_finally}
+    children: dict[str, set[str]] = defaultdict(set)
+    parents: dict[str, set[str]] = defaultdict(set)
+    for edge in graph.edges:
+        if edge.source in dag and edge.target in dag and edge.source != edge.target:
+            children[edge.source].add(edge.target)
+            parents[edge.target].add(edge.source)
+    pending = {name: len(parents[name]) for name in dag}
+    depth = dict.fromkeys(dag, 0)
+    queue = deque(sorted(n for n in dag if pending[n] == 0))
+    done: set[str] = set()
+    while queue:
+        name = queue.popleft()
+        done.add(name)
+        for child in sorted(children[name]):
+            depth[child] = max(depth[child], depth[name] + 1)
+            pending[child] -= 1
+            if pending[child] == 0:
+                queue.append(child)
+    # A cycle (a malformed record) leaves nodes unprocessed: put them after their known parents.
+    for name in sorted(dag - done):
+        depth[name] = 1 + max((depth[p] for p in parents[name] if p in done), default=-1)
+
+    columns: dict[int, list[str]] = defaultdict(list)
+    for name in dag:
+        columns[depth[name]].append(name)
+    rows: dict[str, int] = {}
+    ordered: dict[int, list[str]] = {}
+    for index in sorted(columns):
+
+        def key(name: str) -> tuple[float, str, str]:
+            known = [rows[p] for p in parents[name] if p in rows]
+            centre = sum(known) / len(known) if known else float("inf")
+            return (centre, graph.nodes[name].pipeline_task, name)
+
+        ordered[index] = sorted(columns[index], key=key)
+        rows.update((name, row) for row, name in enumerate(ordered[index]))
+    finals = sorted(
+        (n for n in graph.nodes.values() if n.is_finally),
+        key=lambda n: (n.pipeline_task, n.task_run),
+    )
+    if finals:
+        ordered[max(ordered, default=-1) + 1] = [n.task_run for n in finals]
+    return ordered
 
 
 def layout(graph: RunGraph, scope: ArtifactScope | None = None) -> GraphLayout:
     """Positions for every node and edge; with ``scope``, nodes and edges are marked in/out."""
-    dag = [n for n in graph.nodes.values() if not n.is_finally]
-    finals = [n for n in graph.nodes.values() if n.is_finally]
-    depth: dict[str, int] = {}
-
-    def column(name: str, seen: frozenset[str] = frozenset()) -> int:
-        if name not in depth:
-            parents = [
-                e.source
-                for e in graph.incoming.get(name, ())
-                if e.source in graph.nodes and e.source not in seen
-            ]
-            depth[name] = 1 + max((column(p, seen | {name}) for p in parents), default=-1)
-        return depth[name]
-
-    columns: dict[int, list[str]] = {}
-    for node in sorted(dag, key=lambda n: (n.pipeline_task, n.task_run)):
-        columns.setdefault(column(node.task_run), []).append(node.task_run)
-    last = max(columns, default=-1) + 1
-    if finals:
-        columns[last] = [n.task_run for n in sorted(finals, key=lambda n: n.task_run)]
+    columns = _columns(graph)
+    has_finally = any(n.is_finally for n in graph.nodes.values())
+    top = MARGIN + (HEADER if has_finally else 0)
 
     included = scope.task_runs if scope is not None else set()
     producers = {p.task_run for p in scope.producers} if scope is not None else set()
-    reasons = {i.task_run: " ← ".join(i.why) for i in scope.included} if scope else {}
-    excluded = {e.task_run: e.why for e in scope.excluded if e.task_run} if scope else {}
+    reasons = {i.task_run: i.why for i in scope.included} if scope else {}
+    excluded = {e.task_run: (e.why,) for e in scope.excluded if e.task_run} if scope else {}
     positions: dict[str, tuple[int, int]] = {}
     placed: list[PlacedNode] = []
     for index, names in sorted(columns.items()):
         for row, name in enumerate(names):
             node = graph.nodes[name]
             x = MARGIN + index * (NODE_WIDTH + COLUMN_GAP)
-            y = MARGIN + row * (NODE_HEIGHT + ROW_GAP)
+            y = top + row * (NODE_HEIGHT + ROW_GAP)
             positions[name] = (x, y)
             if scope is None:
                 mark = ""
@@ -99,32 +171,62 @@ def layout(graph: RunGraph, scope: ArtifactScope | None = None) -> GraphLayout:
                 PlacedNode(
                     task_run=name,
                     pipeline_task=node.pipeline_task,
+                    label=shorten(node.pipeline_task or name),
                     status=word.lower(),
-                    status_text=word if not node.reason or node.reason == word else node.reason,
+                    status_text=shorten(
+                        word if not node.reason or node.reason == word else node.reason,
+                        STATUS_CHARS,
+                    ),
+                    glyph=STATUS_GLYPHS[word.lower()],
                     is_finally=node.is_finally,
                     x=x,
                     y=y,
                     scope=mark,
-                    why=reasons.get(name) or excluded.get(name, ""),
+                    scope_text=SCOPE_WORDS.get(mark, ""),
+                    why=reasons.get(name) or excluded.get(name) or (),
                 )
             )
 
-    edges = [
-        _edge(positions, e.source, e.target, e.kind, e.detail, included)
-        for e in graph.edges
-        if e.source in positions and e.target in positions
-    ]
+    # One drawn edge per (source, target, kind); its detail lists every place it is written.
+    details: dict[tuple[str, str, str], list[str]] = {}
+    for e in graph.edges:
+        if e.source in positions and e.target in positions and e.source != e.target:
+            details.setdefault((e.source, e.target, e.kind), []).append(e.detail)
     draw_workspace = len(graph.nodes) <= MAX_WORKSPACE_EDGE_NODES
     if draw_workspace:
         linked = {(e.source, e.target) for e in graph.edges}
         for source, target, workspace in workspace_pairs(graph):
-            if (source, target) not in linked:
-                detail = f"shares writable workspace '{workspace}'"
-                edges.append(_edge(positions, source, target, "workspace", detail, included))
+            if (source, target) not in linked and source in positions and target in positions:
+                details.setdefault((source, target, "workspace"), []).append(
+                    f"shares writable workspace '{workspace}'"
+                )
+    edges = [
+        _edge(positions, source, target, kind, "; ".join(dict.fromkeys(found)), included)
+        for (source, target, kind), found in details.items()
+    ]
+
     rows = max((len(names) for names in columns.values()), default=1)
     width = 2 * MARGIN + max(len(columns), 1) * (NODE_WIDTH + COLUMN_GAP) - COLUMN_GAP
-    height = 2 * MARGIN + rows * (NODE_HEIGHT + ROW_GAP) - ROW_GAP
-    return GraphLayout(width, height, tuple(placed), tuple(edges), draw_workspace)
+    height = top + MARGIN + rows * (NODE_HEIGHT + ROW_GAP) - ROW_GAP
+    finally_box = None
+    if has_finally:
+        index = max(columns)
+        count = len(columns[index])
+        finally_box = Box(
+            x=MARGIN + index * (NODE_WIDTH + COLUMN_GAP) - FINALLY_PAD,
+            y=top - FINALLY_PAD,
+            width=NODE_WIDTH + 2 * FINALLY_PAD,
+            height=count * (NODE_HEIGHT + ROW_GAP) - ROW_GAP + 2 * FINALLY_PAD,
+        )
+        width += FINALLY_PAD
+    return GraphLayout(
+        width=width,
+        height=height + FINALLY_PAD,
+        nodes=tuple(placed),
+        edges=tuple(edges),
+        workspace_edges_drawn=draw_workspace,
+        finally_box=finally_box,
+    )
 
 
 def workspace_pairs(graph: RunGraph) -> list[tuple[str, str, str]]:
@@ -157,13 +259,26 @@ def _edge(
 ) -> PlacedEdge:
     sx, sy = positions[source]
     tx, ty = positions[target]
-    x1, y1 = sx + NODE_WIDTH, sy + NODE_HEIGHT // 2
-    x2, y2 = tx, ty + NODE_HEIGHT // 2
-    if x2 <= x1:  # same column (workspace edge between parallel tasks): arc on the right
-        x2, y2 = tx + NODE_WIDTH, ty + NODE_HEIGHT // 2
+    offset = KIND_OFFSET.get(kind, 0)
+    y1 = sy + NODE_HEIGHT // 2 + offset
+    y2 = ty + NODE_HEIGHT // 2 + offset
+    if tx == sx:  # same column (workspace edge between parallel tasks): arc on the right
+        x1 = x2 = sx + NODE_WIDTH
         bend = x1 + COLUMN_GAP // 2
         path = f"M{x1},{y1} C{bend},{y1} {bend},{y2} {x2},{y2}"
-    else:
+    elif tx < sx:  # backwards (a later starter wrote first): leave left, enter right
+        x1, x2 = sx, tx + NODE_WIDTH
         mid = (x1 + x2) // 2
         path = f"M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}"
-    return PlacedEdge(kind, path, detail, source in included and target in included)
+    else:
+        x1, x2 = sx + NODE_WIDTH, tx
+        mid = (x1 + x2) // 2
+        path = f"M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}"
+    return PlacedEdge(
+        kind=kind,
+        source=source,
+        target=target,
+        path=path,
+        detail=detail,
+        in_scope=source in included and target in included,
+    )

@@ -245,12 +245,26 @@ class ApiToken(models.Model):
     name = models.CharField(max_length=150)  # the person or system it was issued to
     token_hash = models.CharField(max_length=64, unique=True)
     prefix = models.CharField(max_length=12)  # first characters, to tell tokens apart
-    # Empty means every namespace.
+    # Either a list of namespaces or ``all_namespaces``, never both and never neither (the
+    # constraint below): an empty list used to mean "everything", which one slip turned into a
+    # token for every namespace.
     namespaces = ArrayField(models.CharField(max_length=253), default=list, blank=True)
+    all_namespaces = models.BooleanField(default=False)
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
     created = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(all_namespaces=True, namespaces__len=0)
+                    | models.Q(all_namespaces=False, namespaces__len__gt=0)
+                ),
+                name="apitoken_namespaces_explicit",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.role}, {self.prefix}…)"

@@ -3,23 +3,39 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, TypeVar
 
-from django.db.models import Prefetch, Q, QuerySet
+import orjson
+from django.conf import settings
+from django.contrib.postgres.aggregates import ArrayAgg
+from django.db.models import Count, Exists, Model, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from provenance.core import chain, dsse
 from provenance.core.errors import ProvenanceError, SigningError
+from provenance.core.scope import RUN_STATE_KEY
 from provenance.core.signing import key_id_of, load_public_key
 
-from .models import ApiToken, Artifact, Attestation, ChainEntry, SigningKey
+from .models import (
+    ApiToken,
+    Artifact,
+    Attestation,
+    ChainEntry,
+    RunKind,
+    RunRecord,
+    SigningKey,
+)
 from .services import (
     namespace_settings_effective,
     signer_load,
     token_hash,
 )
+
+M = TypeVar("M", bound=Model)
 
 ROLE_RANK = {ApiToken.Role.VIEWER: 0, ApiToken.Role.INGESTER: 1, ApiToken.Role.ADMIN: 2}
 
@@ -36,18 +52,204 @@ def api_token_active(token: str) -> ApiToken | None:
 
 def token_namespaces(token: ApiToken) -> set[str] | None:
     """The namespaces a token may use; None means all."""
-    return set(token.namespaces) if token.namespaces else None
+    return None if token.all_namespaces else set(token.namespaces)
 
 
-def parse_digest_filter(value: str) -> tuple[str, str]:
+def parse_digest_filter(value: str, what: str = "subject_digest") -> tuple[str, str]:
     """``alg:hex`` → (alg, hex), lower-cased; ValueError with a message otherwise."""
     algorithm, sep, hex_value = value.strip().partition(":")
     if not sep or not algorithm or not hex_value:
-        raise ValueError("subject_digest must look like sha256:<hex>")
+        raise ValueError(f"{what} must look like sha256:<hex>")
     hex_value = hex_value.lower()
     if any(c not in "0123456789abcdef" for c in hex_value):
         raise ValueError("the digest must be hexadecimal")
+    if not algorithm.isascii() or not algorithm.isalnum() or len(algorithm) > 16:
+        raise ValueError("the digest algorithm must be a short name such as sha256")
+    if len(hex_value) > 128:
+        raise ValueError("the digest is too long")
     return algorithm.lower(), hex_value
+
+
+def _visible(
+    qs: QuerySet[M], namespaces: set[str] | None, field_name: str = "namespace"
+) -> QuerySet[M]:
+    """Only rows of namespaces the caller may see (``None``: every namespace)."""
+    if namespaces is None:
+        return qs
+    return qs.filter(**{f"{field_name}__in": namespaces})
+
+
+# =============================================================================================
+# Run records
+
+
+def run_record_list(
+    *,
+    namespaces: set[str] | None,
+    namespace: str | None = None,
+    kind: str | None = None,
+    pipeline: str | None = None,
+    task: str | None = None,
+    name: str | None = None,
+    pipeline_run: str | None = None,
+    status: str | None = None,
+    compute_status: str | None = None,
+    started_after: datetime | None = None,
+    started_before: datetime | None = None,
+    completed_after: datetime | None = None,
+    completed_before: datetime | None = None,
+) -> QuerySet[RunRecord]:
+    """PipelineRuns and TaskRuns the caller may see, newest first (by arrival).
+
+    ``pipeline`` matches a PipelineRun's pipeline name and a TaskRun's ``tekton.dev/pipeline``
+    label; ``task`` a TaskRun's task name or pipeline task; ``pipeline_run`` a TaskRun's
+    PipelineRun (name or uid); the time bounds are inclusive.
+    """
+    qs = _visible(RunRecord.objects.defer("raw"), namespaces)
+    if namespace:
+        qs = qs.filter(namespace=namespace)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if pipeline:
+        qs = qs.filter(
+            Q(kind=RunKind.PIPELINE_RUN, definition=pipeline)
+            | Q(kind=RunKind.TASK_RUN, labels__contains={"tekton.dev/pipeline": pipeline})
+        )
+    if task:
+        qs = qs.filter(Q(definition=task) | Q(pipeline_task=task), kind=RunKind.TASK_RUN)
+    if name:
+        qs = qs.filter(name=name)
+    if pipeline_run:
+        qs = qs.filter(
+            Q(parent_uid=pipeline_run) | Q(parent_name=pipeline_run), kind=RunKind.TASK_RUN
+        )
+    if status is not None:
+        qs = qs.filter(status=status)
+    if compute_status:
+        qs = qs.filter(compute_status=compute_status)
+    if started_after:
+        qs = qs.filter(start_time__gte=started_after)
+    if started_before:
+        qs = qs.filter(start_time__lte=started_before)
+    if completed_after:
+        qs = qs.filter(completion_time__gte=completed_after)
+    if completed_before:
+        qs = qs.filter(completion_time__lte=completed_before)
+    return qs.order_by("-id")
+
+
+def run_record_get(*, uid: str, namespaces: set[str] | None) -> RunRecord | None:
+    """One visible record by its Kubernetes uid (None for unknown and invisible alike)."""
+    if not uid or len(uid) > 128 or "\x00" in uid:
+        return None
+    qs: QuerySet[RunRecord] = _visible(RunRecord.objects.filter(uid=uid), namespaces)
+    return qs.first()
+
+
+def run_record_children(record: RunRecord) -> QuerySet[RunRecord]:
+    """A PipelineRun's stored TaskRuns (same namespace by construction), by start time."""
+    if record.kind != RunKind.PIPELINE_RUN:
+        return RunRecord.objects.none()
+    return (
+        RunRecord.objects.defer("raw")
+        .filter(kind=RunKind.TASK_RUN, parent_uid=record.uid, namespace=record.namespace)
+        .order_by("start_time", "name", "id")
+    )
+
+
+def run_record_attestations(record: RunRecord) -> QuerySet[Attestation]:
+    return (
+        Attestation.objects.filter(run=record)
+        .defer("statement", "envelope")
+        .prefetch_related(_SUBJECTS)
+        .order_by("-id")
+    )
+
+
+def run_record_raw(record: RunRecord) -> bytes:
+    """The record as received: the compact JSON of the object, decompressed."""
+    return zlib.decompress(bytes(record.raw))
+
+
+# =============================================================================================
+# Artifacts
+
+
+def artifact_list(
+    *,
+    namespaces: set[str] | None,
+    digest: str | None = None,
+    digest_prefix: str | None = None,
+    uri: str | None = None,
+    namespace: str | None = None,
+) -> QuerySet[Artifact]:
+    """Artifacts named by at least one attestation the caller may see, newest first.
+
+    Each row is annotated with ``visible_namespaces`` and ``attestation_count``, counting only
+    attestations the caller may see.
+    """
+    seen = _visible(Attestation.objects.filter(subjects=OuterRef("pk")), namespaces)
+    if namespace:
+        seen = seen.filter(namespace=namespace)
+    qs = Artifact.objects.filter(Exists(seen))
+    if digest:
+        algorithm, hex_value = parse_digest_filter(digest, "digest")
+        qs = qs.filter(algorithm=algorithm, hex=hex_value)
+    if digest_prefix:
+        algorithm, hex_value = parse_digest_filter(digest_prefix, "digest_prefix")
+        if len(hex_value) < 4:
+            raise ValueError("a digest prefix needs at least 4 hex characters")
+        qs = qs.filter(algorithm=algorithm, hex__startswith=hex_value)
+    if uri:
+        qs = qs.filter(uri=uri)
+    return _artifact_annotate(qs, namespaces).order_by("-id")
+
+
+def _artifact_annotate(qs: QuerySet[Artifact], namespaces: set[str] | None) -> QuerySet[Artifact]:
+    counted = Q() if namespaces is None else Q(attestations__namespace__in=namespaces)
+    return qs.annotate(
+        visible_namespaces=ArrayAgg(
+            "attestations__namespace",
+            filter=counted,
+            distinct=True,
+            ordering="attestations__namespace",
+            default=[],
+        ),
+        attestation_count=Count("attestations", filter=counted, distinct=True),
+    )
+
+
+def artifact_get(*, pk: int, namespaces: set[str] | None) -> Artifact | None:
+    """One artifact, if an attestation the caller may see names it."""
+    seen = _visible(Attestation.objects.filter(subjects=OuterRef("pk")), namespaces)
+    qs = Artifact.objects.filter(Exists(seen), pk=pk)
+    return _artifact_annotate(qs, namespaces).first()
+
+
+def artifact_attestations(
+    *, artifact: Artifact, namespaces: set[str] | None
+) -> QuerySet[Attestation]:
+    """The attestations naming one artifact that the caller may see, newest first."""
+    qs = _visible(artifact.attestations.all(), namespaces)
+    return qs.select_related("run", "chain_entry").prefetch_related(_SUBJECTS).order_by("-id")
+
+
+def attestations_for_digest(
+    *, namespaces: set[str] | None, digest: str, current: bool | None = None
+) -> QuerySet[Attestation]:
+    """Every visible attestation whose subjects include the digest (any name), oldest first."""
+    algorithm, hex_value = parse_digest_filter(digest, "digest")
+    artifacts = Artifact.objects.filter(algorithm=algorithm, hex=hex_value)
+    qs = _visible(Attestation.objects.filter(subjects__in=artifacts), namespaces)
+    if current is not None:
+        qs = qs.filter(superseded_by__isnull=current)
+    return qs.distinct().order_by("id")
+
+
+# =============================================================================================
+# Attestations
+
+_SUBJECTS = Prefetch("subjects", queryset=Artifact.objects.order_by("uri", "algorithm"))
 
 
 def attestation_list(
@@ -55,16 +257,25 @@ def attestation_list(
     namespaces: set[str] | None,
     subject_digest: str | None = None,
     subject_digest_prefix: str | None = None,
+    subject_name: str | None = None,
     namespace: str | None = None,
     pipeline_run: str | None = None,
+    format: str | None = None,
+    scope: str | None = None,
+    status: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
     current: bool | None = None,
+    verified: bool | None = None,
 ) -> QuerySet[Attestation]:
-    """Attestations visible to the caller, newest first. Digest filters raise ValueError."""
-    qs = Attestation.objects.select_related("run", "chain_entry").prefetch_related(
-        Prefetch("subjects", queryset=Artifact.objects.order_by("uri", "algorithm"))
-    )
-    if namespaces is not None:
-        qs = qs.filter(namespace__in=namespaces)
+    """Attestations visible to the caller, newest first. Bad filters raise ValueError.
+
+    ``verified`` re-checks each candidate's signature and hashes (``attestation_problems``), so
+    it costs one signature check per attestation left by the other filters; more than
+    ``API_VERIFIED_FILTER_MAX`` candidates is a ValueError asking for narrower filters.
+    """
+    qs = Attestation.objects.select_related("run", "chain_entry").prefetch_related(_SUBJECTS)
+    qs = _visible(qs, namespaces)
     if namespace:
         qs = qs.filter(namespace=namespace)
     if pipeline_run:
@@ -74,21 +285,333 @@ def attestation_list(
         artifacts = Artifact.objects.filter(algorithm=algorithm, hex=hex_value)
         qs = qs.filter(subjects__in=artifacts)
     if subject_digest_prefix:
-        algorithm, hex_value = parse_digest_filter(subject_digest_prefix)
+        algorithm, hex_value = parse_digest_filter(subject_digest_prefix, "subject_digest_prefix")
         if len(hex_value) < 4:
             raise ValueError("a digest prefix needs at least 4 hex characters")
         artifacts = Artifact.objects.filter(algorithm=algorithm, hex__startswith=hex_value)
         qs = qs.filter(subjects__in=artifacts)
+    if subject_name:
+        qs = qs.filter(subjects__in=Artifact.objects.filter(uri=subject_name))
+    if format:
+        qs = qs.filter(format=format)
+    if scope:
+        qs = qs.filter(scope=scope)
+    if status is not None:
+        qs = qs.filter(run_status=status)
+    if created_after:
+        qs = qs.filter(created__gte=created_after)
+    if created_before:
+        qs = qs.filter(created__lte=created_before)
     if current is not None:
         qs = qs.filter(superseded_by__isnull=current)
-    return qs.distinct().order_by("-id")
+    qs = qs.distinct()
+    if verified is not None:
+        qs = qs.filter(pk__in=_verified_ids(qs, want=verified))
+    return qs.order_by("-id")
+
+
+def _verified_ids(qs: QuerySet[Attestation], *, want: bool) -> list[int]:
+    limit = settings.API_VERIFIED_FILTER_MAX
+    candidates = qs.order_by().values_list("pk", flat=True)
+    if candidates[: limit + 1].count() > limit:
+        raise ValueError(
+            f"verified= re-checks every signature and more than {limit} attestations match "
+            "the other filters; narrow them (namespace, subject_digest, created_after, ...)"
+        )
+    ring = key_ring()
+    rows = (
+        Attestation.objects.filter(pk__in=list(candidates))
+        .select_related("chain_entry")
+        .only(*_VERIFY_FIELDS)
+    )
+    return [
+        a.pk for a in rows.iterator(chunk_size=500) if (not attestation_problems(a, ring)) == want
+    ]
+
+
+_VERIFY_FIELDS = (
+    "id",
+    "envelope",
+    "statement",
+    "envelope_sha256",
+    "statement_sha256",
+    "key_id",
+    "chain_entry__seq",
+    "chain_entry__envelope_sha256",
+)
 
 
 def attestation_get(*, pk: int, namespaces: set[str] | None) -> Attestation | None:
-    qs = Attestation.objects.filter(pk=pk)
-    if namespaces is not None:
-        qs = qs.filter(namespace__in=namespaces)
+    """One visible attestation (None for unknown and invisible alike)."""
+    qs = Attestation.objects.filter(pk=pk).select_related("run", "chain_entry")
+    qs = _visible(qs, namespaces).prefetch_related(_SUBJECTS)
     return qs.first()
+
+
+def attestation_supersedes(attestation: Attestation) -> list[int]:
+    """Ids of the attestations this one replaced (one, normally)."""
+    return list(attestation.supersedes.order_by("id").values_list("pk", flat=True))
+
+
+# =============================================================================================
+# Verification: the signature and hashes of one attestation, re-checked on every read
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRing:
+    """Registered public keys by id, and the ids whose PEM does not match (a swapped key)."""
+
+    keys: dict[str, SigningKey]
+    mismatched: frozenset[str]
+
+
+def key_ring() -> KeyRing:
+    keys = {k.key_id: k for k in SigningKey.objects.all()}
+    mismatched = set()
+    for key in keys.values():
+        try:
+            if key_id_of(load_public_key(key.public_key_pem)) != key.key_id:
+                mismatched.add(key.key_id)
+        except SigningError:
+            mismatched.add(key.key_id)
+    return KeyRing(keys=keys, mismatched=frozenset(mismatched))
+
+
+def attestation_problems(attestation: Attestation, ring: KeyRing) -> list[str]:
+    """What is wrong with a stored attestation; empty when it verifies.
+
+    The same checks as ``verify_store`` for one row: sha256 of envelope and statement, the
+    payload is the statement, the DSSE signature verifies with the registered public key (whose
+    id must match its PEM), and the chain entry holds the same envelope hash.
+    """
+    entry = getattr(attestation, "chain_entry", None)
+    problems = [p.message for p in _attestation_problems(attestation, ring.keys, entry)]
+    if attestation.key_id in ring.mismatched:
+        problems.append(
+            f"attestation {attestation.pk}: registered key {attestation.key_id} does not match "
+            "its id"
+        )
+    return problems
+
+
+# =============================================================================================
+# The deployment gate
+
+
+@dataclass(frozen=True, slots=True)
+class GateCandidate:
+    attestation: Attestation
+    allowed: bool
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GateDecision:
+    digest: str
+    allowed: bool
+    reasons: tuple[str, ...]
+    attestation: int | None
+    candidates: tuple[GateCandidate, ...] = ()
+
+
+def gate_evaluate(
+    *,
+    namespaces: set[str] | None,
+    digest: str,
+    namespace: str | None = None,
+    require_tasks: Sequence[str] = (),
+    scope: str | None = None,
+) -> GateDecision:
+    """May ``digest`` be deployed? See docs/api.md, "The deployment gate", for the rule.
+
+    The candidates are the caller's visible, current (not superseded) attestations naming the
+    digest, newest first, optionally in one namespace and of one scope. The answer is "allowed"
+    as soon as one candidate passes every check; otherwise every candidate's reasons are given.
+    An unknown digest and one in a namespace the caller cannot see get the same answer.
+    """
+    algorithm, hex_value = parse_digest_filter(digest, "digest")
+    normalized = f"{algorithm}:{hex_value}"
+    required = tuple(dict.fromkeys(t for t in require_tasks if t))
+    qs = attestations_for_digest(namespaces=namespaces, digest=normalized, current=True)
+    if namespace:
+        qs = qs.filter(namespace=namespace)
+    if scope:
+        qs = qs.filter(scope=scope)
+    attestations = list(qs.select_related("run", "chain_entry").order_by("-id"))
+    if not attestations:
+        where = f" in namespace {namespace}" if namespace else ""
+        kind = f" {scope}" if scope else ""
+        return GateDecision(
+            digest=normalized,
+            allowed=False,
+            reasons=(f"no current{kind} attestation names {normalized}{where}",),
+            attestation=None,
+        )
+    ring = key_ring()
+    candidates = []
+    for attestation in attestations:
+        reasons = _gate_check(attestation, algorithm, hex_value, required, ring)
+        allowed = not reasons
+        if allowed:
+            reasons = [_gate_allowed_reason(attestation, required)]
+        candidates.append(GateCandidate(attestation, allowed, tuple(reasons)))
+    winner = next((c for c in candidates if c.allowed), None)
+    if winner is not None:
+        return GateDecision(
+            digest=normalized,
+            allowed=True,
+            reasons=winner.reasons,
+            attestation=winner.attestation.pk,
+            candidates=tuple(candidates),
+        )
+    return GateDecision(
+        digest=normalized,
+        allowed=False,
+        reasons=tuple(r for c in candidates for r in c.reasons),
+        attestation=None,
+        candidates=tuple(candidates),
+    )
+
+
+def _gate_allowed_reason(attestation: Attestation, required: Sequence[str]) -> str:
+    text = (
+        f"attestation {attestation.pk} ({attestation.namespace}, {attestation.scope}) verifies "
+        "and its recorded in-scope tasks all succeeded"
+    )
+    if required:
+        text += f"; required tasks succeeded: {', '.join(required)}"
+    return text
+
+
+def _gate_check(
+    attestation: Attestation,
+    algorithm: str,
+    hex_value: str,
+    required: Sequence[str],
+    ring: KeyRing,
+) -> list[str]:
+    """Why this attestation does not allow the deployment (empty: it does)."""
+    label = f"attestation {attestation.pk}"
+    problems = attestation_problems(attestation, ring)
+    if problems:
+        return [f"{label} does not verify: {p.removeprefix(label + ': ')}" for p in problems]
+    # Everything below reads the signed bytes just verified, never the columns beside them.
+    try:
+        statement = orjson.loads(bytes(attestation.statement))
+    except orjson.JSONDecodeError:
+        return [f"{label}: the signed statement is not JSON"]
+    if not isinstance(statement, dict) or not isinstance(statement.get("predicate"), dict):
+        return [f"{label}: the signed statement has no predicate"]
+    if not _names_digest(statement.get("subject"), algorithm, hex_value):
+        return [f"{label}: the signed statement does not name {algorithm}:{hex_value}"]
+    predicate: dict[str, Any] = statement["predicate"]
+    is_v02 = str(statement.get("predicateType", "")).endswith("/v0.2")
+    run_state = _run_state(predicate, is_v02)
+    if run_state is not None:
+        return [f"{label}: {r}" for r in _run_state_reasons(run_state, required)]
+    if attestation.scope == "per-artifact" and attestation.run.kind == RunKind.PIPELINE_RUN:
+        return [f"{label}: a per-artifact statement without its run state"]
+    reasons = []
+    if attestation.run_status != "True":
+        status = attestation.run_status or "none"
+        reasons.append(
+            f"the {attestation.run.kind}'s status at signing was {status}, not succeeded (True)"
+        )
+    if attestation.run.kind == RunKind.PIPELINE_RUN and is_v02:
+        reasons.extend(_v02_task_reasons(predicate, required))
+    elif attestation.run.kind == RunKind.PIPELINE_RUN:
+        reasons.extend(_child_record_reasons(attestation.run, required))
+    else:
+        task = attestation.run.definition or attestation.run.name
+        names = {task, attestation.run.pipeline_task} - {""}
+        reasons.extend(
+            f"required task {name} is not this TaskRun's task ({task})"
+            for name in required
+            if name not in names
+        )
+    return [f"{label}: {r}" for r in reasons]
+
+
+def _names_digest(subjects: Any, algorithm: str, hex_value: str) -> bool:
+    if not isinstance(subjects, list):
+        return False
+    return any(
+        isinstance(s, dict)
+        and isinstance(s.get("digest"), dict)
+        and str(s["digest"].get(algorithm, "")).lower() == hex_value
+        for s in subjects
+    )
+
+
+def _run_state(predicate: dict[str, Any], is_v02: bool) -> dict[str, Any] | None:
+    if is_v02:
+        holder = predicate.get("metadata")
+    else:
+        details = predicate.get("runDetails")
+        holder = details.get("metadata") if isinstance(details, dict) else None
+    state = holder.get(RUN_STATE_KEY) if isinstance(holder, dict) else None
+    return state if isinstance(state, dict) else None
+
+
+def _run_state_reasons(state: dict[str, Any], required: Sequence[str]) -> list[str]:
+    """Per-artifact: every in-scope task succeeded, and each required task is recorded (in
+    scope or not) as succeeded."""
+    in_scope = [t for t in state.get("inScope") or [] if isinstance(t, dict)]
+    excluded = [t for t in state.get("excluded") or [] if isinstance(t, dict)]
+    if not in_scope:
+        return ["the run state records no in-scope tasks"]
+    reasons = [
+        f"in-scope task {t.get('pipelineTask')} ({t.get('taskRun')}) has status "
+        f"{t.get('status') or 'none'}, not succeeded (True)"
+        for t in in_scope
+        if t.get("status") != "True"
+    ]
+    for name in required:
+        entries = [t for t in in_scope + excluded if t.get("pipelineTask") == name]
+        if not entries:
+            reasons.append(f"required task {name} is not recorded in the statement")
+        elif any(t.get("status") != "True" or not t.get("taskRun") for t in entries):
+            statuses = ", ".join(sorted({str(t.get("status") or "none") for t in entries}))
+            reasons.append(f"required task {name} did not succeed (status {statuses})")
+    return reasons
+
+
+def _v02_task_reasons(predicate: dict[str, Any], required: Sequence[str]) -> list[str]:
+    """Per-run SLSA v0.2: ``buildConfig.tasks[].status`` is Succeeded for every task."""
+    config = predicate.get("buildConfig")
+    tasks = config.get("tasks") if isinstance(config, dict) else None
+    if not isinstance(tasks, list) or not tasks:
+        return ["the statement records no tasks (buildConfig.tasks)"]
+    entries = [t for t in tasks if isinstance(t, dict)]
+    reasons = [
+        f"task {t.get('name')} has status {t.get('status') or 'none'}, not Succeeded"
+        for t in entries
+        if t.get("status") != "Succeeded"
+    ]
+    names = {t.get("name") for t in entries}
+    reasons.extend(
+        f"required task {name} is not recorded in the statement"
+        for name in required
+        if name not in names
+    )
+    return reasons
+
+
+def _child_record_reasons(run: RunRecord, required: Sequence[str]) -> list[str]:
+    """Per-run SLSA v1.0 has no task status in the statement: the run's status at signing stands
+    for its tasks, and required tasks are looked up among the run's stored TaskRuns."""
+    if not required:
+        return []
+    children = list(run_record_children(run).values_list("pipeline_task", "status"))
+    reasons = []
+    for name in required:
+        statuses = [status for task, status in children if task == name]
+        if not statuses:
+            reasons.append(f"required task {name} has no TaskRun in this PipelineRun")
+        elif any(status != "True" for status in statuses):
+            shown = ", ".join(sorted({s or "none" for s in statuses}))
+            reasons.append(f"required task {name} did not succeed (status {shown})")
+    return reasons
 
 
 def signing_key_list(*, namespaces: set[str] | None) -> QuerySet[SigningKey]:

@@ -1,7 +1,68 @@
+"""The dashboard (mounted at "/" by chainsweb/urls.py), sign-in included."""
+
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.contrib.auth import views as auth_views
+from django.urls import URLPattern, URLResolver, path
+
+from . import views
 
 app_name = "provenance"
 
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", views.overview, name="overview"),
+    # Django's default LOGIN_URL is /accounts/login/, so @login_required lands here.
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(
+            template_name="provenance/login.html",
+            redirect_authenticated_user=True,
+            next_page="provenance:overview",
+        ),
+        name="login",
+    ),
+    path(
+        "accounts/logout/",
+        auth_views.LogoutView.as_view(next_page="provenance:login"),
+        name="logout",
+    ),
+    path("runs/", views.run_list, name="runs"),
+    path("runs/<int:pk>/", views.run_detail, name="run"),
+    path("artifacts/", views.artifact_list, name="artifacts"),
+    path("artifacts/<str:digest>/", views.digest_detail, name="digest"),
+    path("artifacts/<str:digest>/attestations.jsonl", views.digest_jsonl, name="digest-jsonl"),
+    path("attestations/", views.attestation_list, name="attestations"),
+    path("attestations/<int:pk>/", views.attestation_detail, name="attestation"),
+    path(
+        "attestations/<int:pk>/statement.json",
+        views.attestation_statement,
+        name="attestation-statement",
+    ),
+    path(
+        "attestations/<int:pk>/envelope.json",
+        views.attestation_envelope,
+        name="attestation-envelope",
+    ),
+    path("search/", views.search, name="search"),
+    path(
+        "namespaces/<str:namespace>/settings/",
+        views.namespace_settings,
+        name="namespace-settings",
+    ),
+    path(
+        "namespaces/<str:namespace>/settings/preview",
+        views.namespace_settings_preview,
+        name="namespace-preview",
+    ),
+    path(
+        "namespaces/<str:namespace>/progress",
+        views.namespace_progress,
+        name="namespace-progress",
+    ),
+    path("namespaces/<str:namespace>/tokens/", views.token_create, name="token-create"),
+    path(
+        "namespaces/<str:namespace>/tokens/<int:token_id>/revoke",
+        views.token_revoke,
+        name="token-revoke",
+    ),
+]

@@ -124,5 +124,7 @@ def make_token(
     *, role: str = ApiToken.Role.INGESTER, namespaces: tuple[str, ...] = ("team-a",)
 ) -> str:
     """A real token (through the service) for API tests; returns the bearer string."""
-    _, token = services.api_token_create(name=f"test-{role}", namespaces=namespaces, role=role)
+    _, token = services.api_token_create(
+        name=f"test-{role}", namespaces=namespaces, all_namespaces=not namespaces, role=role
+    )
     return token

@@ -42,3 +42,9 @@ def test_token_role_applies_to_its_namespaces_only() -> None:
     access = access_for_token(token)
     assert access.allows("team-a", "ingester") and not access.allows("team-a", "admin")
     assert not access.allows("team-b")
+
+
+def test_a_token_reaches_every_namespace_only_when_made_for_all() -> None:
+    assert access_for_token(ApiToken(name="x", namespaces=[], role="viewer")).visible() == set()
+    everywhere = access_for_token(ApiToken(name="y", all_namespaces=True, role="viewer"))
+    assert everywhere.visible() is None

@@ -50,10 +50,11 @@ def test_create_token_prints_it_once_and_stores_the_hash() -> None:
 
 
 @pytest.mark.django_db
-def test_create_token_without_namespace_is_for_all_and_defaults_to_viewer() -> None:
-    out, err = run("create_token", "--user", "auditor")
+def test_create_token_for_all_namespaces_is_explicit_and_defaults_to_viewer() -> None:
+    out, err = run("create_token", "--user", "auditor", "--all-namespaces")
     row = ApiToken.objects.get()
-    assert row.namespaces == [] and row.role == "viewer" and "all namespaces" in err
+    assert row.all_namespaces and row.namespaces == [] and row.role == "viewer"
+    assert "all namespaces" in err
 
 
 @pytest.mark.django_db

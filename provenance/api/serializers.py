@@ -1,14 +1,68 @@
-"""Input and output shapes of the API; no logic."""
+"""Input and output shapes of the API; no logic.
+
+Field names are part of the API contract (docs/api.md): add fields, never rename or drop them.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from provenance.core.plan import EMIT_POLICIES, SCOPES
 from provenance.core.slsa.config import BUILD_TYPES, FORMAT_NAMES, PREDICATE_VERSION
-from provenance.models import Attestation
+from provenance.models import Artifact, Attestation, ComputeStatus, RunKind, RunRecord
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise as StrPromise
+
+DIGEST_PATTERN = r"^[A-Za-z0-9]{1,16}:[0-9a-fA-F]{1,128}$"
+DIGEST_PREFIX_PATTERN = r"^[A-Za-z0-9]{1,16}:[0-9a-fA-F]{4,128}$"
+CONDITION_STATUSES = ("True", "False", "Unknown")
+DIGEST_ERRORS: dict[str, str | StrPromise] = {"invalid": "must look like sha256:<hex>"}
+DIGEST_PREFIX_ERRORS: dict[str, str | StrPromise] = {
+    "invalid": "must look like sha256:<at least 4 hex digits>"
+}
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string only: DRF would turn ``0`` or ``true`` into ``"0"`` / ``"True"``."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON ``true``/``false`` only (DRF also takes "yes", 1, "on", ...)."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class StrictChoiceField(serializers.ChoiceField):
+    """One of the choices, as a JSON string."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            self.fail("invalid_choice", input=data)
+        return super().to_internal_value(data)
+
+
+def _absolute(context: Mapping[str, Any], path: str) -> str:
+    request = context.get("request")
+    return request.build_absolute_uri(path) if request is not None else path
+
+
+# =============================================================================================
+# Records
 
 
 class IngestedRecordOutput(serializers.Serializer[Any]):
@@ -16,32 +70,179 @@ class IngestedRecordOutput(serializers.Serializer[Any]):
     namespace = serializers.CharField()
     name = serializers.CharField()
     uid = serializers.CharField()
-    outcome = serializers.CharField()
+    outcome = serializers.ChoiceField(choices=["created", "updated", "unchanged"])
 
 
-class NamespaceSettingsInput(serializers.Serializer[Any]):
-    format = serializers.ChoiceField(choices=FORMAT_NAMES, required=False)
-    deep_inspection = serializers.BooleanField(required=False)
-    scope = serializers.ChoiceField(choices=SCOPES, required=False)
-    emit = serializers.ChoiceField(choices=EMIT_POLICIES, required=False)
-    builder_id = serializers.CharField(required=False, max_length=500)
-    build_type = serializers.ChoiceField(choices=BUILD_TYPES, required=False)
+class IngestOutput(serializers.Serializer[Any]):
+    records = IngestedRecordOutput(many=True)
 
 
-class NamespaceSettingsOutput(serializers.Serializer[Any]):
-    namespace = serializers.CharField()
-    format = serializers.CharField()
+class RecordFilterInput(serializers.Serializer[Any]):
+    namespace = serializers.CharField(required=False, max_length=253)
+    kind = serializers.ChoiceField(choices=RunKind.values, required=False)
+    pipeline = serializers.CharField(
+        required=False,
+        max_length=253,
+        help_text="Pipeline name: a PipelineRun's pipelineRef, a TaskRun's tekton.dev/pipeline.",
+    )
+    task = serializers.CharField(
+        required=False, max_length=253, help_text="A TaskRun's task name or pipeline task."
+    )
+    name = serializers.CharField(required=False, max_length=253)
+    pipeline_run = serializers.CharField(
+        required=False, max_length=253, help_text="TaskRuns of this PipelineRun (name or uid)."
+    )
+    status = serializers.ChoiceField(
+        choices=CONDITION_STATUSES,
+        required=False,
+        help_text="The Succeeded condition: True (succeeded), False (failed), Unknown (running).",
+    )
+    compute_status = serializers.ChoiceField(choices=ComputeStatus.values, required=False)
+    started_after = serializers.DateTimeField(required=False)
+    started_before = serializers.DateTimeField(required=False)
+    completed_after = serializers.DateTimeField(required=False)
+    completed_before = serializers.DateTimeField(required=False)
+
+
+class RecordOutput(serializers.ModelSerializer[RunRecord]):
+    pipeline = serializers.SerializerMethodField()
+    task = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+    raw_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RunRecord
+        fields = [
+            "uid",
+            "kind",
+            "namespace",
+            "name",
+            "pipeline",
+            "task",
+            "pipeline_task",
+            "parent_uid",
+            "parent_name",
+            "status",
+            "reason",
+            "start_time",
+            "completion_time",
+            "labels",
+            "resource_version",
+            "first_seen",
+            "updated",
+            "compute_status",
+            "compute_reason",
+            "url",
+            "raw_url",
+        ]
+        read_only_fields = fields
+
+    def get_pipeline(self, obj: RunRecord) -> str:
+        if obj.kind == RunKind.PIPELINE_RUN:
+            return obj.definition
+        return str((obj.labels or {}).get("tekton.dev/pipeline", ""))
+
+    def get_task(self, obj: RunRecord) -> str:
+        return obj.definition if obj.kind == RunKind.TASK_RUN else ""
+
+    def get_url(self, obj: RunRecord) -> str:
+        return _absolute(self.context, reverse("api:record-detail", args=[obj.uid]))
+
+    def get_raw_url(self, obj: RunRecord) -> str:
+        return _absolute(self.context, reverse("api:record-raw", args=[obj.uid]))
+
+
+class AttestationBriefOutput(serializers.ModelSerializer[Attestation]):
     predicate = serializers.SerializerMethodField()
-    deep_inspection = serializers.BooleanField()
-    scope = serializers.CharField()
-    emit = serializers.CharField()
-    builder_id = serializers.CharField()
-    build_type = serializers.CharField()
-    signing_key = serializers.CharField(allow_null=True)
-    configured = serializers.BooleanField()
+    status = serializers.CharField(source="run_status")
+    url = serializers.SerializerMethodField()
 
-    def get_predicate(self, obj: dict[str, Any]) -> str:
-        return PREDICATE_VERSION.get(obj["format"], "")
+    class Meta:
+        model = Attestation
+        fields = [
+            "id",
+            "namespace",
+            "format",
+            "predicate",
+            "scope",
+            "emit",
+            "status",
+            "created",
+            "superseded_by",
+            "url",
+        ]
+        read_only_fields = fields
+
+    def get_predicate(self, obj: Attestation) -> str:
+        return PREDICATE_VERSION.get(obj.format, "")
+
+    def get_url(self, obj: Attestation) -> str:
+        return _absolute(self.context, reverse("api:attestation-detail", args=[obj.pk]))
+
+
+class RecordDetailOutput(RecordOutput):
+    children = serializers.SerializerMethodField()
+    attestations = serializers.SerializerMethodField()
+
+    class Meta(RecordOutput.Meta):
+        fields = [*RecordOutput.Meta.fields, "children", "attestations"]
+        read_only_fields = fields
+
+    @extend_schema_field(RecordOutput(many=True))
+    def get_children(self, obj: RunRecord) -> Any:
+        return RecordOutput(self.context["children"], many=True, context=self.context).data
+
+    @extend_schema_field(AttestationBriefOutput(many=True))
+    def get_attestations(self, obj: RunRecord) -> Any:
+        rows = self.context["attestations"]
+        return AttestationBriefOutput(rows, many=True, context=self.context).data
+
+
+# =============================================================================================
+# Attestations
+
+
+class SubjectOutput(serializers.Serializer[Any]):
+    name = serializers.CharField()
+    digest = serializers.DictField(child=serializers.CharField())
+
+
+class AttestationFilterInput(serializers.Serializer[Any]):
+    subject_digest = serializers.RegexField(
+        DIGEST_PATTERN,
+        error_messages=DIGEST_ERRORS,
+        required=False,
+        help_text="Exact digest, e.g. sha256:<64 hex>.",
+    )
+    subject_digest_prefix = serializers.RegexField(
+        DIGEST_PREFIX_PATTERN,
+        error_messages=DIGEST_PREFIX_ERRORS,
+        required=False,
+        help_text="Digest prefix, at least 4 hex digits.",
+    )
+    subject_name = serializers.CharField(
+        required=False, help_text="A subject name (image or artifact URI), exact."
+    )
+    namespace = serializers.CharField(required=False, max_length=253)
+    pipeline_run = serializers.CharField(
+        required=False, max_length=253, help_text="The attested run's name or uid."
+    )
+    format = serializers.ChoiceField(choices=FORMAT_NAMES, required=False)
+    scope = serializers.ChoiceField(choices=SCOPES, required=False)
+    status = serializers.ChoiceField(
+        choices=CONDITION_STATUSES,
+        required=False,
+        help_text="The run's Succeeded condition when the statement was signed.",
+    )
+    created_after = serializers.DateTimeField(required=False)
+    created_before = serializers.DateTimeField(required=False)
+    current = serializers.BooleanField(
+        required=False, help_text="true: not superseded; false: superseded."
+    )
+    verified = serializers.BooleanField(
+        required=False,
+        help_text="true: the signature and hashes re-check against the registered key now.",
+    )
 
 
 class AttestationOutput(serializers.ModelSerializer[Attestation]):
@@ -53,7 +254,11 @@ class AttestationOutput(serializers.ModelSerializer[Attestation]):
     status = serializers.CharField(source="run_status")
     reason = serializers.CharField(source="run_reason")
     chain_seq = serializers.SerializerMethodField()
+    verified = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
     envelope_url = serializers.SerializerMethodField()
+    statement_url = serializers.SerializerMethodField()
+    run_url = serializers.SerializerMethodField()
 
     class Meta:
         model = Attestation
@@ -72,15 +277,22 @@ class AttestationOutput(serializers.ModelSerializer[Attestation]):
             "reason",
             "key_id",
             "envelope_sha256",
+            "statement_sha256",
             "created",
             "superseded_by",
             "chain_seq",
+            "verified",
+            "url",
             "envelope_url",
+            "statement_url",
+            "run_url",
         ]
+        read_only_fields = fields
 
     def get_predicate(self, obj: Attestation) -> str:
         return PREDICATE_VERSION.get(obj.format, "")
 
+    @extend_schema_field(SubjectOutput(many=True))
     def get_subjects(self, obj: Attestation) -> list[dict[str, Any]]:
         grouped: dict[str, dict[str, str]] = {}
         for artifact in obj.subjects.all():
@@ -91,10 +303,195 @@ class AttestationOutput(serializers.ModelSerializer[Attestation]):
         entry = getattr(obj, "chain_entry", None)
         return entry.seq if entry is not None else None
 
+    def get_verified(self, obj: Attestation) -> bool:
+        problems: dict[int, list[str]] = self.context.get("problems", {})
+        return not problems.get(obj.pk, ["not checked"])
+
+    def get_url(self, obj: Attestation) -> str:
+        return _absolute(self.context, reverse("api:attestation-detail", args=[obj.pk]))
+
     def get_envelope_url(self, obj: Attestation) -> str:
-        path = f"/api/v1/attestations/{obj.pk}/envelope"
-        request = self.context.get("request")
-        return request.build_absolute_uri(path) if request is not None else path
+        return _absolute(self.context, reverse("api:attestation-envelope", args=[obj.pk]))
+
+    def get_statement_url(self, obj: Attestation) -> str:
+        return _absolute(self.context, reverse("api:attestation-statement", args=[obj.pk]))
+
+    def get_run_url(self, obj: Attestation) -> str:
+        return _absolute(self.context, reverse("api:record-detail", args=[obj.run.uid]))
+
+
+class AttestationDetailOutput(AttestationOutput):
+    settings = serializers.JSONField()
+    supersedes = serializers.SerializerMethodField()
+    problems = serializers.SerializerMethodField()
+
+    class Meta(AttestationOutput.Meta):
+        fields = [*AttestationOutput.Meta.fields, "settings", "supersedes", "problems"]
+        read_only_fields = fields
+
+    def get_supersedes(self, obj: Attestation) -> list[int]:
+        supersedes: list[int] = self.context.get("supersedes", [])
+        return supersedes
+
+    def get_problems(self, obj: Attestation) -> list[str]:
+        problems: dict[int, list[str]] = self.context.get("problems", {})
+        return problems.get(obj.pk, [])
+
+
+# =============================================================================================
+# Artifacts
+
+
+class ArtifactFilterInput(serializers.Serializer[Any]):
+    digest = serializers.RegexField(
+        DIGEST_PATTERN,
+        error_messages=DIGEST_ERRORS,
+        required=False,
+        help_text="Exact digest, e.g. sha256:<64 hex>.",
+    )
+    digest_prefix = serializers.RegexField(
+        DIGEST_PREFIX_PATTERN,
+        error_messages=DIGEST_PREFIX_ERRORS,
+        required=False,
+        help_text="Digest prefix, at least 4 hex digits.",
+    )
+    uri = serializers.CharField(required=False, help_text="Subject name (image or URI), exact.")
+    namespace = serializers.CharField(
+        required=False, max_length=253, help_text="Named by an attestation of this namespace."
+    )
+
+
+class BundleFilterInput(serializers.Serializer[Any]):
+    current = serializers.BooleanField(
+        required=False, help_text="true: leave out superseded attestations."
+    )
+
+
+class ArtifactOutput(serializers.ModelSerializer[Artifact]):
+    digest = serializers.SerializerMethodField()
+    namespaces = serializers.ListField(child=serializers.CharField(), source="visible_namespaces")
+    attestation_count = serializers.IntegerField()
+    url = serializers.SerializerMethodField()
+    attestations_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Artifact
+        fields = [
+            "id",
+            "uri",
+            "algorithm",
+            "hex",
+            "digest",
+            "namespaces",
+            "attestation_count",
+            "url",
+            "attestations_url",
+        ]
+        read_only_fields = fields
+
+    def get_digest(self, obj: Artifact) -> str:
+        return f"{obj.algorithm}:{obj.hex}"
+
+    def get_url(self, obj: Artifact) -> str:
+        return _absolute(self.context, reverse("api:artifact-detail", args=[obj.pk]))
+
+    def get_attestations_url(self, obj: Artifact) -> str:
+        path = reverse("api:artifact-attestations-jsonl", args=[f"{obj.algorithm}:{obj.hex}"])
+        return _absolute(self.context, path)
+
+
+class ArtifactDetailOutput(ArtifactOutput):
+    attestations = serializers.SerializerMethodField()
+
+    class Meta(ArtifactOutput.Meta):
+        fields = [*ArtifactOutput.Meta.fields, "attestations"]
+        read_only_fields = fields
+
+    @extend_schema_field(AttestationOutput(many=True))
+    def get_attestations(self, obj: Artifact) -> Any:
+        rows = self.context["attestations"]
+        return AttestationOutput(rows, many=True, context=self.context).data
+
+
+# =============================================================================================
+# Gate
+
+
+class GateInput(serializers.Serializer[Any]):
+    digest = serializers.RegexField(
+        DIGEST_PATTERN,
+        error_messages=DIGEST_ERRORS,
+        help_text="The artifact's digest, e.g. sha256:<64 hex>.",
+    )
+    namespace = serializers.CharField(
+        required=False, max_length=253, help_text="Only attestations of this namespace count."
+    )
+    require_tasks = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=2000,
+        help_text="Comma-separated pipeline task names that must have succeeded, e.g. scan,test.",
+    )
+    scope = serializers.ChoiceField(
+        choices=SCOPES, required=False, help_text="Only attestations of this scope count."
+    )
+
+
+class GateCandidateOutput(serializers.Serializer[Any]):
+    attestation = serializers.IntegerField(source="attestation.pk")
+    namespace = serializers.CharField(source="attestation.namespace")
+    scope = serializers.CharField(source="attestation.scope")
+    allowed = serializers.BooleanField()
+    reasons = serializers.ListField(child=serializers.CharField())
+
+
+class GateOutput(serializers.Serializer[Any]):
+    allowed = serializers.BooleanField()
+    reasons = serializers.ListField(child=serializers.CharField())
+    attestation = serializers.IntegerField(allow_null=True)
+    digest = serializers.CharField()
+    candidates = GateCandidateOutput(many=True)
+
+
+# =============================================================================================
+# Namespace settings and keys
+
+
+class NamespaceSettingsInput(serializers.Serializer[Any]):
+    format = StrictChoiceField(choices=FORMAT_NAMES, required=False)
+    deep_inspection = StrictBooleanField(required=False)
+    scope = StrictChoiceField(choices=SCOPES, required=False)
+    emit = StrictChoiceField(choices=EMIT_POLICIES, required=False)
+    builder_id = StrictCharField(required=False, max_length=500)
+    build_type = StrictChoiceField(choices=BUILD_TYPES, required=False)
+
+
+class NamespaceSettingsReplaceInput(serializers.Serializer[Any]):
+    """PUT: the whole settings object."""
+
+    format = StrictChoiceField(choices=FORMAT_NAMES)
+    deep_inspection = StrictBooleanField()
+    scope = StrictChoiceField(choices=SCOPES)
+    emit = StrictChoiceField(choices=EMIT_POLICIES)
+    builder_id = StrictCharField(max_length=500)
+    build_type = StrictChoiceField(choices=BUILD_TYPES)
+
+
+class NamespaceSettingsOutput(serializers.Serializer[Any]):
+    namespace = serializers.CharField()
+    format = serializers.CharField()
+    predicate = serializers.SerializerMethodField()
+    deep_inspection = serializers.BooleanField()
+    scope = serializers.CharField()
+    emit = serializers.CharField()
+    builder_id = serializers.CharField()
+    build_type = serializers.CharField()
+    signing_key = serializers.CharField(allow_null=True)
+    configured = serializers.BooleanField()
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_predicate(self, obj: dict[str, Any]) -> str:
+        return PREDICATE_VERSION.get(obj["format"], "")
 
 
 class SigningKeyOutput(serializers.Serializer[Any]):
@@ -104,3 +501,7 @@ class SigningKeyOutput(serializers.Serializer[Any]):
     purpose = serializers.CharField()
     public_key = serializers.CharField(source="public_key_pem")
     created = serializers.DateTimeField()
+
+
+class SigningKeyListOutput(serializers.Serializer[Any]):
+    results = SigningKeyOutput(many=True)

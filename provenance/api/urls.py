@@ -1,19 +1,66 @@
+"""API v1 routes: explicit patterns, one view class each (docs/api.md lists them)."""
+
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, register_converter
 
-from . import views
+# ``schema`` registers the bearer scheme with drf-spectacular before any schema is generated.
+from . import schema, views  # noqa: F401
+
+
+class IdConverter:
+    """A database id: at most 18 digits, so an absurd one is a 404, never a bigint overflow."""
+
+    regex = "[0-9]{1,18}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+class DigestConverter:
+    """``algorithm:hex`` as in ``sha256:abc...`` (checked further by the view)."""
+
+    regex = "[A-Za-z0-9]{1,16}:[0-9A-Fa-f]{1,128}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(IdConverter, "id")
+register_converter(DigestConverter, "digest")
 
 app_name = "api"
 
 urlpatterns = [
-    path("records", views.RecordIngestApi.as_view(), name="records"),
-    path("attestations", views.AttestationListApi.as_view(), name="attestations"),
+    path("records", views.RecordListApi.as_view(), name="records"),
+    path("records/<str:uid>", views.RecordDetailApi.as_view(), name="record-detail"),
+    path("records/<str:uid>/raw", views.RecordRawApi.as_view(), name="record-raw"),
+    path("artifacts", views.ArtifactListApi.as_view(), name="artifacts"),
+    path("artifacts/<id:pk>", views.ArtifactDetailApi.as_view(), name="artifact-detail"),
     path(
-        "attestations/<int:pk>/envelope",
+        "artifacts/<digest:digest>/attestations.jsonl",
+        views.ArtifactAttestationsJsonlApi.as_view(),
+        name="artifact-attestations-jsonl",
+    ),
+    path("attestations", views.AttestationListApi.as_view(), name="attestations"),
+    path("attestations/<id:pk>", views.AttestationDetailApi.as_view(), name="attestation-detail"),
+    path(
+        "attestations/<id:pk>/envelope",
         views.AttestationEnvelopeApi.as_view(),
         name="attestation-envelope",
     ),
+    path(
+        "attestations/<id:pk>/statement",
+        views.AttestationStatementApi.as_view(),
+        name="attestation-statement",
+    ),
+    path("gate", views.GateApi.as_view(), name="gate"),
     path(
         "namespaces/<str:namespace>/settings",
         views.NamespaceSettingsApi.as_view(),

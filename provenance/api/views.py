@@ -1,34 +1,50 @@
 """API v1 views: one class per endpoint, each a thin shell around a service or selector.
 
-Every error is JSON ``{"error": "..."}`` with a 4xx status (``error_handler``).
+Every view authenticates by bearer token or browser session (``provenance.auth``), and asks
+``provenance.access`` what the caller may see and do: objects of other namespaces are absent
+from lists and a 404 on their own; writes need the role in the namespace they touch (403 naming
+it). Every error is JSON ``{"error": "..."}`` (``error_handler``). See docs/api.md.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import APIException, ParseError, PermissionDenied, ValidationError
-from rest_framework.pagination import CursorPagination
+from rest_framework.exceptions import (
+    APIException,
+    NotFound,
+    ParseError,
+    PermissionDenied,
+    ValidationError,
+)
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.pagination import Cursor, CursorPagination
+from rest_framework.parsers import BaseParser
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
 from provenance import selectors, services
-from provenance.auth import BearerTokenAuthentication, HasRole, TokenUser
+from provenance.access import Access
+from provenance.auth import request_access
 from provenance.core.errors import ProvenanceError
-from provenance.models import ApiToken, Attestation
+from provenance.models import ApiToken, Artifact, Attestation, RunRecord
 
-from .serializers import (
-    AttestationOutput,
-    IngestedRecordOutput,
-    NamespaceSettingsInput,
-    NamespaceSettingsOutput,
-    SigningKeyOutput,
-)
+from . import examples
+from . import serializers as s
+from .schema import errors
+
+# =============================================================================================
+# Plumbing shared by every endpoint
 
 
 class PayloadTooLarge(APIException):
@@ -50,34 +66,197 @@ def _flatten(detail: Any, prefix: str = "") -> list[str]:
 
 def error_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler, reshaped to ``{"error": "..."}``."""
+    if isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge(f"the request body is larger than {settings.INGEST_MAX_BYTES} bytes")
     response = exception_handler(exc, context)
     if response is not None:
         response.data = {"error": "; ".join(_flatten(response.data)) or "error"}
     return response
 
 
-class TokenApi(APIView):
-    """Base: bearer tokens only, role-checked, JSON errors."""
-
-    authentication_classes = [BearerTokenAuthentication]
-    permission_classes = [HasRole]
-    required_role: str = ApiToken.Role.VIEWER
-
-    def get_exception_handler(self) -> Any:
-        return error_handler
-
-    def token_user(self) -> TokenUser:
-        user = self.request.user
-        assert isinstance(user, TokenUser)
-        return user
+def api_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """``handler404``: JSON under /api/ (an unrouted path), the site's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": "not found"}, status=404)
+    return defaults.page_not_found(request, exception)
 
 
-class RecordIngestApi(TokenApi):
-    """POST run records (JSON or YAML; one object, a List or multi-document YAML) → 202."""
+def api_server_error(request: HttpRequest) -> HttpResponse:
+    """``handler500``: JSON under /api/, the site's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": "internal server error"}, status=500)
+    return defaults.server_error(request)
+
+
+class FirstRenderer(BaseContentNegotiation):
+    """Always JSON (or the view's one renderer): an ``Accept`` header never turns a download
+    or an error into a 406."""
+
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
+        content_type = request.content_type.split(";")[0].strip().lower()
+        return next((p for p in parsers if p.media_type == content_type), None)
+
+    def select_renderer(
+        self,
+        request: Request,
+        renderers: Iterable[BaseRenderer],
+        format_suffix: str | None = None,
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, str(renderer.media_type)
+
+
+class ApiCursorPagination(CursorPagination):
+    """Newest first by id, ``page_size`` capped at API_MAX_PAGE_SIZE; the cursor carries only a
+    position in the caller's own filtered list, so it cannot reveal other namespaces."""
+
+    ordering = "-id"
+    page_size_query_param = "page_size"
+
+    def get_page_size(self, request: Request) -> int:
+        wanted = request.query_params.get(self.page_size_query_param)
+        if wanted is None:
+            return int(settings.API_PAGE_SIZE)
+        if not (wanted.isascii() and wanted.isdigit() and len(wanted) < 10 and int(wanted) > 0):
+            raise ValidationError({"page_size": "must be a positive integer"})
+        return min(int(wanted), int(settings.API_MAX_PAGE_SIZE))
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        link = {"type": "string", "format": "uri", "nullable": True}
+        return {
+            "type": "object",
+            "required": ["next", "previous", "results"],
+            "properties": {
+                "next": {
+                    **link,
+                    "example": f"{examples.HOST}/api/v1/attestations?cursor=cD00ODY%3D",
+                },
+                "previous": {**link, "example": None},
+                "results": schema,
+            },
+        }
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": "Where the page starts: the cursor of a `next`/`previous` link.",
+                "schema": {"type": "string"},
+            },
+            {
+                "name": self.page_size_query_param,
+                "required": False,
+                "in": "query",
+                "description": (
+                    f"Results per page (default {settings.API_PAGE_SIZE}; larger values are "
+                    f"capped at {settings.API_MAX_PAGE_SIZE})."
+                ),
+                "schema": {"type": "integer", "minimum": 1},
+            },
+        ]
+
+    def decode_cursor(self, request: Request) -> Cursor | None:
+        cursor = super().decode_cursor(request)
+        # DRF trusts the position; a crafted one ("p=abc") would reach the database as an id.
+        if cursor is not None and cursor.position is not None:
+            position = str(cursor.position)
+            if not position.isdigit() or len(position) > 18:
+                raise NotFound(self.invalid_cursor_message)
+        return cursor
+
+
+class ApiView(APIView):
+    """Base of every endpoint: JSON, session or bearer auth, per-namespace access."""
+
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = FirstRenderer
+    # Writes need this role somewhere (``HasRole``) and in the namespace they touch (the view).
+    required_role: str = ApiToken.Role.ADMIN
+
+    @property
+    def access(self) -> Access:
+        return request_access(self.request)
+
+    def visible(self) -> set[str] | None:
+        return self.access.visible()
+
+
+ID_PARAMETER = OpenApiParameter(
+    "id",
+    {"type": "integer", "minimum": 1, "maximum": 999_999_999_999_999_999},
+    OpenApiParameter.PATH,
+    description="The object's id.",
+)
+
+
+def _filters(serializer_class: type[Any], request: Request) -> dict[str, Any]:
+    # A plain dict: DRF reads a QueryDict like an HTML form, where a missing boolean is False.
+    serializer = serializer_class(data=request.query_params.dict())
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _download(body: bytes, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _verification(rows: list[Attestation]) -> dict[int, list[str]]:
+    """Each attestation's problems, re-checked now (empty: it verifies)."""
+    if not rows:
+        return {}
+    ring = selectors.key_ring()
+    return {a.pk: selectors.attestation_problems(a, ring) for a in rows}
+
+
+# =============================================================================================
+# Records
+
+
+class RecordListApi(ApiView, generics.ListAPIView[RunRecord]):
+    """GET: PipelineRuns and TaskRuns, filtered, newest first. POST: ingest run records."""
 
     required_role = ApiToken.Role.INGESTER
-    OutputSerializer = IngestedRecordOutput
+    pagination_class = ApiCursorPagination
+    FilterSerializer = s.RecordFilterInput
+    OutputSerializer = s.RecordOutput
+    IngestOutputSerializer = s.IngestOutput
+    serializer_class = s.RecordOutput
 
+    def get_queryset(self) -> Any:
+        filters = _filters(self.FilterSerializer, self.request)
+        return selectors.run_record_list(namespaces=self.visible(), **filters)
+
+    @extend_schema(
+        operation_id="records_list",
+        summary="List PipelineRuns and TaskRuns",
+        parameters=[s.RecordFilterInput],
+        responses={200: s.RecordOutput(many=True), **errors(400, 404)},
+        examples=[examples.RECORD_LIST],
+        tags=["records"],
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="records_ingest",
+        summary="Ingest run records (JSON or YAML)",
+        description=(
+            "One PipelineRun/TaskRun object, a `kind: List`, or multi-document YAML. Every "
+            "object is validated before anything is stored; provenance is computed and signed "
+            "in the background. Needs the ingester (or admin) role in every record's namespace."
+        ),
+        request={
+            "application/json": OpenApiTypes.OBJECT,
+            "application/yaml": OpenApiTypes.STR,
+        },
+        responses={202: s.IngestOutput, **errors(400, 403, 413)},
+        examples=[examples.INGEST_REQUEST, examples.INGEST_RESPONSE],
+        tags=["records"],
+    )
     def post(self, request: Request) -> Response:
         limit = settings.INGEST_MAX_BYTES
         try:
@@ -92,107 +271,436 @@ class RecordIngestApi(TokenApi):
             raise PayloadTooLarge(f"the request body is larger than {limit} bytes") from None
         if len(body) > limit:
             raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
-        user = self.token_user()
+        access = self.access
         try:
             result = services.records_ingest(
-                data=body, namespaces_allowed=user.namespaces, source=f"api:{user.name}"
+                data=body,
+                namespaces_allowed=access.namespaces_with(ApiToken.Role.INGESTER),
+                source=f"api:{access.actor}",
             )
         except services.NamespaceForbidden as exc:
             raise PermissionDenied(str(exc)) from None
         except ProvenanceError as exc:
             raise ValidationError({"detail": str(exc)}) from None
-        data = self.OutputSerializer(result.records, many=True).data
-        return Response({"records": data}, status=status.HTTP_202_ACCEPTED)
+        data = self.IngestOutputSerializer({"records": result.records}).data
+        return Response(data, status=status.HTTP_202_ACCEPTED)
 
 
-class AttestationCursorPagination(CursorPagination):
-    ordering = "-id"
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 500
+def _record_or_404(view: ApiView, uid: str) -> RunRecord:
+    record = selectors.run_record_get(uid=uid, namespaces=view.visible())
+    if record is None:
+        raise Http404("no such record")
+    return record
 
 
-class AttestationListApi(TokenApi, generics.ListAPIView[Attestation]):
-    """GET attestations, filtered by subject_digest / subject_digest_prefix / namespace /
-    pipeline_run / current, newest first, cursor-paginated."""
+class RecordDetailApi(ApiView):
+    """One PipelineRun or TaskRun by uid, with its TaskRuns and attestations."""
 
-    serializer_class = AttestationOutput
-    pagination_class = AttestationCursorPagination
+    OutputSerializer = s.RecordDetailOutput
 
-    def get_queryset(self) -> Any:
-        params = self.request.query_params
-        current = params.get("current")
-        try:
-            return selectors.attestation_list(
-                namespaces=self.token_user().namespaces,
-                subject_digest=params.get("subject_digest"),
-                subject_digest_prefix=params.get("subject_digest_prefix"),
-                namespace=params.get("namespace"),
-                pipeline_run=params.get("pipeline_run"),
-                current=None if current is None else current.lower() in ("1", "true", "yes"),
-            )
-        except ValueError as exc:
-            raise ValidationError({"detail": str(exc)}) from None
+    @extend_schema(
+        operation_id="records_retrieve",
+        summary="One run record by uid",
+        responses={200: s.RecordDetailOutput, **errors(404)},
+        examples=[examples.RECORD_DETAIL],
+        tags=["records"],
+    )
+    def get(self, request: Request, uid: str) -> Response:
+        record = _record_or_404(self, uid)
+        context = {
+            "request": request,
+            "children": list(selectors.run_record_children(record)),
+            "attestations": list(selectors.run_record_attestations(record)),
+        }
+        return Response(self.OutputSerializer(record, context=context).data)
 
 
-class AttestationEnvelopeApi(TokenApi):
-    """GET the DSSE envelope of one attestation, as a file download."""
+class RecordRawApi(ApiView):
+    """The record exactly as received (its JSON, decompressed)."""
 
-    def get(self, request: Request, pk: int) -> HttpResponse:
-        attestation = selectors.attestation_get(pk=pk, namespaces=self.token_user().namespaces)
-        if attestation is None:
-            raise Http404("no such attestation")
-        response = HttpResponse(bytes(attestation.envelope), content_type="application/json")
-        response["Content-Disposition"] = f'attachment; filename="attestation-{pk}.dsse.json"'
+    @extend_schema(
+        operation_id="records_raw",
+        summary="The record as received",
+        description="The stored JSON of the object as it was received (YAML input as JSON).",
+        responses={
+            (200, "application/json"): OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="The Tekton object.",
+                examples=[examples.RAW_RECORD],
+            ),
+            **errors(404),
+        },
+        tags=["records"],
+    )
+    def get(self, request: Request, uid: str) -> HttpResponse:
+        record = _record_or_404(self, uid)
+        response = HttpResponse(selectors.run_record_raw(record), content_type="application/json")
+        response["ETag"] = f'"{record.raw_sha256}"'
         return response
 
 
-class NamespaceSettingsApi(TokenApi):
-    """GET (any role) or PATCH (admin) one namespace's attestation settings."""
+# =============================================================================================
+# Artifacts
+
+
+class ArtifactListApi(ApiView, generics.ListAPIView[Artifact]):
+    """Artifacts (subject name + digest) named by attestations the caller may see."""
+
+    pagination_class = ApiCursorPagination
+    FilterSerializer = s.ArtifactFilterInput
+    serializer_class = s.ArtifactOutput
+
+    def get_queryset(self) -> Any:
+        filters = _filters(self.FilterSerializer, self.request)
+        try:
+            return selectors.artifact_list(namespaces=self.visible(), **filters)
+        except ValueError as exc:
+            raise ValidationError({"detail": str(exc)}) from None
+
+    @extend_schema(
+        operation_id="artifacts_list",
+        summary="Search artifacts by digest, digest prefix, name or namespace",
+        parameters=[s.ArtifactFilterInput],
+        responses={200: s.ArtifactOutput(many=True), **errors(400, 404)},
+        examples=[examples.ARTIFACT_LIST],
+        tags=["artifacts"],
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class ArtifactDetailApi(ApiView):
+    """One artifact with the attestations (visible to the caller) that name it."""
+
+    OutputSerializer = s.ArtifactDetailOutput
+
+    @extend_schema(
+        operation_id="artifacts_retrieve",
+        parameters=[ID_PARAMETER],
+        summary="One artifact with its attestations",
+        responses={200: s.ArtifactDetailOutput, **errors(404)},
+        examples=[examples.ARTIFACT_DETAIL],
+        tags=["artifacts"],
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        visible = self.visible()
+        artifact = selectors.artifact_get(pk=pk, namespaces=visible)
+        if artifact is None:
+            raise Http404("no such artifact")
+        rows = list(selectors.artifact_attestations(artifact=artifact, namespaces=visible))
+        context = {"request": request, "attestations": rows, "problems": _verification(rows)}
+        return Response(self.OutputSerializer(artifact, context=context).data)
+
+
+class ArtifactAttestationsJsonlApi(ApiView):
+    """Every envelope for a digest, one DSSE JSON per line (cosign/GitHub bundle style)."""
+
+    FilterSerializer = s.BundleFilterInput
+
+    @extend_schema(
+        operation_id="artifacts_attestations_jsonl",
+        summary="All attestation envelopes for a digest, as JSON Lines",
+        description=(
+            "One DSSE envelope per line, oldest first, for every attestation you may see whose "
+            "subjects include the digest (under any name). `current=true` leaves out superseded "
+            "ones. 404 when there is none."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "digest",
+                OpenApiTypes.STR,
+                OpenApiParameter.PATH,
+                pattern=s.DIGEST_PATTERN,
+                description="sha256:<hex>",
+            ),
+            s.BundleFilterInput,
+        ],
+        responses={
+            (200, "application/jsonl"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="DSSE envelopes, one per line.",
+                examples=[examples.JSONL],
+            ),
+            **errors(400, 404),
+        },
+        tags=["artifacts"],
+    )
+    def get(self, request: Request, digest: str) -> HttpResponse:
+        current = _filters(self.FilterSerializer, request).get("current")
+        try:
+            rows = selectors.attestations_for_digest(
+                namespaces=self.visible(), digest=digest, current=current
+            )
+        except ValueError as exc:
+            raise ValidationError({"detail": str(exc)}) from None
+        envelopes = [bytes(e) for e in rows.values_list("envelope", flat=True)]
+        if not envelopes:
+            raise Http404("no attestation names this digest")
+        name = digest.replace(":", "-")
+        return _download(
+            b"".join(e + b"\n" for e in envelopes), "application/jsonl", f"{name}.jsonl"
+        )
+
+
+# =============================================================================================
+# Attestations
+
+
+class AttestationListApi(ApiView, generics.ListAPIView[Attestation]):
+    """Attestations, filtered, newest first, cursor-paginated."""
+
+    pagination_class = ApiCursorPagination
+    FilterSerializer = s.AttestationFilterInput
+    serializer_class = s.AttestationOutput
+
+    def get_queryset(self) -> Any:
+        filters = _filters(self.FilterSerializer, self.request)
+        try:
+            return selectors.attestation_list(namespaces=self.visible(), **filters)
+        except ValueError as exc:
+            raise ValidationError({"detail": str(exc)}) from None
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        rows = list(page or [])
+        context = {**self.get_serializer_context(), "problems": _verification(rows)}
+        data = self.serializer_class(rows, many=True, context=context).data
+        return self.get_paginated_response(data)
+
+    @extend_schema(
+        operation_id="attestations_list",
+        summary="Search attestations",
+        parameters=[s.AttestationFilterInput],
+        responses={200: s.AttestationOutput(many=True), **errors(400, 404)},
+        examples=[examples.ATTESTATION_LIST],
+        tags=["attestations"],
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+def _attestation_or_404(view: ApiView, pk: int) -> Attestation:
+    attestation = selectors.attestation_get(pk=pk, namespaces=view.visible())
+    if attestation is None:
+        raise Http404("no such attestation")
+    return attestation
+
+
+class AttestationDetailApi(ApiView):
+    """One attestation, re-verified now, with what it superseded."""
+
+    OutputSerializer = s.AttestationDetailOutput
+
+    @extend_schema(
+        operation_id="attestations_retrieve",
+        parameters=[ID_PARAMETER],
+        summary="One attestation",
+        responses={200: s.AttestationDetailOutput, **errors(404)},
+        examples=[examples.ATTESTATION_DETAIL],
+        tags=["attestations"],
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        attestation = _attestation_or_404(self, pk)
+        context = {
+            "request": request,
+            "problems": _verification([attestation]),
+            "supersedes": selectors.attestation_supersedes(attestation),
+        }
+        return Response(self.OutputSerializer(attestation, context=context).data)
+
+
+class AttestationEnvelopeApi(ApiView):
+    """The DSSE envelope of one attestation, as a file download."""
+
+    @extend_schema(
+        operation_id="attestations_envelope",
+        parameters=[ID_PARAMETER],
+        summary="The DSSE envelope (download)",
+        responses={
+            (200, "application/json"): OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="`{payloadType, payload, signatures: [{keyid, sig}]}`",
+                examples=[examples.ENVELOPE],
+            ),
+            **errors(404),
+        },
+        tags=["attestations"],
+    )
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        attestation = _attestation_or_404(self, pk)
+        return _download(
+            bytes(attestation.envelope), "application/json", f"attestation-{pk}.dsse.json"
+        )
+
+
+class AttestationStatementApi(ApiView):
+    """The exact in-toto statement bytes that were signed (the envelope's payload)."""
+
+    @extend_schema(
+        operation_id="attestations_statement",
+        parameters=[ID_PARAMETER],
+        summary="The signed in-toto statement, byte for byte (download)",
+        responses={
+            (200, "application/vnd.in-toto+json"): OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="The statement exactly as signed.",
+                examples=[examples.STATEMENT],
+            ),
+            **errors(404),
+        },
+        tags=["attestations"],
+    )
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        attestation = _attestation_or_404(self, pk)
+        return _download(
+            bytes(attestation.statement),
+            "application/vnd.in-toto+json",
+            f"attestation-{pk}.intoto.json",
+        )
+
+
+# =============================================================================================
+# Gate
+
+
+class GateApi(ApiView):
+    """May this digest be deployed? (docs/api.md, "The deployment gate")"""
+
+    InputSerializer = s.GateInput
+    OutputSerializer = s.GateOutput
+
+    @extend_schema(
+        operation_id="gate",
+        summary="Deployment gate: may this digest be deployed?",
+        description=(
+            "Allowed only when a current (not superseded) attestation you may see names the "
+            "digest, its signature re-verifies against the registered public key, every task "
+            "it records in scope succeeded, and every `require_tasks` entry is recorded as "
+            "succeeded. Always 200 for a well-formed question; `allowed` is the answer."
+        ),
+        parameters=[s.GateInput],
+        responses={200: s.GateOutput, **errors(400)},
+        examples=[examples.GATE_ALLOWED, examples.GATE_DENIED],
+        tags=["gate"],
+    )
+    def get(self, request: Request) -> Response:
+        params = _filters(self.InputSerializer, request)
+        require = [t.strip() for t in params.get("require_tasks", "").split(",") if t.strip()]
+        try:
+            decision = selectors.gate_evaluate(
+                namespaces=self.visible(),
+                digest=params["digest"],
+                namespace=params.get("namespace"),
+                require_tasks=require,
+                scope=params.get("scope"),
+            )
+        except ValueError as exc:
+            raise ValidationError({"detail": str(exc)}) from None
+        return Response(self.OutputSerializer(decision).data)
+
+
+# =============================================================================================
+# Namespace settings and keys
+
+NAMESPACE_PARAMETER = OpenApiParameter(
+    "namespace",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    pattern=services.NAMESPACE_NAME.pattern.join("^$"),
+    description="A Kubernetes namespace name.",
+)
+
+
+class NamespaceSettingsApi(ApiView):
+    """GET (any role in the namespace) or PUT/PATCH (admin of it) a namespace's settings."""
 
     required_role = ApiToken.Role.ADMIN
-    read_role = ApiToken.Role.VIEWER
-    InputSerializer = NamespaceSettingsInput
-    OutputSerializer = NamespaceSettingsOutput
+    InputSerializer = s.NamespaceSettingsInput
+    ReplaceInputSerializer = s.NamespaceSettingsReplaceInput
+    OutputSerializer = s.NamespaceSettingsOutput
 
     def _check_namespace(self, namespace: str, *, write: bool) -> None:
         if not services.NAMESPACE_NAME.fullmatch(namespace):
             raise ValidationError({"detail": f"{namespace!r} is not a Kubernetes namespace name"})
-        allowed = self.token_user().namespaces
-        if allowed is not None and namespace not in allowed:
-            if write:
-                raise PermissionDenied(f"this token may not change namespace {namespace!r}")
+        if write and not self.access.allows(namespace, ApiToken.Role.ADMIN):
+            raise PermissionDenied(f"you may not change the settings of namespace {namespace!r}")
+        if not write and not self.access.allows(namespace, ApiToken.Role.VIEWER):
             raise Http404("no such namespace")
 
-    def get(self, request: Request, namespace: str) -> Response:
-        self._check_namespace(namespace, write=False)
+    def _settings(self, namespace: str) -> Response:
         return Response(self.OutputSerializer(selectors.namespace_settings_view(namespace)).data)
 
-    def patch(self, request: Request, namespace: str) -> Response:
+    def _update(self, request: Request, namespace: str, serializer_class: type[Any]) -> Response:
         self._check_namespace(namespace, write=True)
         if not isinstance(request.data, dict):
             raise ValidationError({"detail": "the body must be a JSON object"})
-        unknown = set(request.data) - set(self.InputSerializer().fields)
+        unknown = set(request.data) - set(serializer_class().fields)
         if unknown:
             raise ValidationError({"detail": f"unknown field(s): {', '.join(sorted(unknown))}"})
-        serializer = self.InputSerializer(data=request.data)
+        serializer = serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
             services.namespace_settings_update(
                 namespace=namespace,
                 changes=dict(serializer.validated_data),
-                actor=f"token:{self.token_user().name}",
+                actor=self.access.actor,
             )
         except ProvenanceError as exc:
             raise ValidationError({"detail": str(exc)}) from None
-        return Response(self.OutputSerializer(selectors.namespace_settings_view(namespace)).data)
+        return self._settings(namespace)
+
+    @extend_schema(
+        operation_id="namespace_settings_retrieve",
+        summary="A namespace's attestation settings",
+        parameters=[NAMESPACE_PARAMETER],
+        responses={200: s.NamespaceSettingsOutput, **errors(400, 404)},
+        examples=[examples.SETTINGS],
+        tags=["settings"],
+    )
+    def get(self, request: Request, namespace: str) -> Response:
+        self._check_namespace(namespace, write=False)
+        return self._settings(namespace)
+
+    @extend_schema(
+        operation_id="namespace_settings_update",
+        summary="Replace a namespace's settings (admin)",
+        description="Every field is required. Audited; re-signs the namespace's runs.",
+        parameters=[NAMESPACE_PARAMETER],
+        request=s.NamespaceSettingsReplaceInput,
+        responses={200: s.NamespaceSettingsOutput, **errors(400, 403, 415)},
+        examples=[examples.SETTINGS_PUT, examples.SETTINGS],
+        tags=["settings"],
+    )
+    def put(self, request: Request, namespace: str) -> Response:
+        return self._update(request, namespace, self.ReplaceInputSerializer)
+
+    @extend_schema(
+        operation_id="namespace_settings_partial_update",
+        summary="Change some of a namespace's settings (admin)",
+        description="Only the fields given change. Audited; re-signs the namespace's runs.",
+        parameters=[NAMESPACE_PARAMETER],
+        request=s.NamespaceSettingsInput,
+        responses={200: s.NamespaceSettingsOutput, **errors(400, 403, 415)},
+        examples=[examples.SETTINGS_PATCH, examples.SETTINGS],
+        tags=["settings"],
+    )
+    def patch(self, request: Request, namespace: str) -> Response:
+        return self._update(request, namespace, self.InputSerializer)
 
 
-class KeyListApi(TokenApi):
-    """GET the registered public keys (PEM) with their key ids."""
+class KeyListApi(ApiView):
+    """The registered public keys (PEM) with their key ids."""
 
-    OutputSerializer = SigningKeyOutput
+    OutputSerializer = s.SigningKeyListOutput
 
+    @extend_schema(
+        operation_id="keys_list",
+        summary="Public keys to verify envelopes with",
+        description="Keys of the namespaces you may see, and the deployment-wide default keys.",
+        responses={200: s.SigningKeyListOutput, **errors()},
+        examples=[examples.KEYS],
+        tags=["keys"],
+    )
     def get(self, request: Request) -> Response:
-        keys = selectors.signing_key_list(namespaces=self.token_user().namespaces)
-        return Response({"results": self.OutputSerializer(keys, many=True).data})
+        keys = selectors.signing_key_list(namespaces=self.visible())
+        return Response(self.OutputSerializer({"results": keys}).data)

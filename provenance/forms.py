@@ -1,0 +1,186 @@
+"""Dashboard forms: list filters (GET) and the namespace admin forms (POST, CSRF-protected)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from provenance.core.errors import FormatError
+from provenance.core.plan import EMIT_POLICIES, SCOPES
+from provenance.core.slsa.config import BUILD_TYPES, FORMAT_NAMES, PREDICATE_VERSION
+
+from .dashboard import DEFAULT_PAGE_SIZE, PAGE_SIZES
+from .models import ApiToken, ComputeStatus
+from .services import validate_settings
+
+RUN_STATUS_CHOICES = [
+    ("", "Any status"),
+    ("True", "Succeeded"),
+    ("False", "Failed"),
+    ("Unknown", "Running"),
+]
+KIND_CHOICES = [
+    ("", "All runs"),
+    ("top", "Top-level runs"),
+    ("PipelineRun", "PipelineRuns"),
+    ("TaskRun", "TaskRuns"),
+]
+SIGNING_CHOICES = [("", "Any signing state")] + [
+    (value, label.capitalize()) for value, label in ComputeStatus.choices
+]
+
+
+class PageSizeMixin(forms.Form):
+    per_page = forms.ChoiceField(
+        label="Per page", choices=[(str(n), str(n)) for n in PAGE_SIZES], required=False
+    )
+
+    def clean_per_page(self) -> int:
+        value = self.cleaned_data.get("per_page")
+        return int(value) if value else DEFAULT_PAGE_SIZE
+
+
+def set_choices(form: forms.Form, name: str, choices: list[tuple[str, str]]) -> None:
+    field = form.fields[name]
+    assert isinstance(field, forms.ChoiceField)
+    field.choices = choices
+
+
+def valid_data(form: forms.Form) -> dict[str, Any]:
+    """The fields that validated (an invalid filter is ignored, not an error page)."""
+    form.is_valid()
+    data = dict(getattr(form, "cleaned_data", {}))
+    for name in form.errors:
+        data.pop(name, None)
+    return data
+
+
+class RunFilterForm(PageSizeMixin):
+    q = forms.CharField(label="Search runs", required=False, max_length=200)
+    namespace = forms.ChoiceField(label="Namespace", required=False)
+    pipeline = forms.ChoiceField(label="Pipeline", required=False)
+    status = forms.ChoiceField(label="Status", choices=RUN_STATUS_CHOICES, required=False)
+    signing = forms.ChoiceField(label="Signing", choices=SIGNING_CHOICES, required=False)
+    kind = forms.ChoiceField(label="Kind", choices=KIND_CHOICES, required=False)
+    started_from = forms.DateField(
+        label="Started from", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    started_to = forms.DateField(
+        label="Started until", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args: Any, namespaces: list[str], pipelines: list[str], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        set_choices(self, "namespace", [("", "All namespaces")] + [(n, n) for n in namespaces])
+        set_choices(self, "pipeline", [("", "All pipelines")] + [(p, p) for p in pipelines])
+
+
+class ArtifactFilterForm(PageSizeMixin):
+    q = forms.CharField(label="URI or digest", required=False, max_length=300)
+    namespace = forms.ChoiceField(label="Namespace", required=False)
+
+    def __init__(self, *args: Any, namespaces: list[str], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        set_choices(self, "namespace", [("", "All namespaces")] + [(n, n) for n in namespaces])
+
+
+class AttestationFilterForm(PageSizeMixin):
+    namespace = forms.ChoiceField(label="Namespace", required=False)
+    format = forms.ChoiceField(label="Format", required=False)
+    scope = forms.ChoiceField(
+        label="Scope", required=False, choices=[("", "Any scope")] + [(s, s) for s in SCOPES]
+    )
+    current = forms.ChoiceField(
+        label="Currency",
+        required=False,
+        choices=[("", "All"), ("1", "Current only"), ("0", "Superseded only")],
+    )
+    run = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1)
+
+    def __init__(self, *args: Any, namespaces: list[str], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        set_choices(self, "namespace", [("", "All namespaces")] + [(n, n) for n in namespaces])
+        set_choices(
+            self,
+            "format",
+            [("", "Any format")] + [(f, f"{f} — {PREDICATE_VERSION[f]}") for f in FORMAT_NAMES],
+        )
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(label="Search", required=False, max_length=300)
+
+
+class NamespaceSettingsForm(forms.Form):
+    """The settings of docs/backend.md; each help text is what the page explains."""
+
+    format = forms.ChoiceField(
+        label="Format",
+        choices=[(f, f"{f} — {PREDICATE_VERSION[f]}") for f in FORMAT_NAMES],
+        help_text="Chains' format name. slsa/v1 and in-toto write the SLSA v0.2 predicate; "
+        "slsa/v2alpha3 and slsa/v2alpha4 write SLSA v1.0.",
+    )
+    deep_inspection = forms.BooleanField(
+        label="Deep inspection",
+        required=False,
+        help_text="Also read the results of each child TaskRun, so artifacts built by a task "
+        "are attested even when the pipeline does not re-export them as pipeline results.",
+    )
+    scope = forms.ChoiceField(
+        label="Scope",
+        choices=[(s, s) for s in SCOPES],
+        help_text="per-run: one statement per run, exactly what Tekton Chains writes. "
+        "per-artifact: one statement per artifact naming only the tasks that could have "
+        "contributed to it, with the run's state.",
+    )
+    emit = forms.ChoiceField(
+        label="Emit policy",
+        choices=[(e, e) for e in EMIT_POLICIES],
+        help_text="on-completion: once the run is done, whatever its outcome (Chains). "
+        "on-success: only runs that succeeded. on-artifact (per-artifact only): as soon as "
+        "every in-scope task of an artifact succeeded.",
+    )
+    builder_id = forms.CharField(
+        label="Builder id",
+        max_length=500,
+        help_text="The builder.id written in every statement (Chains' builder.id).",
+    )
+    build_type = forms.ChoiceField(
+        label="Build type",
+        choices=[(b, b) for b in BUILD_TYPES],
+        help_text="SLSA v1.0 buildType: …/slsa lists the run's parameters; …/slsa-tekton "
+        "embeds the full Tekton objects. Per-artifact statements use chainsweb's own type.",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.errors:
+            return data
+        try:
+            validate_settings(data)
+        except FormatError as exc:
+            field_name = "emit" if "emit" in str(exc) else None
+            self.add_error(field_name, str(exc))
+        return data
+
+
+class TokenCreateForm(forms.Form):
+    name = forms.CharField(
+        label="Issued to",
+        max_length=150,
+        help_text="The person or system that will use the token.",
+    )
+    role = forms.ChoiceField(
+        label="Role",
+        choices=ApiToken.Role.choices,
+        initial=ApiToken.Role.VIEWER,
+        help_text="viewer reads; ingester also posts records; admin also changes settings.",
+    )
+    expires_days = forms.IntegerField(
+        label="Expires after (days)",
+        required=False,
+        min_value=1,
+        max_value=3650,
+        help_text="Empty: never expires.",
+    )

@@ -1,0 +1,237 @@
+"""Small presentation helpers: status badges that carry text, copyable digests, durations.
+
+Everything returned goes through ``format_html`` (or is plain text for autoescaping), because the
+values come from run records, which anyone who can create a TaskRun controls.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+from django import template
+from django.utils.dateparse import parse_datetime
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from provenance.dashboard import format_label
+
+register = template.Library()
+
+# A small "copy" icon (two sheets); SVG presentation attributes only, no inline style.
+COPY_ICON = (
+    '<svg class="icon" width="12" height="12" viewBox="0 0 16 16" aria-hidden="true" '
+    'focusable="false"><rect x="5" y="5" width="9" height="9" rx="1.5" fill="none" '
+    'stroke="currentColor" stroke-width="1.6"/><path d="M11 3.5V3a1 1 0 0 0-1-1H3a1 1 0 0 '
+    '0-1 1v7a1 1 0 0 0 1 1h.5" fill="none" stroke="currentColor" stroke-width="1.6"/></svg>'
+)
+
+# (css class, glyph, words): the glyph and the words make the status readable without colour.
+RUN_STATUS = {
+    "True": ("succeeded", "✓", "Succeeded"),
+    "False": ("failed", "✕", "Failed"),
+    "Unknown": ("running", "●", "Running"),
+    "": ("unknown", "?", "Unknown"),
+}
+SIGNING_STATUS = {
+    "signed": ("succeeded", "✓", "Signed"),
+    "pending": ("running", "…", "Pending"),
+    "waiting": ("waiting", "◷", "Waiting"),
+    "skipped": ("unknown", "–", "Skipped"),
+    "failed": ("failed", "✕", "Failed to sign"),
+    "child": ("neutral", "↳", "Part of its PipelineRun"),
+}
+SCOPE_STATUS = {
+    "producer": ("producer", "★", "Produces it"),
+    "in": ("in", "●", "In scope"),
+    "out": ("out", "○", "Out of scope"),
+}
+
+
+def _badge(kind: str, css: str, glyph: str, words: str, title: str = "") -> SafeString:
+    if title:
+        return format_html(
+            '<span class="badge badge-{} {}" title="{}">'
+            '<span aria-hidden="true">{}</span> {}</span>',
+            css,
+            kind,
+            title,
+            glyph,
+            words,
+        )
+    return format_html(
+        '<span class="badge badge-{} {}"><span aria-hidden="true">{}</span> {}</span>',
+        css,
+        kind,
+        glyph,
+        words,
+    )
+
+
+@register.simple_tag
+def run_status(status: str, reason: str = "") -> SafeString:
+    """Badge for a Succeeded condition; the reason (e.g. "Cancelled") replaces the word."""
+    css, glyph, words = RUN_STATUS.get(status or "", RUN_STATUS[""])
+    if reason and reason not in (words, "Succeeded", "Failed", "Running"):
+        words = f"{words}: {reason}" if status == "False" else reason
+    return _badge("status", css, glyph, words)
+
+
+@register.simple_tag
+def signing_status(status: str, reason: str = "") -> SafeString:
+    css, glyph, words = SIGNING_STATUS.get(status, ("unknown", "?", status or "Unknown"))
+    return _badge("signing", css, glyph, words, reason[:300])
+
+
+@register.simple_tag
+def scope_badge(mark: str) -> SafeString:
+    if not mark:
+        return SafeString("")
+    css, glyph, words = SCOPE_STATUS[mark]
+    return _badge("scope", css, glyph, words)
+
+
+@register.simple_tag
+def verification_badge(verification: Any) -> SafeString:
+    if verification.ok:
+        return _badge("verify", "succeeded", "✓", "Signature verified")
+    return _badge("verify", "failed", "✕", f"Not verified: {verification.summary}")
+
+
+def _short(value: str, keep: int) -> str:
+    algorithm, sep, hex_value = value.rpartition(":")
+    if sep and len(hex_value) > keep + 4:
+        return f"{algorithm}:{hex_value[:keep]}…"
+    if not sep and len(value) > keep + 4:
+        return f"{value[:keep]}…"
+    return value
+
+
+@register.filter
+def short_digest(value: str, keep: int = 12) -> str:
+    return _short(str(value), int(keep))
+
+
+@register.simple_tag
+def digest(value: str, keep: int = 12, label: str = "digest") -> SafeString:
+    """A monospace, truncated digest with its full value in the title and a copy button."""
+    full = str(value)
+    return format_html(
+        '<span class="copyable"><code class="digest" title="{}">{}</code>'
+        '<button type="button" class="copy" data-copy="{}" aria-label="Copy {} {}">'
+        '{}<span class="copy-text">Copy</span></button></span>',
+        full,
+        _short(full, int(keep)),
+        full,
+        label,
+        full,
+        SafeString(COPY_ICON),
+    )
+
+
+@register.simple_tag
+def copyable(value: str, label: str = "value") -> SafeString:
+    """Any long value (a key id, a token) in monospace with a copy button."""
+    full = str(value)
+    return format_html(
+        '<span class="copyable"><code class="mono-long">{}</code>'
+        '<button type="button" class="copy" data-copy="{}" aria-label="Copy {}">'
+        '{}<span class="copy-text">Copy</span></button></span>',
+        full,
+        full,
+        label,
+        SafeString(COPY_ICON),
+    )
+
+
+def _instant(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and value:
+        return parse_datetime(value.replace("Z", "+00:00"))
+    return None
+
+
+@register.filter
+def instant(value: Any) -> datetime | None:
+    """An ISO 8601 string (engine times) as a datetime for the date filter."""
+    return _instant(value)
+
+
+@register.filter
+def duration(start: Any, end: Any) -> str:
+    """``{{ start|duration:end }}`` → "3m 05s"; empty when either end is unknown."""
+    a, b = _instant(start), _instant(end)
+    if a is None or b is None:
+        return ""
+    seconds = int((b - a).total_seconds())
+    if seconds < 0:
+        return ""
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+@register.filter
+def value_text(value: Any) -> str:
+    """A param or result value as text: strings as they are, arrays and objects as JSON."""
+    if isinstance(value, str):
+        return value
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
+
+
+@register.filter
+def is_long(value: Any) -> bool:
+    text = value if isinstance(value, str) else orjson.dumps(value).decode()
+    return len(text) > 120 or "\n" in text
+
+
+@register.filter
+def predicate(fmt: str) -> str:
+    return format_label(str(fmt))
+
+
+@register.filter
+def get(mapping: Any, key: Any) -> Any:
+    try:
+        return mapping[key]
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+@register.filter
+def digest_of(artifact: Any) -> str:
+    """``alg:hex`` of an Artifact row."""
+    return f"{artifact.algorithm}:{artifact.hex}"
+
+
+@register.filter
+def pairs(items: Any) -> list[tuple[Any, None]]:
+    """Rows for the attestation table when there is no verification column."""
+    return [(item, None) for item in items]
+
+
+@register.filter
+def segments(progress: dict[str, int]) -> list[Any]:
+    from provenance.dashboard import progress_segments
+
+    return progress_segments(progress)
+
+
+@register.filter
+def ago(value: Any) -> str:
+    """ "just now", "5 minutes ago", "3 days ago" (the largest unit only)."""
+    from django.utils import timezone
+    from django.utils.timesince import timesince
+
+    moment = _instant(value)
+    if moment is None:
+        return ""
+    if (timezone.now() - moment).total_seconds() < 60:
+        return "just now"
+    return f"{timesince(moment, depth=1)} ago"
