@@ -214,7 +214,25 @@ def records_ingest(
 def _lock_rows(prepared: list[_Prepared]) -> None:
     """Lock the stored rows this batch touches in one global order: PipelineRuns, then
     TaskRuns, each by uid. Compute locks a PipelineRun before reading its children, so with
-    this order two ingests (or an ingest and a compute) never wait on each other in a cycle."""
+    this order two ingests (or an ingest and a compute) never wait on each other in a cycle.
+
+    First, one advisory lock per PipelineRun identity (namespace/name and uid) the batch touches,
+    for the PipelineRuns themselves and for the TaskRuns' parents: a PipelineRun and its child
+    arriving in two concurrent transactions then run one after the other, so the second sees the
+    first's row instead of both waiting for each other forever. Sorted, so they never deadlock.
+    """
+    keys: set[str] = set()
+    for item in prepared:
+        if item.kind == "PipelineRun":
+            keys.add(f"pr-name:{item.namespace}/{item.name}")
+            keys.add(f"pr-uid:{item.uid}")
+        if item.parent_name:
+            keys.add(f"pr-name:{item.namespace}/{item.parent_name}")
+        if item.parent_uid:
+            keys.add(f"pr-uid:{item.parent_uid}")
+    with connection.cursor() as cursor:
+        for key in sorted(keys):
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
     parents = Q(uid__in={p.uid for p in prepared if p.kind == "PipelineRun"})
     parents |= Q(uid__in={p.parent_uid for p in prepared if p.parent_uid})
     for item in prepared:

@@ -242,7 +242,11 @@ def test_lists_then_watches_and_stores_everything(cluster, run_watcher) -> None:
     assert kinds[1] == ("watch", "100")
     record = RunRecord.objects.get(uid=pr["metadata"]["uid"])
     assert record.source == "watch"
-    assert record.compute_status == "signed"
+    # Compute runs after each ingest commits, in the watcher's threads: wait for it.
+    wait_for(
+        lambda: RunRecord.objects.get(uid=pr["metadata"]["uid"]).compute_status == "signed",
+        "the PipelineRun to be signed",
+    )
 
 
 def test_resumes_from_the_stored_resource_version(cluster, run_watcher) -> None:

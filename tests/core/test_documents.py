@@ -178,7 +178,7 @@ def test_non_string_kind_is_not_a_crash(data: bytes) -> None:
 
 def test_yaml_aliases_are_refused_so_a_small_file_cannot_explode() -> None:
     bomb = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
-    with pytest.raises(RecordError, match="YAML aliases are not accepted \\(line 2\\)"):
+    with pytest.raises(RecordError, match="YAML aliases are not accepted"):
         load_documents(bomb)
 
 
