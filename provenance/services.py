@@ -14,7 +14,7 @@ import secrets
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from provenance.core import dsse
 from provenance.core.chain import GENESIS, entry_hash
@@ -404,10 +405,44 @@ def _on_commit(func: Callable[[Any], None], arg: Any) -> None:
 
 
 def _enqueue_compute(run_ids: Iterable[int]) -> None:
+    """Queue a compute per run. If the broker cannot take a message, that run and every run
+    not tried yet stay pending with a reason saying so, for ``requeue_pending`` to pick up."""
     from .tasks import attestations_compute
 
-    for run_id in run_ids:
-        attestations_compute.delay(run_id)
+    ids = list(run_ids)
+    for position, run_id in enumerate(ids):
+        try:
+            attestations_compute.delay(run_id)
+        except (KombuOperationalError, OSError) as exc:
+            logger.warning("broker unavailable, %d run(s) not queued: %s", len(ids) - position, exc)
+            RunRecord.objects.filter(
+                pk__in=ids[position:], compute_status=ComputeStatus.PENDING
+            ).update(
+                compute_reason=f"not queued: broker unavailable ({type(exc).__name__}: {exc})",
+                compute_updated=timezone.now(),
+            )
+            return
+
+
+def runs_requeue_pending(*, older_than: timedelta, include_failed: bool = False) -> int:
+    """Queue again the top-level runs still pending (or failed) for longer than ``older_than``:
+    the sweep that catches up after a broker outage or a restored signing key. Safe to run at
+    any time, since computing a run twice gives no second attestation."""
+    statuses = [ComputeStatus.PENDING] + ([ComputeStatus.FAILED] if include_failed else [])
+    cutoff = timezone.now() - older_than
+    ids = list(
+        top_level_runs()
+        .filter(compute_status__in=statuses)
+        .filter(Q(compute_updated__isnull=True) | Q(compute_updated__lte=cutoff))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if ids:
+        RunRecord.objects.filter(pk__in=ids).update(
+            compute_status=ComputeStatus.PENDING, compute_reason="", compute_updated=timezone.now()
+        )
+        _enqueue_compute(ids)
+    return len(ids)
 
 
 def top_level_runs() -> Any:

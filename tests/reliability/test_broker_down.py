@@ -72,12 +72,6 @@ def test_ingest_is_accepted_and_stored_while_the_broker_is_down(
     assert_every_record_accounted_for(expected_uids=_all_uids(pipelines), allow_pending=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a run whose compute could not be queued (broker down) is stored as 'pending' "
-    "with an empty reason, the same as a run that is queued "
-    "(services._enqueue_compute: the publish error is only logged by on_commit(robust=True))",
-)
 def test_runs_that_could_not_be_queued_say_so(
     worker: ReliabilityWorker, broker: RedisServer, ingest: Ingest
 ) -> None:
@@ -87,11 +81,6 @@ def test_runs_that_could_not_be_queued_say_so(
         assert "broker" in run.compute_reason, (run.name, run.compute_reason)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: nothing re-queues pending runs once the broker is back: no sweep command or "
-    "periodic task exists (proposed: manage.py requeue_pending)",
-)
 def test_a_sweep_catches_up_when_the_broker_is_back(
     worker: ReliabilityWorker, broker: RedisServer, ingest: Ingest
 ) -> None:
@@ -147,11 +136,6 @@ def test_a_many_run_body_is_accepted_promptly_while_the_broker_is_down(
     assert_every_record_accounted_for(expected_uids=uids(docs), allow_pending=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: one failed publish ends services._enqueue_compute's loop; the runs after it "
-    "are neither queued nor marked, and look exactly like queued runs",
-)
 def test_a_publish_error_leaves_no_run_looking_queued(broker: RedisServer, ingest: Ingest) -> None:
     """A broker blip on the first publish only (a reset connection, a failover): each run of
     the body is then either queued or marked as not queued; which of the two is the service's
