@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -678,6 +678,15 @@ def attestations_generate(*, run_id: int) -> ComputeOutcome:
             return _generate(run_id)
     except ProvenanceError as exc:
         reason = str(exc) or type(exc).__name__
+        run_compute_fail(run_id=run_id, reason=reason)
+        return ComputeOutcome(status=ComputeStatus.FAILED, reason=reason)
+    except (OperationalError, InterfaceError, ConnectionError, TimeoutError):
+        raise  # transient: the task retries with backoff
+    except Exception as exc:
+        # Anything else will fail the same way next time: store it on the run rather than
+        # leave it pending (in eager mode Celery re-raises before the task's on_failure runs).
+        logger.exception("computing run %s failed", run_id)
+        reason = f"unexpected error: {type(exc).__name__}: {exc}"
         run_compute_fail(run_id=run_id, reason=reason)
         return ComputeOutcome(status=ComputeStatus.FAILED, reason=reason)
 

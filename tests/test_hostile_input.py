@@ -571,16 +571,6 @@ def test_import_records(case, settings, tmp_path, django_capture_on_commit_callb
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: with CELERY_TASK_ALWAYS_EAGER (no broker: the default for import_records and "
-    "dev) and CELERY_TASK_EAGER_PROPAGATES, Celery re-raises before calling "
-    "_StoresFailure.on_failure, so an unexpected exception in attestations_generate (e.g. "
-    "DataError from a subject name holding NUL) is only logged by the robust on_commit hook "
-    "and the run stays 'pending' with no reason; attestations_generate (services.py) or "
-    "attestations_compute (tasks.py) should store the failure itself (run_compute_fail) for "
-    "non-transient errors",
-)
 def test_unexpected_compute_error_is_stored_on_the_run(
     token, monkeypatch, django_capture_on_commit_callbacks
 ) -> None:
