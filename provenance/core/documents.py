@@ -77,7 +77,9 @@ def _check_json_document(raw: bytes, parsed: Any) -> None:
     try:
         orjson.dumps(parsed)
     except orjson.JSONEncodeError:
-        raise RecordError(f"the input is nested too deeply (more than {MAX_DEPTH} levels)") from None
+        raise RecordError(
+            f"the input is nested too deeply (more than {MAX_DEPTH} levels)"
+        ) from None
 
 
 def _check_json_types(value: Any, depth: int = 0) -> None:
