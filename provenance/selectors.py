@@ -188,10 +188,7 @@ def artifact_list(
     Each row is annotated with ``visible_namespaces`` and ``attestation_count``, counting only
     attestations the caller may see.
     """
-    seen = _visible(Attestation.objects.filter(subjects=OuterRef("pk")), namespaces)
-    if namespace:
-        seen = seen.filter(namespace=namespace)
-    qs = Artifact.objects.filter(Exists(seen))
+    qs = Artifact.objects.filter(_artifact_seen(namespaces, namespace))
     if digest:
         algorithm, hex_value = parse_digest_filter(digest, "digest")
         qs = qs.filter(algorithm=algorithm, hex=hex_value)
@@ -203,6 +200,30 @@ def artifact_list(
     if uri:
         qs = qs.filter(uri=uri)
     return _artifact_annotate(qs, namespaces).order_by("-id")
+
+
+def _artifact_seen(namespaces: set[str] | None, namespace: str | None = None) -> Exists:
+    """An artifact is named by an attestation the caller may see (in ``namespace``, if given).
+
+    Two nested EXISTS (the link table, then the attestation by primary key) rather than one over
+    a join: with the join, Postgres misjudges the semi-join and scans the whole artifact and link
+    tables for a digest prefix search (tests/test_query_plans.py).
+    """
+    links = _SUBJECT_LINKS.filter(artifact_id=OuterRef("pk"))
+    if namespaces is not None or namespace:
+        attestation = _visible(
+            Attestation.objects.filter(pk=OuterRef("attestation_id")), namespaces
+        )
+        if namespace:
+            attestation = attestation.filter(namespace=namespace)
+        links = links.filter(Exists(attestation))
+    return Exists(links)
+
+
+def _naming(artifacts: QuerySet[Artifact]) -> Q:
+    """Attestations with a subject among ``artifacts``: an ``id IN (subquery)`` on the link table,
+    so no join that needs DISTINCT (which made Postgres sort whole tables for a page)."""
+    return Q(pk__in=_SUBJECT_LINKS.filter(artifact__in=artifacts).values("attestation_id"))
 
 
 def _artifact_annotate(qs: QuerySet[Artifact], namespaces: set[str] | None) -> QuerySet[Artifact]:
@@ -221,8 +242,7 @@ def _artifact_annotate(qs: QuerySet[Artifact], namespaces: set[str] | None) -> Q
 
 def artifact_get(*, pk: int, namespaces: set[str] | None) -> Artifact | None:
     """One artifact, if an attestation the caller may see names it."""
-    seen = _visible(Attestation.objects.filter(subjects=OuterRef("pk")), namespaces)
-    qs = Artifact.objects.filter(Exists(seen), pk=pk)
+    qs = Artifact.objects.filter(_artifact_seen(namespaces), pk=pk)
     return _artifact_annotate(qs, namespaces).first()
 
 
@@ -231,7 +251,8 @@ def artifact_attestations(
 ) -> QuerySet[Attestation]:
     """The attestations naming one artifact that the caller may see, newest first."""
     qs = _visible(artifact.attestations.all(), namespaces)
-    return qs.select_related("run", "chain_entry").prefetch_related(_SUBJECTS).order_by("-id")
+    qs = qs.select_related("run", "chain_entry").defer(_RUN_RAW)
+    return qs.prefetch_related(_SUBJECTS).order_by("-id")
 
 
 def attestations_for_digest(
@@ -240,15 +261,19 @@ def attestations_for_digest(
     """Every visible attestation whose subjects include the digest (any name), oldest first."""
     algorithm, hex_value = parse_digest_filter(digest, "digest")
     artifacts = Artifact.objects.filter(algorithm=algorithm, hex=hex_value)
-    qs = _visible(Attestation.objects.filter(subjects__in=artifacts), namespaces)
+    qs = _visible(Attestation.objects.filter(_naming(artifacts)), namespaces)
     if current is not None:
         qs = qs.filter(superseded_by__isnull=current)
-    return qs.distinct().order_by("id")
+    return qs.order_by("id")
 
 
 # =============================================================================================
 # Attestations
 
+_SUBJECT_LINKS = Attestation.subjects.through.objects
+# The run's stored record (zlib JSON, up to megabytes) is never shown beside an attestation;
+# joined in with select_related("run") it was read for every row of every page.
+_RUN_RAW = "run__raw"
 _SUBJECTS = Prefetch("subjects", queryset=Artifact.objects.order_by("uri", "algorithm"))
 
 
@@ -274,8 +299,8 @@ def attestation_list(
     it costs one signature check per attestation left by the other filters; more than
     ``API_VERIFIED_FILTER_MAX`` candidates is a ValueError asking for narrower filters.
     """
-    qs = Attestation.objects.select_related("run", "chain_entry").prefetch_related(_SUBJECTS)
-    qs = _visible(qs, namespaces)
+    qs = Attestation.objects.select_related("run", "chain_entry").defer(_RUN_RAW)
+    qs = _visible(qs.prefetch_related(_SUBJECTS), namespaces)
     if namespace:
         qs = qs.filter(namespace=namespace)
     if pipeline_run:
@@ -283,15 +308,15 @@ def attestation_list(
     if subject_digest:
         algorithm, hex_value = parse_digest_filter(subject_digest)
         artifacts = Artifact.objects.filter(algorithm=algorithm, hex=hex_value)
-        qs = qs.filter(subjects__in=artifacts)
+        qs = qs.filter(_naming(artifacts))
     if subject_digest_prefix:
         algorithm, hex_value = parse_digest_filter(subject_digest_prefix, "subject_digest_prefix")
         if len(hex_value) < 4:
             raise ValueError("a digest prefix needs at least 4 hex characters")
         artifacts = Artifact.objects.filter(algorithm=algorithm, hex__startswith=hex_value)
-        qs = qs.filter(subjects__in=artifacts)
+        qs = qs.filter(_naming(artifacts))
     if subject_name:
-        qs = qs.filter(subjects__in=Artifact.objects.filter(uri=subject_name))
+        qs = qs.filter(_naming(Artifact.objects.filter(uri=subject_name)))
     if format:
         qs = qs.filter(format=format)
     if scope:
@@ -304,7 +329,6 @@ def attestation_list(
         qs = qs.filter(created__lte=created_before)
     if current is not None:
         qs = qs.filter(superseded_by__isnull=current)
-    qs = qs.distinct()
     if verified is not None:
         qs = qs.filter(pk__in=_verified_ids(qs, want=verified))
     return qs.order_by("-id")
@@ -343,7 +367,7 @@ _VERIFY_FIELDS = (
 
 def attestation_get(*, pk: int, namespaces: set[str] | None) -> Attestation | None:
     """One visible attestation (None for unknown and invisible alike)."""
-    qs = Attestation.objects.filter(pk=pk).select_related("run", "chain_entry")
+    qs = Attestation.objects.filter(pk=pk).select_related("run", "chain_entry").defer(_RUN_RAW)
     qs = _visible(qs, namespaces).prefetch_related(_SUBJECTS)
     return qs.first()
 
@@ -437,7 +461,7 @@ def gate_evaluate(
         qs = qs.filter(namespace=namespace)
     if scope:
         qs = qs.filter(scope=scope)
-    attestations = list(qs.select_related("run", "chain_entry").order_by("-id"))
+    attestations = list(qs.select_related("run", "chain_entry").defer(_RUN_RAW).order_by("-id"))
     if not attestations:
         where = f" in namespace {namespace}" if namespace else ""
         kind = f" {scope}" if scope else ""
