@@ -202,24 +202,32 @@ class RecordDetailOutput(RecordOutput):
 # Attestations
 
 
+def _digest_filter() -> serializers.RegexField:
+    return serializers.RegexField(
+        DIGEST_PATTERN,
+        error_messages=DIGEST_ERRORS,
+        required=False,
+        help_text="Exact digest, e.g. sha256:<64 hex>.",
+    )
+
+
+def _digest_prefix_filter() -> serializers.RegexField:
+    return serializers.RegexField(
+        DIGEST_PREFIX_PATTERN,
+        error_messages=DIGEST_PREFIX_ERRORS,
+        required=False,
+        help_text="Digest prefix, at least 4 hex digits.",
+    )
+
+
 class SubjectOutput(serializers.Serializer[Any]):
     name = serializers.CharField()
     digest = serializers.DictField(child=serializers.CharField())
 
 
 class AttestationFilterInput(serializers.Serializer[Any]):
-    subject_digest = serializers.RegexField(
-        DIGEST_PATTERN,
-        error_messages=DIGEST_ERRORS,
-        required=False,
-        help_text="Exact digest, e.g. sha256:<64 hex>.",
-    )
-    subject_digest_prefix = serializers.RegexField(
-        DIGEST_PREFIX_PATTERN,
-        error_messages=DIGEST_PREFIX_ERRORS,
-        required=False,
-        help_text="Digest prefix, at least 4 hex digits.",
-    )
+    subject_digest = _digest_filter()
+    subject_digest_prefix = _digest_prefix_filter()
     subject_name = serializers.CharField(
         required=False, help_text="A subject name (image or artifact URI), exact."
     )
@@ -343,18 +351,8 @@ class AttestationDetailOutput(AttestationOutput):
 
 
 class ArtifactFilterInput(serializers.Serializer[Any]):
-    digest = serializers.RegexField(
-        DIGEST_PATTERN,
-        error_messages=DIGEST_ERRORS,
-        required=False,
-        help_text="Exact digest, e.g. sha256:<64 hex>.",
-    )
-    digest_prefix = serializers.RegexField(
-        DIGEST_PREFIX_PATTERN,
-        error_messages=DIGEST_PREFIX_ERRORS,
-        required=False,
-        help_text="Digest prefix, at least 4 hex digits.",
-    )
+    digest = _digest_filter()
+    digest_prefix = _digest_prefix_filter()
     uri = serializers.CharField(required=False, help_text="Subject name (image or URI), exact.")
     namespace = serializers.CharField(
         required=False, max_length=253, help_text="Named by an attestation of this namespace."
