@@ -16,9 +16,9 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
-from .access import Access, access_for_request
+from .access import ROLE_RANK, Access, access_for_request
 from .models import ApiToken
-from .selectors import ROLE_RANK, api_token_active, token_namespaces
+from .selectors import api_token_active, token_namespaces
 
 __all__ = [
     "ROLE_RANK",

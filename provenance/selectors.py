@@ -37,8 +37,6 @@ from .services import (
 
 M = TypeVar("M", bound=Model)
 
-ROLE_RANK = {ApiToken.Role.VIEWER: 0, ApiToken.Role.INGESTER: 1, ApiToken.Role.ADMIN: 2}
-
 
 def api_token_active(token: str) -> ApiToken | None:
     """The token's row if it exists, is not revoked and has not expired."""
