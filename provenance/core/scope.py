@@ -27,7 +27,8 @@ from .hints import (
     structured_artifacts,
 )
 from .intoto import Statement
-from .slsa import generate, v02, v1
+from .slsa import v02, v1
+from .slsa._common import pipeline_subjects
 from .slsa.config import SlsaConfig
 from .tekton import PipelineRun, Result
 
@@ -189,7 +190,8 @@ def artifact_scopes(
     index = _producer_index(pr, graph)
     exclusions = _exclusions(graph)
     scopes = []
-    for subjects in _group_by_digest(generate(pr, cfg).get("subject") or []):
+    walk = [tr for _, tr in pr.executed_task_runs()]
+    for subjects in _group_by_digest(pipeline_subjects(pr, cfg, walk).entries):
         pairs = {(alg.lower(), hex_) for s in subjects for alg, hex_ in s["digest"].items()}
         producers = [p for pair in sorted(pairs) for p in index.get(pair, [])]
         producers += _pipeline_result_producers(pr, graph, pairs, index)

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..errors import FormatError
-from ..hints import Artifact, git_source, input_artifacts
+from ..graph import RESULT_REF
+from ..hints import (
+    Artifact,
+    git_source,
+    input_artifacts,
+    subjects_build_artifacts,
+    subjects_v02,
+)
+from ..intoto import DescriptorList
 from ..tekton import PipelineRun, RunMeta, TaskRun
+from .config import SlsaConfig
 
 IGNORED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"
 CHAINS_ANNOTATION_PREFIX = "chains.tekton.dev/"
-_RESULT_REF = re.compile(r"\$\(tasks\.([^.\s()]+)\.results\.")
 
 
 def image_descriptor(image_id: str) -> tuple[str, dict[str, str]]:
@@ -114,7 +121,8 @@ def result_references(value: Any) -> Iterator[str]:
     """Task names referenced as ``$(tasks.<name>.results.…)`` anywhere inside a value."""
     if isinstance(value, str):
         if "$(tasks." in value:
-            yield from _RESULT_REF.findall(value)
+            for task, _ in RESULT_REF.findall(value):
+                yield task
     elif isinstance(value, dict):
         for item in value.values():
             yield from result_references(item)
@@ -130,3 +138,26 @@ def is_remote(spec_ref: Any) -> bool:
         and bool(spec_ref.get("resolver"))
         and (spec_ref.get("resolver") != "Cluster")
     )
+
+
+def pipeline_subjects(pr: PipelineRun, cfg: SlsaConfig, walk: Sequence[TaskRun]) -> DescriptorList:
+    """PipelineRun subjects (spec §7.2): ``walk`` is the executed children to read under deep
+    inspection. v2alpha4 puts pipeline results first; slsa/v1 and v2alpha3 put children first."""
+    subjects = DescriptorList("name")
+    if cfg.is_v2alpha4:
+        subjects.extend((a.uri, a.digest) for a in subjects_build_artifacts(pr.meta.results))
+        if cfg.deep_inspection:
+            for tr in walk:
+                for step in tr.steps:
+                    subjects.extend(
+                        (a.uri, a.digest) for a in subjects_build_artifacts(step.results)
+                    )
+                subjects.extend(
+                    (a.uri, a.digest) for a in subjects_build_artifacts(tr.meta.results)
+                )
+    else:
+        if cfg.deep_inspection:
+            for tr in walk:
+                subjects.extend((a.uri, a.digest) for a in subjects_v02(tr.meta.results))
+        subjects.extend((a.uri, a.digest) for a in subjects_v02(pr.meta.results))
+    return subjects

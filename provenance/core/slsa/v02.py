@@ -13,6 +13,7 @@ from ._common import (
     inputs,
     parameters,
     pipeline_run_git,
+    pipeline_subjects,
     result_references,
     run_images,
     step_image_reference,
@@ -62,12 +63,12 @@ def pipeline_run_statement(
         for task, tr in pr.executed_task_runs()
         if in_scope is None or tr.name in in_scope
     ]
-    subjects = DescriptorList("name")
-    if in_scope is None:  # a per-artifact statement's subject is set by the caller
-        if cfg.deep_inspection:
-            for _, tr in walk:
-                subjects.extend((a.uri, a.digest) for a in subjects_v02(tr.meta.results))
-        subjects.extend((a.uri, a.digest) for a in subjects_v02(pr.meta.results))
+    # A per-artifact statement names its artifact: the caller sets the subject.
+    subjects = (
+        pipeline_subjects(pr, cfg, [tr for _, tr in walk])
+        if in_scope is None
+        else DescriptorList("name")
+    )
 
     materials = DescriptorList("uri")
     if pr.meta.ref_source is not None:

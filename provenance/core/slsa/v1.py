@@ -21,6 +21,7 @@ from ._common import (
     inputs,
     is_remote,
     pipeline_run_git,
+    pipeline_subjects,
     run_images,
     task_run_git,
 )
@@ -68,7 +69,7 @@ def pipeline_run_statement(
     """
     walk = [tr for _, tr in pr.executed_task_runs() if in_scope is None or tr.name in in_scope]
     # A per-artifact statement names its artifact: the caller sets the subject.
-    subjects = _pipeline_subjects(pr, cfg, walk) if in_scope is None else DescriptorList("name")
+    subjects = pipeline_subjects(pr, cfg, walk) if in_scope is None else DescriptorList("name")
 
     deps: list[dict[str, Any]] = []
     if pr.meta.ref_source is not None:
@@ -102,28 +103,6 @@ def pipeline_run_statement(
     else:
         byproducts = _byproducts_v2alpha3(pr.meta.results, "pipelineRunResults")
     return _statement(cfg, pr.meta, subjects, _run_spec(pr.meta, "PipelineRun"), deps, byproducts)
-
-
-def _pipeline_subjects(pr: PipelineRun, cfg: SlsaConfig, walk: list[TaskRun]) -> DescriptorList:
-    """PipelineRun subjects: v2alpha4 puts pipeline results first, v2alpha3 children first."""
-    subjects = DescriptorList("name")
-    if cfg.is_v2alpha4:
-        subjects.extend((a.uri, a.digest) for a in subjects_build_artifacts(pr.meta.results))
-        if cfg.deep_inspection:
-            for tr in walk:
-                for step in tr.steps:
-                    subjects.extend(
-                        (a.uri, a.digest) for a in subjects_build_artifacts(step.results)
-                    )
-                subjects.extend(
-                    (a.uri, a.digest) for a in subjects_build_artifacts(tr.meta.results)
-                )
-    else:
-        if cfg.deep_inspection:
-            for tr in walk:
-                subjects.extend((a.uri, a.digest) for a in subjects_v02(tr.meta.results))
-        subjects.extend((a.uri, a.digest) for a in subjects_v02(pr.meta.results))
-    return subjects
 
 
 def _statement(
