@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from django.conf import settings
@@ -213,9 +213,11 @@ def records_ingest(
 
 
 def _lock_rows(prepared: list[_Prepared]) -> None:
-    """Lock the stored rows this batch touches in one global order: PipelineRuns, then
-    TaskRuns, each by uid. Compute locks a PipelineRun before reading its children, so with
-    this order two ingests (or an ingest and a compute) never wait on each other in a cycle.
+    """Lock the PipelineRuns this batch touches, before any TaskRun row (see _records_write).
+
+    Global order: PipelineRuns, then TaskRuns, each by uid. Compute locks a PipelineRun before
+    reading its children, so with this order two ingests (or an ingest and a compute) never
+    wait on each other in a cycle.
 
     First, one advisory lock per PipelineRun identity (namespace/name and uid) the batch touches,
     for the PipelineRuns themselves and for the TaskRuns' parents: a PipelineRun and its child
@@ -245,39 +247,22 @@ def _lock_rows(prepared: list[_Prepared]) -> None:
         .order_by("uid")
         .values_list("pk", flat=True)
     )
-    task_runs = {p.uid for p in prepared if p.kind == "TaskRun"}
-    list(
-        RunRecord.objects.select_for_update()
-        .filter(uid__in=task_runs)
-        .order_by("uid")
-        .values_list("pk", flat=True)
-    )
 
 
 @transaction.atomic
 def _records_store(prepared: list[_Prepared], *, source: str) -> IngestResult:
     _lock_rows(prepared)
-    outcomes: dict[int, str] = {}
-    touched: list[RunRecord] = []
-    # Inserts wait on each other's unique-index entries, so they follow the same global order
-    # as the locks (stable: duplicates of one uid keep their input order).
-    order = sorted(
-        range(len(prepared)), key=lambda i: (prepared[i].kind != "PipelineRun", prepared[i].uid)
-    )
-    for index in order:
-        item = prepared[index]
-        record, outcome = _record_upsert(item, source)
-        outcomes[index] = outcome
-        if outcome != "unchanged" or record.compute_status in (
-            ComputeStatus.PENDING,
-            ComputeStatus.FAILED,
-        ):
-            touched.append(record)
-    to_compute: set[int] = set()
-    for record in touched:
-        top = _link_and_find_top(record)
-        if top is not None:
-            to_compute.add(top.pk)
+    for attempt in range(1, 4):
+        try:
+            # A savepoint: if a concurrent ingest inserts one of these uids between our read and
+            # our INSERT, only this attempt is rolled back and the next one sees its row.
+            with transaction.atomic():
+                outcomes, touched = _records_write(prepared, source)
+            break
+        except IntegrityError:
+            if attempt == 3:
+                raise
+    to_compute = _link(touched)
     results = [
         IngestedRecord(
             kind=item.kind,
@@ -297,8 +282,26 @@ def _records_store(prepared: list[_Prepared], *, source: str) -> IngestResult:
     return IngestResult(records=tuple(results), enqueued=ids)
 
 
-def _record_upsert(item: _Prepared, source: str) -> tuple[RunRecord, str]:
-    fields = {
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """What linking needs to know of a row this ingest wrote or found needing compute."""
+
+    pk: int
+    kind: str
+    uid: str
+    namespace: str
+    name: str
+    parent_uid: str
+    parent_name: str
+
+
+_STORED_FIELDS = ("pk", "kind", "uid", "namespace", "name", "parent_uid", "parent_name")
+# What deciding created / updated / unchanged needs of a stored row.
+_ROW_STATE = (*_STORED_FIELDS, "resource_version", "raw_sha256", "compute_status")
+
+
+def _row_fields(item: _Prepared, source: str) -> dict[str, Any]:
+    return {
         "kind": item.kind,
         "namespace": item.namespace,
         "name": item.name,
@@ -314,80 +317,155 @@ def _record_upsert(item: _Prepared, source: str) -> tuple[RunRecord, str]:
         "raw_sha256": item.raw_sha256,
         "source": source,
     }
-    existing = RunRecord.objects.select_for_update().filter(uid=item.uid).first()
-    if existing is None:
-        try:
-            with transaction.atomic():
-                record = RunRecord.objects.create(
-                    uid=item.uid,
-                    parent_uid=item.parent_uid,
-                    parent_name=item.parent_name,
-                    **fields,
-                )
-            return record, "created"
-        except IntegrityError:  # another ingest created it first; fall through to the update
-            existing = RunRecord.objects.select_for_update().get(uid=item.uid)
-    if existing.kind != item.kind:
-        raise RecordError(
-            f"{item.kind} {item.name!r}: uid {item.uid} is already stored as a {existing.kind}"
-        )
-    if not is_newer(
-        item.resource_version, existing.resource_version, item.raw_sha256, existing.raw_sha256
-    ):
-        return existing, "unchanged"
-    for name, value in fields.items():
-        setattr(existing, name, value)
-    # A parent link, once resolved, is kept: a later version cannot change its owner.
-    existing.parent_uid = existing.parent_uid or item.parent_uid
-    existing.parent_name = item.parent_name or existing.parent_name
-    existing.save()
-    return existing, "updated"
 
 
-def _link_and_find_top(record: RunRecord) -> RunRecord | None:
-    """Link parents and orphans; return the top-level run to (re)compute, if any."""
-    if record.kind == RunKind.PIPELINE_RUN:
-        # TaskRuns that arrived first and name this PipelineRun only by label.
-        RunRecord.objects.filter(
-            kind=RunKind.TASK_RUN,
-            namespace=record.namespace,
-            parent_uid="",
-            parent_name=record.name,
-        ).update(parent_uid=record.uid)
-        RunRecord.objects.filter(kind=RunKind.TASK_RUN, parent_uid=record.uid).update(
-            compute_status=ComputeStatus.CHILD, compute_reason=""
+def _records_write(prepared: list[_Prepared], source: str) -> tuple[dict[int, str], list[_Stored]]:
+    """Insert the new records and update the newer ones: one SELECT, one INSERT for all new
+    rows and one UPDATE per changed row. Returns each object's outcome (by input position) and
+    the rows that need linking and compute."""
+    stored = {
+        row["uid"]: row
+        for row in RunRecord.objects.select_for_update()
+        .filter(uid__in={item.uid for item in prepared})
+        .order_by("kind", "uid")  # PipelineRun < TaskRun: the global lock order
+        .values(*_ROW_STATE)
+    }
+    outcomes: dict[int, str] = {}
+    created: dict[str, RunRecord] = {}
+    changed: dict[str, dict[str, Any]] = {}
+    # Duplicates of one uid are applied in input order, each against the one before it.
+    for index, item in enumerate(prepared):
+        row = stored.get(item.uid)
+        if row is None:
+            created[item.uid] = RunRecord(
+                uid=item.uid,
+                parent_uid=item.parent_uid,
+                parent_name=item.parent_name,
+                **_row_fields(item, source),
+            )
+            stored[item.uid] = row = {name: getattr(created[item.uid], name) for name in _ROW_STATE}
+            outcomes[index] = "created"
+            continue
+        if row["kind"] != item.kind:
+            raise RecordError(
+                f"{item.kind} {item.name!r}: uid {item.uid} is already stored as a {row['kind']}"
+            )
+        if not is_newer(
+            item.resource_version, row["resource_version"], item.raw_sha256, row["raw_sha256"]
+        ):
+            outcomes[index] = "unchanged"
+            continue
+        fields = _row_fields(item, source)
+        # A parent link, once resolved, is kept: a later version cannot change its owner.
+        fields["parent_uid"] = row["parent_uid"] or item.parent_uid
+        fields["parent_name"] = item.parent_name or row["parent_name"]
+        row.update(fields)
+        if item.uid in created:
+            for name, value in fields.items():
+                setattr(created[item.uid], name, value)
+        else:
+            changed[item.uid] = fields
+        outcomes[index] = "updated"
+    # Inserts wait on each other's unique-index entries: the same global order as the locks.
+    RunRecord.objects.bulk_create(sorted(created.values(), key=lambda r: (r.kind, r.uid)))
+    now = timezone.now()
+    for uid in sorted(changed):
+        RunRecord.objects.filter(pk=stored[uid]["pk"]).update(**changed[uid], updated=now)
+    for uid, record in created.items():
+        stored[uid]["pk"] = record.pk
+    touched = [
+        _Stored(**{name: row[name] for name in _STORED_FIELDS})
+        for uid, row in stored.items()
+        if uid in created
+        or uid in changed
+        or row["compute_status"] in (ComputeStatus.PENDING, ComputeStatus.FAILED)
+    ]
+    return outcomes, touched
+
+
+def _link(touched: list[_Stored]) -> set[int]:
+    """Link parents and orphans; return the top-level runs to (re)compute."""
+    to_compute: set[int] = set()
+    children: list[_Stored] = []
+    for run in touched:
+        if run.kind == RunKind.PIPELINE_RUN:
+            # Its children, and the TaskRuns that arrived first naming it only by label.
+            RunRecord.objects.filter(
+                Q(parent_uid=run.uid)
+                | Q(namespace=run.namespace, parent_uid="", parent_name=run.name),
+                kind=RunKind.TASK_RUN,
+            ).update(parent_uid=run.uid, compute_status=ComputeStatus.CHILD, compute_reason="")
+            to_compute.add(run.pk)
+        elif run.parent_uid or run.parent_name:
+            children.append(run)
+        else:
+            to_compute.add(run.pk)  # a standalone TaskRun is its own top-level run
+    parents = _parents_of(children)
+    adopted: dict[tuple[int, str], list[int]] = {}
+    waiting: dict[str, list[int]] = {}
+    for child in children:
+        parent = parents.get(_parent_key(child))
+        if parent is None:
+            wanted = (
+                f"PipelineRun {child.parent_name!r}"
+                if child.parent_name
+                else f"PipelineRun uid {child.parent_uid}"
+            )
+            waiting.setdefault(f"waiting for its {wanted} to be received", []).append(child.pk)
+        else:
+            adopted.setdefault((parent.pk, parent.uid), []).append(child.pk)
+    for (parent_pk, parent_uid), pks in adopted.items():
+        RunRecord.objects.filter(pk__in=pks).update(
+            parent_uid=parent_uid, compute_status=ComputeStatus.CHILD, compute_reason=""
         )
-        return record
-    if not (record.parent_uid or record.parent_name):
-        return record  # a standalone TaskRun is its own top-level run
-    parent = _parent_of(record)
-    if parent is None:
-        wanted = (
-            f"PipelineRun {record.parent_name!r}"
-            if record.parent_name
-            else f"PipelineRun uid {record.parent_uid}"
+        to_compute.add(parent_pk)
+    now = timezone.now()
+    for reason, pks in waiting.items():
+        RunRecord.objects.filter(pk__in=pks).update(
+            compute_status=ComputeStatus.WAITING, compute_reason=reason, compute_updated=now
         )
-        RunRecord.objects.filter(pk=record.pk).update(
-            compute_status=ComputeStatus.WAITING,
-            compute_reason=f"waiting for its {wanted} to be received",
-            compute_updated=timezone.now(),
+    return to_compute
+
+
+class _ChildRow(Protocol):
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def parent_uid(self) -> str: ...
+    @property
+    def parent_name(self) -> str: ...
+
+
+def _parent_key(child: _ChildRow) -> tuple[str, str, str]:
+    """A TaskRun's parent is its PipelineRun's uid when known, else its name (the label)."""
+    if child.parent_uid:
+        return ("uid", "", child.parent_uid)
+    return ("name", child.namespace, child.parent_name)
+
+
+def _parents_of(children: Iterable[_ChildRow]) -> dict[tuple[str, str, str], RunRecord]:
+    """The stored PipelineRun of each child, by _parent_key, in at most two queries: by uid,
+    and by name (the newest PipelineRun of that name, as a re-created run replaces the old)."""
+    keys = {_parent_key(child) for child in children}
+    runs = RunRecord.objects.filter(kind=RunKind.PIPELINE_RUN).defer("raw")
+    found: dict[tuple[str, str, str], RunRecord] = {}
+    uids = {uid for by, _, uid in keys if by == "uid"}
+    if uids:
+        found.update((("uid", "", run.uid), run) for run in runs.filter(uid__in=uids))
+    names = Q()
+    for by, namespace, name in keys:
+        if by == "name":
+            names |= Q(namespace=namespace, name=name)
+    if names:
+        newest = runs.filter(names).order_by("namespace", "name", "-first_seen", "-id")
+        found.update(
+            (("name", run.namespace, run.name), run) for run in newest.distinct("namespace", "name")
         )
-        return None
-    RunRecord.objects.filter(pk=record.pk).update(
-        parent_uid=parent.uid, compute_status=ComputeStatus.CHILD, compute_reason=""
-    )
-    return parent
+    return found
 
 
 def _parent_of(record: RunRecord) -> RunRecord | None:
-    runs = RunRecord.objects.filter(kind=RunKind.PIPELINE_RUN)
-    if record.parent_uid:
-        return runs.filter(uid=record.parent_uid).first()
-    return (
-        runs.filter(namespace=record.namespace, name=record.parent_name)
-        .order_by("-first_seen", "-id")
-        .first()
-    )
+    return _parents_of([record]).get(_parent_key(record))
 
 
 def _on_commit(func: Callable[[Any], None], arg: Any) -> None:
@@ -671,11 +749,13 @@ def attestations_generate(*, run_id: int) -> ComputeOutcome:
     """
     try:
         namespace = RunRecord.objects.filter(pk=run_id).values_list("namespace", flat=True).first()
-        if namespace is not None and namespace_settings_effective(namespace)[1] is None:
-            # Outside the compute transaction: a key file must not outlive a rolled-back row.
-            _default_key(SigningKey.Purpose.ATTESTATION)
+        if namespace is None:
+            return ComputeOutcome(status="missing", reason=f"run {run_id} does not exist")
+        values, own_key = namespace_settings_effective(namespace)
+        # Outside the compute transaction: a key file must not outlive a rolled-back row.
+        key = own_key or _default_key(SigningKey.Purpose.ATTESTATION)
         with transaction.atomic():
-            return _generate(run_id)
+            return _generate(run_id, values, key)
     except ProvenanceError as exc:
         reason = str(exc) or type(exc).__name__
         run_compute_fail(run_id=run_id, reason=reason)
@@ -717,7 +797,9 @@ def _children_of(record: RunRecord) -> list[RunRecord]:
     return children
 
 
-def _generate(run_id: int) -> ComputeOutcome:
+def _generate(run_id: int, values: dict[str, Any], key: SigningKey) -> ComputeOutcome:
+    """``values`` and ``key``: the namespace's effective settings and attestation key (a
+    TaskRun's parent is in its namespace)."""
     record = RunRecord.objects.filter(pk=run_id).first()
     if record is None:
         return ComputeOutcome(status="missing", reason=f"run {run_id} does not exist")
@@ -742,7 +824,6 @@ def _generate(run_id: int) -> ComputeOutcome:
             return _set_status(
                 record, ComputeStatus.WAITING, f"waiting for TaskRuns: {', '.join(missing)}"
             )
-    values, own_key = namespace_settings_effective(record.namespace)
     cfg = SlsaConfig(
         format=values["format"],
         builder_id=values["builder_id"],
@@ -752,7 +833,6 @@ def _generate(run_id: int) -> ComputeOutcome:
     plan = plan_statements(run, cfg, values["scope"], values["emit"])
     created: list[int] = []
     if plan.statements:
-        key = own_key or _default_key(SigningKey.Purpose.ATTESTATION)
         signer = signer_load(key)
         for planned in plan.statements:
             attestation = _attestation_store(record, run, planned, values, signer)

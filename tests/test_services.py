@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
+from bench.engine import synthetic_input
 from provenance import services
 from provenance.core import load_documents, parse_records
 from provenance.core.errors import RecordError
@@ -135,6 +136,30 @@ def test_older_or_equal_resource_version_is_a_no_op(ingest) -> None:
     assert ingest([bump(doc, 60)]).records[0].outcome == "updated"
     assert RunRecord.objects.get().resource_version == "60"
     assert Attestation.objects.count() == 1  # same statement: nothing new to sign
+
+
+def test_duplicates_in_one_batch_apply_in_order(ingest) -> None:
+    doc = taskrun_doc(rv=50)
+    outcomes = [r.outcome for r in ingest([doc, bump(doc, 60), bump(doc, 55)]).records]
+    assert outcomes == ["created", "updated", "unchanged"]
+    assert RunRecord.objects.get().resource_version == "60"
+    assert [r.outcome for r in ingest([doc, bump(doc, 70)]).records] == ["unchanged", "updated"]
+    assert RunRecord.objects.get().resource_version == "70"
+
+
+@pytest.mark.parametrize("tasks", [5, 200])
+def test_ingest_query_count_does_not_grow_with_the_record(tasks, django_assert_max_num_queries):
+    """One record is a handful of queries however many TaskRuns it holds (it was four per
+    object), whether it is new or a newer version of what is stored."""
+    data = synthetic_input(tasks, max(1, tasks // 5))
+    with django_assert_max_num_queries(14):
+        result = services.records_ingest(data=data, namespaces_allowed=None, source="test")
+    assert result.count("created") == tasks + 1
+    assert RunRecord.objects.filter(compute_status=ComputeStatus.CHILD).count() == tasks
+    newer = data.replace(b'"resourceVersion":"', b'"resourceVersion":"9')
+    with django_assert_max_num_queries(14 + tasks):  # one UPDATE per changed row
+        result = services.records_ingest(data=newer, namespaces_allowed=None, source="test")
+    assert result.count("updated") == tasks  # the PipelineRun has no resourceVersion to bump
 
 
 def test_running_pipeline_is_signed_once_it_completes(ingest) -> None:

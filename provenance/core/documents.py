@@ -72,7 +72,8 @@ _NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 def _check_json_document(raw: bytes, parsed: Any) -> None:
     """JSON input: refuse NUL characters (Postgres text cannot hold them) and extreme nesting."""
-    if _NUL_ESCAPE.search(raw):
+    # The substring test first: the regex alone costs ~80 ms per MB of clean input.
+    if b"\\u0000" in raw and _NUL_ESCAPE.search(raw):
         raise RecordError("a string contains a NUL character (\\u0000)")
     try:
         orjson.dumps(parsed)
