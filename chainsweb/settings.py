@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
+from kombu.entity import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -294,6 +295,13 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Live ingests queue their computes on the default queue; bulk work (import_records, namespace
+# recomputes, requeue_pending) on BACKFILL_QUEUE, so a 20,000-run import never sits in front of
+# a live run. A worker started without -Q consumes both, and kombu's Redis transport serves
+# them in turn (round robin): neither starves.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+BACKFILL_QUEUE = "backfill"
+CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(BACKFILL_QUEUE))  # type: ignore[no-untyped-call]
 
 # Signing keys (file-key signer) and ingest limits.
 KEYS_DIR = Path(os.environ.get("KEYS_DIR", BASE_DIR / ".keys"))

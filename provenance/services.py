@@ -195,9 +195,12 @@ def is_newer(incoming: str, stored: str, incoming_sha: str, stored_sha: str) -> 
 
 
 def records_ingest(
-    *, data: bytes, namespaces_allowed: set[str] | None, source: str
+    *, data: bytes, namespaces_allowed: set[str] | None, source: str, background: bool = False
 ) -> IngestResult:
     """Parse, validate and store run records; enqueue compute for what changed.
+
+    ``background``: bulk work (an import): its computes go to the backfill queue, so they never
+    sit in front of live ingests.
 
     Every object is validated before anything is written, and all of them are stored in one
     transaction: a bad record or a forbidden namespace stores nothing. RecordError and
@@ -209,7 +212,7 @@ def records_ingest(
         for item in prepared:
             if item.namespace not in namespaces_allowed:
                 raise NamespaceForbidden(item.namespace)
-    return _records_store(prepared, source=source[:300])
+    return _records_store(prepared, source=source[:300], background=background)
 
 
 def _lock_rows(prepared: list[_Prepared]) -> None:
@@ -250,7 +253,7 @@ def _lock_rows(prepared: list[_Prepared]) -> None:
 
 
 @transaction.atomic
-def _records_store(prepared: list[_Prepared], *, source: str) -> IngestResult:
+def _records_store(prepared: list[_Prepared], *, source: str, background: bool) -> IngestResult:
     _lock_rows(prepared)
     for attempt in range(1, 4):
         try:
@@ -278,7 +281,7 @@ def _records_store(prepared: list[_Prepared], *, source: str) -> IngestResult:
         RunRecord.objects.filter(pk__in=ids).update(
             compute_status=ComputeStatus.PENDING, compute_reason="", compute_updated=timezone.now()
         )
-        _on_commit(_enqueue_compute, ids)
+        _on_commit(_enqueue_compute, ids, background)
     return IngestResult(records=tuple(results), enqueued=ids)
 
 
@@ -468,29 +471,31 @@ def _parent_of(record: RunRecord) -> RunRecord | None:
     return _parents_of([record]).get(_parent_key(record))
 
 
-def _on_commit(func: Callable[[Any], None], arg: Any) -> None:
-    """Run ``func(arg)`` after the outermost transaction commits.
+def _on_commit(func: Callable[..., None], *args: Any) -> None:
+    """Run ``func(*args)`` after the outermost transaction commits.
 
     ``robust``: a broker outage must not turn a committed ingest into an error response; the
     runs stay visibly ``pending`` and any later ingest or settings change re-queues them.
     """
 
     def callback() -> None:
-        func(arg)
+        func(*args)
 
     callback.__qualname__ = f"enqueue:{func.__name__}"
     transaction.on_commit(callback, robust=True)
 
 
-def _enqueue_compute(run_ids: Iterable[int]) -> None:
-    """Queue a compute per run. If the broker cannot take a message, that run and every run
-    not tried yet stay pending with a reason saying so, for ``requeue_pending`` to pick up."""
+def _enqueue_compute(run_ids: Iterable[int], background: bool = False) -> None:
+    """Queue a compute per run, on the backfill queue for bulk work. If the broker cannot take a
+    message, that run and every run not tried yet stay pending with a reason saying so, for
+    ``requeue_pending`` to pick up."""
     from .tasks import attestations_compute
 
+    queue = settings.BACKFILL_QUEUE if background else None  # None: the default (live) queue
     ids = list(run_ids)
     for position, run_id in enumerate(ids):
         try:
-            attestations_compute.delay(run_id)
+            attestations_compute.apply_async((run_id,), queue=queue)
         except (KombuOperationalError, OSError) as exc:
             logger.warning("broker unavailable, %d run(s) not queued: %s", len(ids) - position, exc)
             RunRecord.objects.filter(
@@ -519,7 +524,7 @@ def runs_requeue_pending(*, older_than: timedelta, include_failed: bool = False)
         RunRecord.objects.filter(pk__in=ids).update(
             compute_status=ComputeStatus.PENDING, compute_reason="", compute_updated=timezone.now()
         )
-        _enqueue_compute(ids)
+        _enqueue_compute(ids, background=True)
     return len(ids)
 
 
@@ -617,7 +622,7 @@ def namespace_runs_recompute(*, namespace: str) -> int:
         runs.update(
             compute_status=ComputeStatus.PENDING, compute_reason="", compute_updated=timezone.now()
         )
-        _on_commit(_enqueue_compute, ids)
+        _on_commit(_enqueue_compute, ids, True)  # a whole namespace: bulk work
     return len(ids)
 
 

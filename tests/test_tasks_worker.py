@@ -6,6 +6,7 @@ The test process POSTs records through the API with Celery pointed at Redis; a s
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import signal
@@ -20,6 +21,7 @@ from typing import Any
 import psycopg
 import pytest
 import redis
+from django.core.management import call_command
 from django.db import connection
 
 from chainsweb.celery import app as celery_app
@@ -226,3 +228,30 @@ def test_worker_killed_mid_task_signs_exactly_once_after_restart(worker: Worker,
     assert ChainEntry.objects.count() == 1
     assert RunRecord.objects.get().compute_status == ComputeStatus.SIGNED
     assert store_verify().ok
+
+
+def test_a_live_run_is_not_queued_behind_an_import(broker: str, post, tmp_path, settings) -> None:
+    """import_records queues its computes on the backfill queue; a live POST goes to the live
+    queue, and a worker started with no -Q serves both, so the live run is signed first or
+    second, not after the whole import."""
+    folder = tmp_path / "backfill"
+    folder.mkdir()
+    for n in range(10):
+        (folder / f"run-{n}.json").write_bytes(as_list([taskrun_doc(name=f"old-{n}")]))
+    call_command("import_records", str(folder), "--no-progress", stdout=io.StringIO())
+    live = taskrun_doc(name="live")
+    post(as_list([live]))
+    queues = redis.Redis.from_url(broker)
+    assert queues.llen(settings.BACKFILL_QUEUE) == 10
+    assert queues.llen(settings.CELERY_TASK_DEFAULT_QUEUE) == 1
+
+    settings.KEYS_DIR = tmp_path / "keys"
+    w = Worker(broker, settings.KEYS_DIR, tmp_path / "worker.log")
+    w.start()
+    try:
+        wait_for(lambda: Attestation.objects.count() == 11, "every run to be signed")
+    finally:
+        w.stop()
+        print(w.tail())
+    order = list(Attestation.objects.order_by("id").values_list("run__name", flat=True))
+    assert "live" in order[:2], order

@@ -32,6 +32,7 @@ from typing import Any
 import orjson
 import pytest
 import redis
+from django.conf import settings
 
 from chainsweb.celery import app as celery_app
 from provenance.models import (
@@ -443,10 +444,14 @@ class RedisServer:
                 self.proc.wait(timeout=20)
         self.proc = None
 
-    def queued(self, queue: str = "celery") -> int:
+    def queued(self) -> int:
+        """Messages waiting on the live and the backfill queue."""
         client = redis.Redis(port=self.port)
         try:
-            return int(client.llen(queue))  # type: ignore[arg-type]
+            return sum(
+                int(client.llen(queue))  # type: ignore[arg-type]
+                for queue in (settings.CELERY_TASK_DEFAULT_QUEUE, settings.BACKFILL_QUEUE)
+            )
         finally:
             client.close()
 

@@ -147,14 +147,15 @@ def test_a_publish_error_leaves_no_run_looking_queued(broker: RedisServer, inges
     tried: list[int] = []
     queued: set[int] = set()
 
-    def publish(run_id: int) -> None:
+    def publish(args: tuple[int], queue: str | None = None) -> None:
+        (run_id,) = args
         tried.append(run_id)
         if len(tried) == 1:
             raise BrokerError("connection reset by peer")
         queued.add(run_id)
 
     docs = [standalone_taskrun(f"blip-{n}") for n in range(5)]
-    with mock.patch.object(attestations_compute, "delay", side_effect=publish):
+    with mock.patch.object(attestations_compute, "apply_async", side_effect=publish):
         ingest.accepted(as_list(docs))
     unmarked = [
         run.name

@@ -55,7 +55,7 @@ def _settle_and_check(worker: ReliabilityWorker, broker: RedisServer, docs: list
     assert_every_record_accounted_for(expected_uids=uids(docs))
 
 
-def _not_queued(run_ids: object) -> None:
+def _not_queued(run_ids: object, background: bool = False) -> None:
     pass
 
 

@@ -101,7 +101,12 @@ class Command(BaseCommand):
         for attempt in range(1, max(retries, 1) + 1):
             try:
                 return (
-                    records_ingest(data=data, namespaces_allowed=None, source=f"import:{path}"),
+                    records_ingest(
+                        data=data,
+                        namespaces_allowed=None,
+                        source=f"import:{path}",
+                        background=True,
+                    ),
                     attempt,
                 )
             except (OperationalError, InterfaceError) as exc:
