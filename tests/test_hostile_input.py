@@ -125,11 +125,6 @@ _NAMESPACE = (
     "API already refuses anything else (NAMESPACE_NAME), so such a namespace can never be "
     "configured; _prepare should reject it with a RecordError"
 )
-_NON_STRING_IDENTITY = (
-    "bug: a non-string metadata.name/namespace/uid/resourceVersion (list, dict, bool) is "
-    "stringified by tekton._parse_meta (str(['x']) -> \"['x']\") and stored as the record's "
-    "identity; Chains' decoder refuses such a record; it should be a RecordError"
-)
 _ALGORITHM_COLUMN = (
     "bug: the Artifact index keeps a subject digest as written: algorithm 'SHA256' or "
     "'sha256 ' (trailing spaces, cut by varchar(16)) and hex with leading spaces; digest "
@@ -191,17 +186,6 @@ _bug(
         "html-js--p3-namespace",
     ],
     _NAMESPACE,
-)
-_bug(
-    [
-        "wrong-types--name-list",
-        "wrong-types--name-dict",
-        "wrong-types--namespace-list",
-        "wrong-types--uid-dict",
-        "wrong-types--uid-bool",
-        "wrong-types--resource-version-dict",
-    ],
-    _NON_STRING_IDENTITY,
 )
 
 
