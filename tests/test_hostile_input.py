@@ -114,17 +114,6 @@ _DEEP = (
     "(limit 254) raises TypeError 'Recursion limit reached' in services._prepare: 500 / "
     "import_records crash; load_documents should refuse depth > 254 with a RecordError"
 )
-_NAME_TOO_LONG = (
-    "bug: metadata.name/namespace longer than 253 characters is not checked by "
-    "services._prepare: Postgres raises DataError 'value too long for character varying(253)' "
-    "(500 / import_records crash) instead of a 400 naming the field"
-)
-_NAMESPACE = (
-    "bug: records_ingest stores any string as the namespace ('../../etc/passwd', '<script>', "
-    "'Team-A', 10k chars): only RFC 1123 labels are Kubernetes namespaces, and the settings "
-    "API already refuses anything else (NAMESPACE_NAME), so such a namespace can never be "
-    "configured; _prepare should reject it with a RecordError"
-)
 _ALGORITHM_COLUMN = (
     "bug: the Artifact index keeps a subject digest as written: algorithm 'SHA256' or "
     "'sha256 ' (trailing spaces, cut by varchar(16)) and hex with leading spaces; digest "
@@ -171,21 +160,6 @@ _bug(
         "duplicate-keys--json-metadata-twice",
     ],
     _JSON_DUPLICATES,
-)
-_bug(["names--name-254", "names--name-10k"], _NAME_TOO_LONG)
-_bug(
-    [
-        "names--namespace-dotdot",
-        "names--namespace-uppercase",
-        "names--namespace-slash",
-        "names--namespace-10k",
-        "names--namespace-rtl",
-        "names--namespace-space",
-        "html-js--p1-namespace",
-        "html-js--p2-namespace",
-        "html-js--p3-namespace",
-    ],
-    _NAMESPACE,
 )
 
 
