@@ -900,8 +900,16 @@ def _attestation_store(
 
 
 def _artifacts_for(planned: PlannedStatement) -> list[Artifact]:
+    """The index rows of a statement's subjects, digests in the form digest search looks up.
+
+    The statement keeps each digest as Chains writes it (an ``ARTIFACT_DIGEST`` of
+    ``SHA256:…`` or ``sha256 : …`` is signed with that algorithm key and hex); the index holds
+    the algorithm trimmed and lower-cased and the hex trimmed and lower-cased, as
+    ``selectors.parse_digest_filter`` reads a search. Two spellings of one digest are one row
+    (the set drops the second before ``bulk_create``).
+    """
     wanted = {
-        (name, algorithm, hex_value)
+        (name, algorithm.strip().lower(), hex_value.strip().lower())
         for name, digest in planned.subjects
         for algorithm, hex_value in digest
     }

@@ -114,13 +114,6 @@ _DEEP = (
     "(limit 254) raises TypeError 'Recursion limit reached' in services._prepare: 500 / "
     "import_records crash; load_documents should refuse depth > 254 with a RecordError"
 )
-_ALGORITHM_COLUMN = (
-    "bug: the Artifact index keeps a subject digest as written: algorithm 'SHA256' or "
-    "'sha256 ' (trailing spaces, cut by varchar(16)) and hex with leading spaces; digest "
-    "search (algorithm='sha256', hex=...) cannot find these subjects; "
-    "services._artifacts_for should index the algorithm trimmed and lower-cased and the hex "
-    "trimmed (the signed statement keeps Chains' bytes)"
-)
 
 _SLOW_YAML = (
     "bug: load_documents parses YAML with pure-Python PyYAML (_StrictLoader subclasses "
@@ -140,16 +133,6 @@ def _bug(ids: list[str], reason: str, paths: tuple[str, ...] = ("api", "import")
             KNOWN_BUGS.setdefault(cid, {})[path] = reason
 
 
-_bug(
-    [
-        "digests--artifact-upper-algorithm",
-        "digests--artifact-spaced",
-        "digests--artifact-padded-algorithm",
-        "digests--artifact-outputs-upper",
-    ],
-    _ALGORITHM_COLUMN,
-    paths=("api",),
-)
 _bug(
     [
         "duplicate-keys--json-status-twice",
