@@ -79,50 +79,12 @@ def case_id(case: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------------
 # Known bugs: case id -> {path: reason}. Paths: "api", "engine", "import".
 
-_NUL_COLUMNS = (
-    "bug: a NUL character in a field copied into a column (name, namespace, uid, "
-    "resourceVersion, labels, Succeeded reason, taskRef name) reaches Postgres and raises "
-    "DataError ('cannot contain NUL' / jsonb 'unsupported Unicode escape sequence'): 500 from "
-    "POST /api/v1/records, a crash in import_records; records_ingest should reject any NUL "
-    "with a RecordError (e.g. a '\\u0000' escape in the compact JSON in _prepare)"
-)
-_NUL_ELSEWHERE = (
-    "bug: a NUL character elsewhere (annotations, params, results, step names) is accepted; "
-    "it is a time bomb: in an ARTIFACT_URI it becomes a subject name and compute dies on "
-    "Artifact.uri with DataError, leaving the run pending; records_ingest should reject any "
-    "NUL with a RecordError"
-)
-_NON_JSON_YAML = (
-    "bug: YAML that loads to values JSON cannot hold (!!binary bytes, !!set, !!omap/!!pairs "
-    "tuples, !!timestamp datetimes, .nan/.inf, non-string keys, ints past 64 bits) passes "
-    "load_documents; orjson.dumps then raises TypeError in services._prepare (500 / "
-    "import_records crash) or the value is silently rewritten (NaN -> null, datetime -> "
-    "string); load_documents should reject it with a RecordError"
-)
-_YAML_SURROGATE = (
-    "bug: a YAML '\\udXXX' escape loads as a lone surrogate; orjson.dumps in "
-    "services._prepare raises TypeError ('surrogates not allowed'): 500 / import_records "
-    "crash; load_documents should reject it (or join a valid pair)"
-)
 _JSON_DUPLICATES = (
     "bug: duplicate JSON object keys are accepted, the last one silently winning (orjson), "
     "while YAML duplicates are refused; a parser-differential on status/kind/uid/digests. "
     "load_documents should reject them as it does for YAML"
 )
-_DEEP = (
-    "bug: JSON nested 255..1023 levels parses (orjson's read limit is 1024) but orjson.dumps "
-    "(limit 254) raises TypeError 'Recursion limit reached' in services._prepare: 500 / "
-    "import_records crash; load_documents should refuse depth > 254 with a RecordError"
-)
 
-_SLOW_YAML = (
-    "bug: load_documents parses YAML with pure-Python PyYAML (_StrictLoader subclasses "
-    "SafeLoader): ~3 s per MB of small keys, so a 4.4 MB body (300k annotations, under "
-    "INGEST_MAX_BYTES) ties up a web worker for ~15 s and 7 MB of keys for ~26 s (the same "
-    "record as JSON: well under 1 s). libyaml is available (yaml.CSafeLoader, ~8x faster); "
-    "aliases can still be refused by composing with CSafeLoader and failing on a node seen "
-    "twice, duplicate keys by the same mapping constructor"
-)
 
 KNOWN_BUGS: dict[str, dict[str, str]] = {}
 
