@@ -29,6 +29,7 @@ import io
 import json
 import signal
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -79,13 +80,7 @@ def case_id(case: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------------
 # Known bugs: case id -> {path: reason}. Paths: "api", "engine", "import".
 
-_JSON_DUPLICATES = (
-    "bug: duplicate JSON object keys are accepted, the last one silently winning (orjson), "
-    "while YAML duplicates are refused; a parser-differential on status/kind/uid/digests. "
-    "load_documents should reject them as it does for YAML"
-)
-
-
+# None open at the moment; add a reason constant and a _bug(...) call for a new one.
 KNOWN_BUGS: dict[str, dict[str, str]] = {}
 
 
@@ -93,19 +88,6 @@ def _bug(ids: list[str], reason: str, paths: tuple[str, ...] = ("api", "import")
     for cid in ids:
         for path in paths:
             KNOWN_BUGS.setdefault(cid, {})[path] = reason
-
-
-_bug(
-    [
-        "duplicate-keys--json-status-twice",
-        "duplicate-keys--json-kind-twice",
-        "duplicate-keys--json-uid-twice",
-        "duplicate-keys--json-name-twice",
-        "duplicate-keys--json-digest-twice",
-        "duplicate-keys--json-metadata-twice",
-    ],
-    _JSON_DUPLICATES,
-)
 
 
 def _params(path: str, cases: list[dict[str, Any]]) -> list[Any]:
@@ -253,6 +235,37 @@ def assert_stored_exactly(posted: list[dict[str, Any]]) -> list[RunRecord]:
     return records
 
 
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    mapping = dict(pairs)
+    if len(mapping) != len(pairs):
+        seen: set[str] = set()
+        twice = sorted({key for key, _ in pairs if key in seen or seen.add(key)})
+        raise AssertionError(f"keys given twice: {twice}")
+    return mapping
+
+
+def _at(document: Any, path: str) -> Any:
+    for part in path.split("."):
+        document = document[int(part)] if isinstance(document, list) else document[part]
+    return document
+
+
+def assert_last_wins(case: dict[str, Any], body: bytes, records: list[RunRecord]) -> None:
+    """A key given twice in a JSON object: the last value is the one stored (as Go's
+    encoding/json, which Chains decodes with, reads it), and the stored raw record holds the
+    key once: nothing later can read the other value."""
+    if not case.get("last_wins"):
+        return
+    with pytest.raises(AssertionError, match="keys given twice"):
+        json.loads(body, object_pairs_hook=_refuse_duplicates)  # the case really has some
+    assert len(records) == 1, [r.uid for r in records]
+    record = records[0]
+    for path, value in case["last_wins"].items():
+        assert _at(record.document, path) == value, path
+    raw = zlib.decompress(bytes(record.raw))
+    json.loads(raw, object_pairs_hook=_refuse_duplicates)
+
+
 def assert_settled(records: list[RunRecord]) -> None:
     """The reliability rule: signed, or not signed with a stored reason; never pending."""
     for record in records:
@@ -367,6 +380,7 @@ def test_api(case, token, settings, django_capture_on_commit_callbacks) -> None:
     for item, obj in zip(answered, posted, strict=True):
         assert item["name"] == obj["metadata"]["name"], "names come back verbatim"
         assert item["namespace"] == obj["metadata"]["namespace"]
+    assert_last_wins(case, body, records)
     assert_settled(records)
     assert_compute(case, records)
     assert_artifacts_canonical()
@@ -465,6 +479,7 @@ def test_import_records(case, settings, tmp_path, django_capture_on_commit_callb
         return
     assert failed is None, out.getvalue()
     records = assert_stored_exactly(posted_objects(body, ctype))
+    assert_last_wins(case, body, records)
     assert_settled(records)
     assert_compute(case, records)
 
