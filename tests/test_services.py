@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -166,6 +167,31 @@ def test_a_forbidden_namespace_stores_nothing(ingest) -> None:
     with pytest.raises(services.NamespaceForbidden, match="team-b"):
         ingest([taskrun_doc(), taskrun_doc(namespace="team-b")], allowed={"team-a"})
     assert not RunRecord.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        ("name", ["x"], "metadata.name must be a string, not an array"),
+        ("uid", True, "metadata.uid must be a string, not a boolean"),
+        ("resourceVersion", 7, "metadata.resourceVersion must be a string, not a number"),
+        ("name", "n" * 254, "metadata.name is too long"),
+        ("namespace", "n" * 64, "metadata.namespace is too long"),
+        ("namespace", "Team-A", "'Team-A' is not a Kubernetes namespace name"),
+        ("namespace", "team-a-", "not a Kubernetes namespace name"),
+    ],
+)
+def test_record_identity_must_be_a_kubernetes_one(ingest, field, value, error) -> None:
+    doc = taskrun_doc()
+    doc["metadata"][field] = value
+    with pytest.raises(RecordError, match=re.escape(error)):
+        ingest([doc])
+    assert not RunRecord.objects.exists()
+
+
+def test_longest_name_and_namespace_are_stored(ingest) -> None:
+    ingest([taskrun_doc(namespace="n" * 63, name="r" * 253)])
+    assert RunRecord.objects.get().namespace == "n" * 63
 
 
 def test_digest_index_is_canonical_and_the_statement_is_not(ingest) -> None:
