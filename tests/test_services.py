@@ -222,6 +222,10 @@ def test_digest_index_is_canonical_and_the_statement_is_not(ingest) -> None:
     assert set(attestation.subjects.all()) >= set(rows)
     found = selectors.attestations_for_digest(namespaces=None, digest="SHA256:" + hex_value)
     assert list(found) == [attestation]
+    # The gate reads the signed statement, which names SHA256/"sha256 ", not sha256: no.
+    decision = selectors.gate_evaluate(namespaces=None, digest="sha256:" + hex_value)
+    assert not decision.allowed
+    assert any("does not name sha256:" in reason for reason in decision.reasons), decision
 
 
 def test_same_uid_with_another_kind_is_rejected(ingest) -> None:
