@@ -62,6 +62,9 @@ PIPELINE_TASK_LABEL = "tekton.dev/pipelineTask"
 SETTINGS_FIELDS = ("format", "deep_inspection", "scope", "emit", "builder_id", "build_type")
 # RFC 1123 label: what Kubernetes accepts as a namespace name.
 NAMESPACE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+MAX_NAMESPACE = 63
+# metadata.name: a DNS subdomain's length, the RunRecord.name column's size.
+MAX_NAME = 253
 # pg_advisory_xact_lock keys: one writer at a time appends to the chain / creates default keys.
 CHAIN_LOCK = 7_411_001
 KEY_LOCK = 7_411_002
@@ -131,10 +134,17 @@ def _prepare(obj: dict[str, Any], index: int) -> _Prepared:
     kind = str(obj.get("kind"))
     run = next(r for r in runs if r.meta.kind == kind)
     meta = run.meta
-    label = f"object {index + 1} ({kind} {meta.name!r})" if meta.name else f"object {index + 1}"
+    shown = meta.name if len(meta.name) <= 80 else meta.name[:80] + "…"
+    label = f"object {index + 1} ({kind} {shown!r})" if meta.name else f"object {index + 1}"
     for field_name, value in (("name", meta.name), ("namespace", meta.namespace)):
         if not value:
             raise RecordError(f"{label}: metadata.{field_name} is missing")
+    if len(meta.name) > MAX_NAME:
+        raise RecordError(
+            f"{label}: metadata.name is too long ({len(meta.name)} characters; "
+            f"a Kubernetes name has at most {MAX_NAME})"
+        )
+    _check_namespace(meta.namespace, label)
     if not meta.uid:
         raise RecordError(f"{label}: metadata.uid is missing (records are keyed by uid)")
     if len(meta.uid) > 128 or len(meta.resource_version) > 64:
@@ -182,6 +192,22 @@ def _prepare(obj: dict[str, Any], index: int) -> _Prepared:
         parent_uid=parent_uid,
         parent_name=parent_name[:253],
     )
+
+
+def _check_namespace(namespace: str, label: str) -> None:
+    """Namespaces are identities (tokens, grants, settings are per namespace): only what
+    Kubernetes accepts as a namespace name, an RFC 1123 label, is stored."""
+    if len(namespace) > MAX_NAMESPACE:
+        raise RecordError(
+            f"{label}: metadata.namespace is too long ({len(namespace)} characters; "
+            f"a Kubernetes namespace name has at most {MAX_NAMESPACE})"
+        )
+    if not NAMESPACE_NAME.fullmatch(namespace):
+        raise RecordError(
+            f"{label}: metadata.namespace {namespace!r} is not a Kubernetes namespace name "
+            "(an RFC 1123 label: lower-case letters, digits and '-', starting and ending "
+            "with a letter or digit)"
+        )
 
 
 def is_newer(incoming: str, stored: str, incoming_sha: str, stored_sha: str) -> bool:
@@ -959,8 +985,16 @@ def _attestation_store(
 
 
 def _artifacts_for(planned: PlannedStatement) -> list[Artifact]:
+    """The index rows of a statement's subjects, digests in the form digest search looks up.
+
+    The statement keeps each digest as Chains writes it (an ``ARTIFACT_DIGEST`` of
+    ``SHA256:…`` or ``sha256 : …`` is signed with that algorithm key and hex); the index holds
+    the algorithm trimmed and lower-cased and the hex trimmed and lower-cased, as
+    ``selectors.parse_digest_filter`` reads a search. Two spellings of one digest are one row
+    (the set drops the second before ``bulk_create``).
+    """
     wanted = {
-        (name, algorithm, hex_value)
+        (name, algorithm.strip().lower(), hex_value.strip().lower())
         for name, digest in planned.subjects
         for algorithm, hex_value in digest
     }

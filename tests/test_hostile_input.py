@@ -29,6 +29,7 @@ import io
 import json
 import signal
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -79,74 +80,7 @@ def case_id(case: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------------
 # Known bugs: case id -> {path: reason}. Paths: "api", "engine", "import".
 
-_NUL_COLUMNS = (
-    "bug: a NUL character in a field copied into a column (name, namespace, uid, "
-    "resourceVersion, labels, Succeeded reason, taskRef name) reaches Postgres and raises "
-    "DataError ('cannot contain NUL' / jsonb 'unsupported Unicode escape sequence'): 500 from "
-    "POST /api/v1/records, a crash in import_records; records_ingest should reject any NUL "
-    "with a RecordError (e.g. a '\\u0000' escape in the compact JSON in _prepare)"
-)
-_NUL_ELSEWHERE = (
-    "bug: a NUL character elsewhere (annotations, params, results, step names) is accepted; "
-    "it is a time bomb: in an ARTIFACT_URI it becomes a subject name and compute dies on "
-    "Artifact.uri with DataError, leaving the run pending; records_ingest should reject any "
-    "NUL with a RecordError"
-)
-_NON_JSON_YAML = (
-    "bug: YAML that loads to values JSON cannot hold (!!binary bytes, !!set, !!omap/!!pairs "
-    "tuples, !!timestamp datetimes, .nan/.inf, non-string keys, ints past 64 bits) passes "
-    "load_documents; orjson.dumps then raises TypeError in services._prepare (500 / "
-    "import_records crash) or the value is silently rewritten (NaN -> null, datetime -> "
-    "string); load_documents should reject it with a RecordError"
-)
-_YAML_SURROGATE = (
-    "bug: a YAML '\\udXXX' escape loads as a lone surrogate; orjson.dumps in "
-    "services._prepare raises TypeError ('surrogates not allowed'): 500 / import_records "
-    "crash; load_documents should reject it (or join a valid pair)"
-)
-_JSON_DUPLICATES = (
-    "bug: duplicate JSON object keys are accepted, the last one silently winning (orjson), "
-    "while YAML duplicates are refused; a parser-differential on status/kind/uid/digests. "
-    "load_documents should reject them as it does for YAML"
-)
-_DEEP = (
-    "bug: JSON nested 255..1023 levels parses (orjson's read limit is 1024) but orjson.dumps "
-    "(limit 254) raises TypeError 'Recursion limit reached' in services._prepare: 500 / "
-    "import_records crash; load_documents should refuse depth > 254 with a RecordError"
-)
-_NAME_TOO_LONG = (
-    "bug: metadata.name/namespace longer than 253 characters is not checked by "
-    "services._prepare: Postgres raises DataError 'value too long for character varying(253)' "
-    "(500 / import_records crash) instead of a 400 naming the field"
-)
-_NAMESPACE = (
-    "bug: records_ingest stores any string as the namespace ('../../etc/passwd', '<script>', "
-    "'Team-A', 10k chars): only RFC 1123 labels are Kubernetes namespaces, and the settings "
-    "API already refuses anything else (NAMESPACE_NAME), so such a namespace can never be "
-    "configured; _prepare should reject it with a RecordError"
-)
-_NON_STRING_IDENTITY = (
-    "bug: a non-string metadata.name/namespace/uid/resourceVersion (list, dict, bool) is "
-    "stringified by tekton._parse_meta (str(['x']) -> \"['x']\") and stored as the record's "
-    "identity; Chains' decoder refuses such a record; it should be a RecordError"
-)
-_ALGORITHM_COLUMN = (
-    "bug: the Artifact index keeps a subject digest as written: algorithm 'SHA256' or "
-    "'sha256 ' (trailing spaces, cut by varchar(16)) and hex with leading spaces; digest "
-    "search (algorithm='sha256', hex=...) cannot find these subjects; "
-    "services._artifacts_for should index the algorithm trimmed and lower-cased and the hex "
-    "trimmed (the signed statement keeps Chains' bytes)"
-)
-
-_SLOW_YAML = (
-    "bug: load_documents parses YAML with pure-Python PyYAML (_StrictLoader subclasses "
-    "SafeLoader): ~3 s per MB of small keys, so a 4.4 MB body (300k annotations, under "
-    "INGEST_MAX_BYTES) ties up a web worker for ~15 s and 7 MB of keys for ~26 s (the same "
-    "record as JSON: well under 1 s). libyaml is available (yaml.CSafeLoader, ~8x faster); "
-    "aliases can still be refused by composing with CSafeLoader and failing on a node seen "
-    "twice, duplicate keys by the same mapping constructor"
-)
-
+# None open at the moment; add a reason constant and a _bug(...) call for a new one.
 KNOWN_BUGS: dict[str, dict[str, str]] = {}
 
 
@@ -154,55 +88,6 @@ def _bug(ids: list[str], reason: str, paths: tuple[str, ...] = ("api", "import")
     for cid in ids:
         for path in paths:
             KNOWN_BUGS.setdefault(cid, {})[path] = reason
-
-
-_bug(
-    [
-        "digests--artifact-upper-algorithm",
-        "digests--artifact-spaced",
-        "digests--artifact-padded-algorithm",
-        "digests--artifact-outputs-upper",
-    ],
-    _ALGORITHM_COLUMN,
-    paths=("api",),
-)
-_bug(
-    [
-        "duplicate-keys--json-status-twice",
-        "duplicate-keys--json-kind-twice",
-        "duplicate-keys--json-uid-twice",
-        "duplicate-keys--json-name-twice",
-        "duplicate-keys--json-digest-twice",
-        "duplicate-keys--json-metadata-twice",
-    ],
-    _JSON_DUPLICATES,
-)
-_bug(["names--name-254", "names--name-10k"], _NAME_TOO_LONG)
-_bug(
-    [
-        "names--namespace-dotdot",
-        "names--namespace-uppercase",
-        "names--namespace-slash",
-        "names--namespace-10k",
-        "names--namespace-rtl",
-        "names--namespace-space",
-        "html-js--p1-namespace",
-        "html-js--p2-namespace",
-        "html-js--p3-namespace",
-    ],
-    _NAMESPACE,
-)
-_bug(
-    [
-        "wrong-types--name-list",
-        "wrong-types--name-dict",
-        "wrong-types--namespace-list",
-        "wrong-types--uid-dict",
-        "wrong-types--uid-bool",
-        "wrong-types--resource-version-dict",
-    ],
-    _NON_STRING_IDENTITY,
-)
 
 
 def _params(path: str, cases: list[dict[str, Any]]) -> list[Any]:
@@ -350,6 +235,37 @@ def assert_stored_exactly(posted: list[dict[str, Any]]) -> list[RunRecord]:
     return records
 
 
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    mapping = dict(pairs)
+    if len(mapping) != len(pairs):
+        seen: set[str] = set()
+        twice = sorted({key for key, _ in pairs if key in seen or seen.add(key)})
+        raise AssertionError(f"keys given twice: {twice}")
+    return mapping
+
+
+def _at(document: Any, path: str) -> Any:
+    for part in path.split("."):
+        document = document[int(part)] if isinstance(document, list) else document[part]
+    return document
+
+
+def assert_last_wins(case: dict[str, Any], body: bytes, records: list[RunRecord]) -> None:
+    """A key given twice in a JSON object: the last value is the one stored (as Go's
+    encoding/json, which Chains decodes with, reads it), and the stored raw record holds the
+    key once: nothing later can read the other value."""
+    if not case.get("last_wins"):
+        return
+    with pytest.raises(AssertionError, match="keys given twice"):
+        json.loads(body, object_pairs_hook=_refuse_duplicates)  # the case really has some
+    assert len(records) == 1, [r.uid for r in records]
+    record = records[0]
+    for path, value in case["last_wins"].items():
+        assert _at(record.document, path) == value, path
+    raw = zlib.decompress(bytes(record.raw))
+    json.loads(raw, object_pairs_hook=_refuse_duplicates)
+
+
 def assert_settled(records: list[RunRecord]) -> None:
     """The reliability rule: signed, or not signed with a stored reason; never pending."""
     for record in records:
@@ -464,6 +380,7 @@ def test_api(case, token, settings, django_capture_on_commit_callbacks) -> None:
     for item, obj in zip(answered, posted, strict=True):
         assert item["name"] == obj["metadata"]["name"], "names come back verbatim"
         assert item["namespace"] == obj["metadata"]["namespace"]
+    assert_last_wins(case, body, records)
     assert_settled(records)
     assert_compute(case, records)
     assert_artifacts_canonical()
@@ -562,6 +479,7 @@ def test_import_records(case, settings, tmp_path, django_capture_on_commit_callb
         return
     assert failed is None, out.getvalue()
     records = assert_stored_exactly(posted_objects(body, ctype))
+    assert_last_wins(case, body, records)
     assert_settled(records)
     assert_compute(case, records)
 

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
 import pytest
 
 from bench.engine import synthetic_input
-from provenance import services
+from provenance import selectors, services
 from provenance.core import load_documents, parse_records
 from provenance.core.errors import RecordError
 from provenance.core.intoto import statement_bytes
 from provenance.core.plan import plan_statements
 from provenance.core.slsa.config import SlsaConfig
 from provenance.models import (
+    Artifact,
     Attestation,
     ChainEntry,
     ComputeStatus,
@@ -190,6 +192,65 @@ def test_a_forbidden_namespace_stores_nothing(ingest) -> None:
     with pytest.raises(services.NamespaceForbidden, match="team-b"):
         ingest([taskrun_doc(), taskrun_doc(namespace="team-b")], allowed={"team-a"})
     assert not RunRecord.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        ("name", ["x"], "metadata.name must be a string, not an array"),
+        ("uid", True, "metadata.uid must be a string, not a boolean"),
+        ("resourceVersion", 7, "metadata.resourceVersion must be a string, not a number"),
+        ("name", "n" * 254, "metadata.name is too long"),
+        ("namespace", "n" * 64, "metadata.namespace is too long"),
+        ("namespace", "Team-A", "'Team-A' is not a Kubernetes namespace name"),
+        ("namespace", "team-a-", "not a Kubernetes namespace name"),
+    ],
+)
+def test_record_identity_must_be_a_kubernetes_one(ingest, field, value, error) -> None:
+    doc = taskrun_doc()
+    doc["metadata"][field] = value
+    with pytest.raises(RecordError, match=re.escape(error)):
+        ingest([doc])
+    assert not RunRecord.objects.exists()
+
+
+def test_longest_name_and_namespace_are_stored(ingest) -> None:
+    ingest([taskrun_doc(namespace="n" * 63, name="r" * 253)])
+    assert RunRecord.objects.get().namespace == "n" * 63
+
+
+def test_digest_index_is_canonical_and_the_statement_is_not(ingest) -> None:
+    """Two spellings of one subject digest (Chains keeps both, as written) are one Artifact
+    row in the form digest search looks up; the signed statement keeps the engine's bytes."""
+    hex_value = "6084e539f2d6e98c7843034953ca924755b529ebac428d500a25d8243fabab17"
+    doc = taskrun_doc()
+    doc["status"]["results"] += [
+        {"name": "ARTIFACT_URI", "value": "pkg:generic/app@1.0"},
+        {"name": "ARTIFACT_DIGEST", "value": "SHA256:" + hex_value},
+        {
+            "name": "ARTIFACT_OUTPUTS",
+            "type": "object",
+            "value": {"uri": "pkg:generic/app@1.0", "digest": "sha256 :" + hex_value},
+        },
+    ]
+    services.namespace_settings_update(
+        namespace="team-a", changes={"format": "slsa/v1"}, actor="test"
+    )
+    ingest([doc])
+    (attestation,) = current(doc["metadata"]["uid"])
+    assert bytes(attestation.statement) == expected_statement([doc], "slsa/v1")
+    subjects = orjson.loads(bytes(attestation.statement))["subject"]
+    app = [s["digest"] for s in subjects if s["name"] == "pkg:generic/app@1.0"]
+    assert app == [{"SHA256": hex_value}, {"sha256 ": hex_value}]
+    rows = Artifact.objects.filter(uri="pkg:generic/app@1.0")
+    assert [(a.algorithm, a.hex) for a in rows] == [("sha256", hex_value)]
+    assert set(attestation.subjects.all()) >= set(rows)
+    found = selectors.attestations_for_digest(namespaces=None, digest="SHA256:" + hex_value)
+    assert list(found) == [attestation]
+    # The gate reads the signed statement, which names SHA256/"sha256 ", not sha256: no.
+    decision = selectors.gate_evaluate(namespaces=None, digest="sha256:" + hex_value)
+    assert not decision.allowed
+    assert any("does not name sha256:" in reason for reason in decision.reasons), decision
 
 
 def test_same_uid_with_another_kind_is_rejected(ingest) -> None:

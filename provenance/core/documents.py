@@ -151,6 +151,9 @@ def _load_documents(data: bytes | str) -> list[JsonObject]:
         raise RecordError("the input is empty")
     docs: list[Any]
     if stripped[:1] in (b"{", b"["):
+        # A key given twice in one JSON object: the last value wins, as in Go's encoding/json
+        # that Chains decodes with, so the statement is the one Chains writes for these bytes.
+        # Nothing keeps the original text: the stored record is re-serialised from this dict.
         try:
             parsed = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:

@@ -414,10 +414,10 @@ def _parse_meta(doc: JsonObject, kind: str) -> RunMeta:
     )
     return RunMeta(
         kind=kind,
-        name=str(metadata.get("name") or ""),
-        namespace=str(metadata.get("namespace") or ""),
-        uid=str(metadata.get("uid") or ""),
-        resource_version=str(metadata.get("resourceVersion") or ""),
+        name=_identity(metadata, "name", kind),
+        namespace=_identity(metadata, "namespace", kind),
+        uid=_identity(metadata, "uid", kind),
+        resource_version=_identity(metadata, "resourceVersion", kind),
         labels=_string_map(metadata.get("labels"), "metadata.labels"),
         annotations=_string_map(metadata.get("annotations"), "metadata.annotations"),
         spec=spec,
@@ -432,6 +432,35 @@ def _parse_meta(doc: JsonObject, kind: str) -> RunMeta:
         ),
         feature_flags=_feature_flags(flags) if isinstance(flags, dict) else None,
     )
+
+
+def _identity(metadata: JsonObject, key: str, kind: str) -> str:
+    """A metadata string that identifies the record (name, namespace, uid, resourceVersion).
+
+    Kubernetes types all four as strings and Chains' Go decoder refuses anything else (a number
+    included: a resourceVersion is an opaque string); null or absent reads as "", as in Go.
+    Never stringified: ``str(["x"])`` would become the record's identity.
+    """
+    value = metadata.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        name = metadata.get("name")
+        who = f"{kind} {name!r}" if isinstance(name, str) and name else kind
+        raise RecordError(f"{who}: metadata.{key} must be a string, not {_json_type(value)}")
+    return value
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
 
 
 def _parse_results(raw: Any, what: str) -> tuple[Result, ...]:
