@@ -17,6 +17,15 @@ from django.db import models
 from django.db.models.functions import MD5
 
 
+class ByteaField(models.Field):  # type: ignore[type-arg]
+    """Postgres ``bytea``, as BinaryField stores it, minus BinaryField's ``get_placeholder``: with
+    that hook Django 5.2's bulk_create falls back from one ``UNNEST`` insert to a VALUES list of
+    rows × columns placeholders, which psycopg splits in Python (7 ms per 30-object record)."""
+
+    def get_internal_type(self) -> str:
+        return "BinaryField"
+
+
 class RunKind(models.TextChoices):
     PIPELINE_RUN = "PipelineRun"
     TASK_RUN = "TaskRun"
@@ -60,7 +69,7 @@ class RunRecord(models.Model):
     labels = models.JSONField(default=dict, blank=True)
     resource_version = models.CharField(max_length=64, blank=True, default="")
     # The record as received: compact JSON of the object, zlib-compressed (docs/backend.md).
-    raw = models.BinaryField()
+    raw = ByteaField()
     raw_sha256 = models.CharField(max_length=64)
     source = models.CharField(max_length=300, blank=True, default="")
     first_seen = models.DateTimeField(auto_now_add=True)
