@@ -18,7 +18,7 @@ from django.utils import timezone
 from provenance.core import chain, dsse
 from provenance.core.errors import ProvenanceError, SigningError
 from provenance.core.scope import RUN_STATE_KEY
-from provenance.core.signing import key_id_of, load_public_key
+from provenance.core.signing import PublicKey, key_id_of, load_public_key
 
 from .models import (
     ApiToken,
@@ -381,22 +381,27 @@ def attestation_supersedes(attestation: Attestation) -> list[int]:
 
 @dataclass(frozen=True, slots=True)
 class KeyRing:
-    """Registered public keys by id, and the ids whose PEM does not match (a swapped key)."""
+    """Registered public keys by id, each loaded once (for every row a request re-checks), and
+    the ids whose PEM does not match (a swapped key) or does not load."""
 
     keys: dict[str, SigningKey]
     mismatched: frozenset[str]
+    loaded: dict[str, PublicKey] = field(default_factory=dict)
 
 
 def key_ring() -> KeyRing:
     keys = {k.key_id: k for k in SigningKey.objects.all()}
+    loaded: dict[str, PublicKey] = {}
     mismatched = set()
     for key in keys.values():
         try:
-            if key_id_of(load_public_key(key.public_key_pem)) != key.key_id:
-                mismatched.add(key.key_id)
+            loaded[key.key_id] = load_public_key(key.public_key_pem)
         except SigningError:
             mismatched.add(key.key_id)
-    return KeyRing(keys=keys, mismatched=frozenset(mismatched))
+            continue
+        if key_id_of(loaded[key.key_id]) != key.key_id:
+            mismatched.add(key.key_id)
+    return KeyRing(keys=keys, mismatched=frozenset(mismatched), loaded=loaded)
 
 
 def attestation_problems(attestation: Attestation, ring: KeyRing) -> list[str]:
@@ -407,7 +412,8 @@ def attestation_problems(attestation: Attestation, ring: KeyRing) -> list[str]:
     id must match its PEM), and the chain entry holds the same envelope hash.
     """
     entry = getattr(attestation, "chain_entry", None)
-    problems = [p.message for p in _attestation_problems(attestation, ring.keys, entry)]
+    checks = _attestation_problems(attestation, ring.keys, entry, ring.loaded)
+    problems = [p.message for p in checks]
     if attestation.key_id in ring.mismatched:
         problems.append(
             f"attestation {attestation.pk}: registered key {attestation.key_id} does not match "
@@ -694,7 +700,10 @@ def _key_problems(keys: dict[str, SigningKey]) -> Iterator[chain.Problem]:
 
 
 def _attestation_problems(
-    attestation: Attestation, keys: dict[str, SigningKey], entry: ChainEntry | None
+    attestation: Attestation,
+    keys: dict[str, SigningKey],
+    entry: ChainEntry | None,
+    loaded: dict[str, PublicKey] | None = None,
 ) -> Iterator[chain.Problem]:
     pk = attestation.pk
     seq = entry.seq if entry else None
@@ -724,7 +733,9 @@ def _attestation_problems(
         yield chain.Problem(
             "modified", seq, f"attestation {pk}: key {attestation.key_id} is not registered"
         )
-    elif not dsse.verify(envelope, key.public_key_pem, key_id=key.key_id):
+    elif not dsse.verify(
+        envelope, (loaded or {}).get(key.key_id, key.public_key_pem), key_id=key.key_id
+    ):
         yield chain.Problem(
             "modified", seq, f"attestation {pk}: signature does not verify with {key.key_id}"
         )
@@ -733,13 +744,14 @@ def _attestation_problems(
 def store_verify(*, checkpoint: chain.Checkpoint | None = None) -> StoreReport:
     """Re-verify every attestation's signature and hashes, the chain, and the checkpoint."""
     report = StoreReport()
-    keys = {k.key_id: k for k in SigningKey.objects.all()}
+    ring = key_ring()
+    keys = ring.keys
     report.problems.extend(_key_problems(keys))
     entries = {e.attestation_id: e for e in ChainEntry.objects.all()}
     for attestation in Attestation.objects.order_by("id").iterator(chunk_size=500):
         report.attestations += 1
         entry = entries.get(attestation.pk)
-        report.problems.extend(_attestation_problems(attestation, keys, entry))
+        report.problems.extend(_attestation_problems(attestation, keys, entry, ring.loaded))
     links = {
         e.seq: chain.Link(
             seq=e.seq,
