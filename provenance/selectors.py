@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import orjson
 from django.conf import settings
 from django.contrib.postgres.aggregates import ArrayAgg
-from django.db.models import Count, Exists, Model, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, Model, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from provenance.core import chain, dsse
@@ -156,12 +156,7 @@ def run_record_children(record: RunRecord) -> QuerySet[RunRecord]:
 
 
 def run_record_attestations(record: RunRecord) -> QuerySet[Attestation]:
-    return (
-        Attestation.objects.filter(run=record)
-        .defer("statement", "envelope")
-        .prefetch_related(_SUBJECTS)
-        .order_by("-id")
-    )
+    return Attestation.objects.filter(run=record).defer("statement", "envelope").order_by("-id")
 
 
 def run_record_raw(record: RunRecord) -> bytes:
@@ -250,7 +245,7 @@ def artifact_attestations(
     """The attestations naming one artifact that the caller may see, newest first."""
     qs = _visible(artifact.attestations.all(), namespaces)
     qs = qs.select_related("run", "chain_entry").defer(_RUN_RAW)
-    return qs.prefetch_related(_SUBJECTS).order_by("-id")
+    return qs.order_by("-id")
 
 
 def attestations_for_digest(
@@ -272,7 +267,6 @@ _SUBJECT_LINKS = Attestation.subjects.through.objects
 # The run's stored record (zlib JSON, up to megabytes) is never shown beside an attestation;
 # joined in with select_related("run") it was read for every row of every page.
 _RUN_RAW = "run__raw"
-_SUBJECTS = Prefetch("subjects", queryset=Artifact.objects.order_by("uri", "algorithm"))
 
 
 def attestation_list(
@@ -298,7 +292,7 @@ def attestation_list(
     ``API_VERIFIED_FILTER_MAX`` candidates is a ValueError asking for narrower filters.
     """
     qs = Attestation.objects.select_related("run", "chain_entry").defer(_RUN_RAW)
-    qs = _visible(qs.prefetch_related(_SUBJECTS), namespaces)
+    qs = _visible(qs, namespaces)
     if namespace:
         qs = qs.filter(namespace=namespace)
     if pipeline_run:
@@ -366,8 +360,26 @@ _VERIFY_FIELDS = (
 def attestation_get(*, pk: int, namespaces: set[str] | None) -> Attestation | None:
     """One visible attestation (None for unknown and invisible alike)."""
     qs = Attestation.objects.filter(pk=pk).select_related("run", "chain_entry").defer(_RUN_RAW)
-    qs = _visible(qs, namespaces).prefetch_related(_SUBJECTS)
-    return qs.first()
+    return _visible(qs, namespaces).first()
+
+
+def attestation_subjects(attestations: Sequence[Attestation]) -> dict[int, list[dict[str, Any]]]:
+    """Each attestation's subjects as in its statement, ``[{"name", "digest": {alg: hex}}]``
+    (by name, then algorithm), from one query of plain rows: no Artifact per subject."""
+    subjects: dict[int, dict[str, dict[str, str]]] = {a.pk: {} for a in attestations}
+    if not subjects:
+        return {}
+    links = (
+        _SUBJECT_LINKS.filter(attestation_id__in=list(subjects))
+        .order_by("artifact__uri", "artifact__algorithm")
+        .values_list("attestation_id", "artifact__uri", "artifact__algorithm", "artifact__hex")
+    )
+    for attestation_id, uri, algorithm, hex_value in links:
+        subjects[attestation_id].setdefault(uri, {})[algorithm] = hex_value
+    return {
+        pk: [{"name": name, "digest": digest} for name, digest in by_name.items()]
+        for pk, by_name in subjects.items()
+    }
 
 
 def attestation_supersedes(attestation: Attestation) -> list[int]:

@@ -350,10 +350,8 @@ class AttestationOutput(serializers.ModelSerializer[Attestation]):
 
     @extend_schema_field(SubjectOutput(many=True))
     def get_subjects(self, obj: Attestation) -> list[dict[str, Any]]:
-        grouped: dict[str, dict[str, str]] = {}
-        for artifact in obj.subjects.all():
-            grouped.setdefault(artifact.uri, {})[artifact.algorithm] = artifact.hex
-        return [{"name": name, "digest": digest} for name, digest in grouped.items()]
+        subjects: dict[int, list[dict[str, Any]]] = self.context["subjects"]
+        return subjects.get(obj.pk, [])
 
     def get_chain_seq(self, obj: Attestation) -> int | None:
         entry = getattr(obj, "chain_entry", None)
