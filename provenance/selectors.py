@@ -243,8 +243,7 @@ def artifact_attestations(
     *, artifact: Artifact, namespaces: set[str] | None
 ) -> QuerySet[Attestation]:
     """The attestations naming one artifact that the caller may see, newest first."""
-    qs = _visible(artifact.attestations.all(), namespaces)
-    qs = qs.select_related("run", "chain_entry").defer(_RUN_RAW)
+    qs = _with_run_and_entry(_visible(artifact.attestations.all(), namespaces))
     return qs.order_by("-id")
 
 
@@ -267,6 +266,26 @@ _SUBJECT_LINKS = Attestation.subjects.through.objects
 # The run's stored record (zlib JSON, up to megabytes) is never shown beside an attestation;
 # joined in with select_related("run") it was read for every row of every page.
 _RUN_RAW = "run__raw"
+# All an attestation read shows or re-checks of its run and chain entry. The rest (the stored
+# record above all, then labels and timestamps) would be read and parsed for nothing on every
+# row of every page, and so would the attestation's own two internal keys.
+_RUN_SHOWN = {"id", "uid", "name", "kind"}
+_ENTRY_SHOWN = {"id", "attestation", "seq", "envelope_sha256"}
+_NOT_SHOWN = (
+    "subject_key",
+    "inputs_digest",
+    *(f"run__{f.name}" for f in RunRecord._meta.concrete_fields if f.name not in _RUN_SHOWN),
+    *(
+        f"chain_entry__{f.name}"
+        for f in ChainEntry._meta.concrete_fields
+        if f.name not in _ENTRY_SHOWN
+    ),
+)
+
+
+def _with_run_and_entry(qs: QuerySet[Attestation]) -> QuerySet[Attestation]:
+    """The attestations joined to their run and chain entry, reading only what is shown."""
+    return qs.select_related("run", "chain_entry").defer(*_NOT_SHOWN)
 
 
 def attestation_list(
@@ -291,7 +310,7 @@ def attestation_list(
     it costs one signature check per attestation left by the other filters; more than
     ``API_VERIFIED_FILTER_MAX`` candidates is a ValueError asking for narrower filters.
     """
-    qs = Attestation.objects.select_related("run", "chain_entry").defer(_RUN_RAW)
+    qs = _with_run_and_entry(Attestation.objects.all())
     qs = _visible(qs, namespaces)
     if namespace:
         qs = qs.filter(namespace=namespace)
@@ -359,7 +378,7 @@ _VERIFY_FIELDS = (
 
 def attestation_get(*, pk: int, namespaces: set[str] | None) -> Attestation | None:
     """One visible attestation (None for unknown and invisible alike)."""
-    qs = Attestation.objects.filter(pk=pk).select_related("run", "chain_entry").defer(_RUN_RAW)
+    qs = _with_run_and_entry(Attestation.objects.filter(pk=pk))
     return _visible(qs, namespaces).first()
 
 
