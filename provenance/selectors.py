@@ -12,7 +12,9 @@ from typing import Any, TypeVar
 import orjson
 from django.conf import settings
 from django.contrib.postgres.aggregates import ArrayAgg
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import Count, Exists, Model, OuterRef, Q, QuerySet
+from django.db.models.functions import JSONObject
 from django.utils import timezone
 
 from provenance.core import chain, dsse
@@ -243,7 +245,7 @@ def artifact_attestations(
     *, artifact: Artifact, namespaces: set[str] | None
 ) -> QuerySet[Attestation]:
     """The attestations naming one artifact that the caller may see, newest first."""
-    qs = _with_run_and_entry(_visible(artifact.attestations.all(), namespaces))
+    qs = _as_shown(_visible(artifact.attestations.all(), namespaces))
     return qs.order_by("-id")
 
 
@@ -283,9 +285,21 @@ _NOT_SHOWN = (
 )
 
 
-def _with_run_and_entry(qs: QuerySet[Attestation]) -> QuerySet[Attestation]:
-    """The attestations joined to their run and chain entry, reading only what is shown."""
-    return qs.select_related("run", "chain_entry").defer(*_NOT_SHOWN)
+# Each attestation's subjects, by name then algorithm, fetched with it: one array per row.
+_SUBJECT_ROWS = ArraySubquery(
+    _SUBJECT_LINKS.filter(attestation_id=OuterRef("pk"))
+    .order_by("artifact__uri", "artifact__algorithm")
+    .values(
+        row=JSONObject(uri="artifact__uri", algorithm="artifact__algorithm", hex="artifact__hex")
+    )
+)
+
+
+def _as_shown(qs: QuerySet[Attestation]) -> QuerySet[Attestation]:
+    """The attestations joined to their run and chain entry, reading only what is shown, with
+    their subjects (``attestation_subjects``)."""
+    qs = qs.select_related("run", "chain_entry").defer(*_NOT_SHOWN)
+    return qs.annotate(subject_rows=_SUBJECT_ROWS)
 
 
 def attestation_list(
@@ -310,7 +324,7 @@ def attestation_list(
     it costs one signature check per attestation left by the other filters; more than
     ``API_VERIFIED_FILTER_MAX`` candidates is a ValueError asking for narrower filters.
     """
-    qs = _with_run_and_entry(Attestation.objects.all())
+    qs = _as_shown(Attestation.objects.all())
     qs = _visible(qs, namespaces)
     if namespace:
         qs = qs.filter(namespace=namespace)
@@ -378,27 +392,21 @@ _VERIFY_FIELDS = (
 
 def attestation_get(*, pk: int, namespaces: set[str] | None) -> Attestation | None:
     """One visible attestation (None for unknown and invisible alike)."""
-    qs = _with_run_and_entry(Attestation.objects.filter(pk=pk))
+    qs = _as_shown(Attestation.objects.filter(pk=pk))
     return _visible(qs, namespaces).first()
 
 
 def attestation_subjects(attestations: Sequence[Attestation]) -> dict[int, list[dict[str, Any]]]:
     """Each attestation's subjects as in its statement, ``[{"name", "digest": {alg: hex}}]``
-    (by name, then algorithm), from one query of plain rows: no Artifact per subject."""
-    subjects: dict[int, dict[str, dict[str, str]]] = {a.pk: {} for a in attestations}
-    if not subjects:
-        return {}
-    links = (
-        _SUBJECT_LINKS.filter(attestation_id__in=list(subjects))
-        .order_by("artifact__uri", "artifact__algorithm")
-        .values_list("attestation_id", "artifact__uri", "artifact__algorithm", "artifact__hex")
-    )
-    for attestation_id, uri, algorithm, hex_value in links:
-        subjects[attestation_id].setdefault(uri, {})[algorithm] = hex_value
-    return {
-        pk: [{"name": name, "digest": digest} for name, digest in by_name.items()]
-        for pk, by_name in subjects.items()
-    }
+    (by name, then algorithm), for rows of ``attestation_list``, ``attestation_get`` or
+    ``artifact_attestations``, which fetch them with each row: no query, no Artifact objects."""
+    subjects: dict[int, list[dict[str, Any]]] = {}
+    for attestation in attestations:
+        by_name: dict[str, dict[str, str]] = {}
+        for row in attestation.subject_rows:  # type: ignore[attr-defined]
+            by_name.setdefault(row["uri"], {})[row["algorithm"]] = row["hex"]
+        subjects[attestation.pk] = [{"name": n, "digest": d} for n, d in by_name.items()]
+    return subjects
 
 
 def attestation_supersedes(attestation: Attestation) -> list[int]:
