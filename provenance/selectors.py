@@ -12,13 +12,15 @@ from typing import Any, TypeVar
 import orjson
 from django.conf import settings
 from django.contrib.postgres.aggregates import ArrayAgg
-from django.db.models import Count, Exists, Model, OuterRef, Prefetch, Q, QuerySet
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import Count, Exists, Model, OuterRef, Q, QuerySet
+from django.db.models.functions import JSONObject
 from django.utils import timezone
 
 from provenance.core import chain, dsse
 from provenance.core.errors import ProvenanceError, SigningError
 from provenance.core.scope import RUN_STATE_KEY
-from provenance.core.signing import key_id_of, load_public_key
+from provenance.core.signing import PublicKey, key_id_of, load_public_key
 
 from .models import (
     ApiToken,
@@ -156,12 +158,7 @@ def run_record_children(record: RunRecord) -> QuerySet[RunRecord]:
 
 
 def run_record_attestations(record: RunRecord) -> QuerySet[Attestation]:
-    return (
-        Attestation.objects.filter(run=record)
-        .defer("statement", "envelope")
-        .prefetch_related(_SUBJECTS)
-        .order_by("-id")
-    )
+    return Attestation.objects.filter(run=record).defer("statement", "envelope").order_by("-id")
 
 
 def run_record_raw(record: RunRecord) -> bytes:
@@ -248,9 +245,8 @@ def artifact_attestations(
     *, artifact: Artifact, namespaces: set[str] | None
 ) -> QuerySet[Attestation]:
     """The attestations naming one artifact that the caller may see, newest first."""
-    qs = _visible(artifact.attestations.all(), namespaces)
-    qs = qs.select_related("run", "chain_entry").defer(_RUN_RAW)
-    return qs.prefetch_related(_SUBJECTS).order_by("-id")
+    qs = _as_shown(_visible(artifact.attestations.all(), namespaces))
+    return qs.order_by("-id")
 
 
 def attestations_for_digest(
@@ -272,7 +268,38 @@ _SUBJECT_LINKS = Attestation.subjects.through.objects
 # The run's stored record (zlib JSON, up to megabytes) is never shown beside an attestation;
 # joined in with select_related("run") it was read for every row of every page.
 _RUN_RAW = "run__raw"
-_SUBJECTS = Prefetch("subjects", queryset=Artifact.objects.order_by("uri", "algorithm"))
+# All an attestation read shows or re-checks of its run and chain entry. The rest (the stored
+# record above all, then labels and timestamps) would be read and parsed for nothing on every
+# row of every page, and so would the attestation's own two internal keys.
+_RUN_SHOWN = {"id", "uid", "name", "kind"}
+_ENTRY_SHOWN = {"id", "attestation", "seq", "envelope_sha256"}
+_NOT_SHOWN = (
+    "subject_key",
+    "inputs_digest",
+    *(f"run__{f.name}" for f in RunRecord._meta.concrete_fields if f.name not in _RUN_SHOWN),
+    *(
+        f"chain_entry__{f.name}"
+        for f in ChainEntry._meta.concrete_fields
+        if f.name not in _ENTRY_SHOWN
+    ),
+)
+
+
+# Each attestation's subjects, by name then algorithm, fetched with it: one array per row.
+_SUBJECT_ROWS = ArraySubquery(
+    _SUBJECT_LINKS.filter(attestation_id=OuterRef("pk"))
+    .order_by("artifact__uri", "artifact__algorithm")
+    .values(
+        row=JSONObject(uri="artifact__uri", algorithm="artifact__algorithm", hex="artifact__hex")
+    )
+)
+
+
+def _as_shown(qs: QuerySet[Attestation]) -> QuerySet[Attestation]:
+    """The attestations joined to their run and chain entry, reading only what is shown, with
+    their subjects (``attestation_subjects``)."""
+    qs = qs.select_related("run", "chain_entry").defer(*_NOT_SHOWN)
+    return qs.annotate(subject_rows=_SUBJECT_ROWS)
 
 
 def attestation_list(
@@ -297,8 +324,8 @@ def attestation_list(
     it costs one signature check per attestation left by the other filters; more than
     ``API_VERIFIED_FILTER_MAX`` candidates is a ValueError asking for narrower filters.
     """
-    qs = Attestation.objects.select_related("run", "chain_entry").defer(_RUN_RAW)
-    qs = _visible(qs.prefetch_related(_SUBJECTS), namespaces)
+    qs = _as_shown(Attestation.objects.all())
+    qs = _visible(qs, namespaces)
     if namespace:
         qs = qs.filter(namespace=namespace)
     if pipeline_run:
@@ -365,9 +392,21 @@ _VERIFY_FIELDS = (
 
 def attestation_get(*, pk: int, namespaces: set[str] | None) -> Attestation | None:
     """One visible attestation (None for unknown and invisible alike)."""
-    qs = Attestation.objects.filter(pk=pk).select_related("run", "chain_entry").defer(_RUN_RAW)
-    qs = _visible(qs, namespaces).prefetch_related(_SUBJECTS)
-    return qs.first()
+    qs = _as_shown(Attestation.objects.filter(pk=pk))
+    return _visible(qs, namespaces).first()
+
+
+def attestation_subjects(attestations: Sequence[Attestation]) -> dict[int, list[dict[str, Any]]]:
+    """Each attestation's subjects as in its statement, ``[{"name", "digest": {alg: hex}}]``
+    (by name, then algorithm), for rows of ``attestation_list``, ``attestation_get`` or
+    ``artifact_attestations``, which fetch them with each row: no query, no Artifact objects."""
+    subjects: dict[int, list[dict[str, Any]]] = {}
+    for attestation in attestations:
+        by_name: dict[str, dict[str, str]] = {}
+        for row in attestation.subject_rows:  # type: ignore[attr-defined]
+            by_name.setdefault(row["uri"], {})[row["algorithm"]] = row["hex"]
+        subjects[attestation.pk] = [{"name": n, "digest": d} for n, d in by_name.items()]
+    return subjects
 
 
 def attestation_supersedes(attestation: Attestation) -> list[int]:
@@ -381,22 +420,27 @@ def attestation_supersedes(attestation: Attestation) -> list[int]:
 
 @dataclass(frozen=True, slots=True)
 class KeyRing:
-    """Registered public keys by id, and the ids whose PEM does not match (a swapped key)."""
+    """Registered public keys by id, each loaded once (for every row a request re-checks), and
+    the ids whose PEM does not match (a swapped key) or does not load."""
 
     keys: dict[str, SigningKey]
     mismatched: frozenset[str]
+    loaded: dict[str, PublicKey] = field(default_factory=dict)
 
 
 def key_ring() -> KeyRing:
     keys = {k.key_id: k for k in SigningKey.objects.all()}
+    loaded: dict[str, PublicKey] = {}
     mismatched = set()
     for key in keys.values():
         try:
-            if key_id_of(load_public_key(key.public_key_pem)) != key.key_id:
-                mismatched.add(key.key_id)
+            loaded[key.key_id] = load_public_key(key.public_key_pem)
         except SigningError:
             mismatched.add(key.key_id)
-    return KeyRing(keys=keys, mismatched=frozenset(mismatched))
+            continue
+        if key_id_of(loaded[key.key_id]) != key.key_id:
+            mismatched.add(key.key_id)
+    return KeyRing(keys=keys, mismatched=frozenset(mismatched), loaded=loaded)
 
 
 def attestation_problems(attestation: Attestation, ring: KeyRing) -> list[str]:
@@ -407,7 +451,8 @@ def attestation_problems(attestation: Attestation, ring: KeyRing) -> list[str]:
     id must match its PEM), and the chain entry holds the same envelope hash.
     """
     entry = getattr(attestation, "chain_entry", None)
-    problems = [p.message for p in _attestation_problems(attestation, ring.keys, entry)]
+    checks = _attestation_problems(attestation, ring.keys, entry, ring.loaded)
+    problems = [p.message for p in checks]
     if attestation.key_id in ring.mismatched:
         problems.append(
             f"attestation {attestation.pk}: registered key {attestation.key_id} does not match "
@@ -694,7 +739,10 @@ def _key_problems(keys: dict[str, SigningKey]) -> Iterator[chain.Problem]:
 
 
 def _attestation_problems(
-    attestation: Attestation, keys: dict[str, SigningKey], entry: ChainEntry | None
+    attestation: Attestation,
+    keys: dict[str, SigningKey],
+    entry: ChainEntry | None,
+    loaded: dict[str, PublicKey] | None = None,
 ) -> Iterator[chain.Problem]:
     pk = attestation.pk
     seq = entry.seq if entry else None
@@ -724,7 +772,9 @@ def _attestation_problems(
         yield chain.Problem(
             "modified", seq, f"attestation {pk}: key {attestation.key_id} is not registered"
         )
-    elif not dsse.verify(envelope, key.public_key_pem, key_id=key.key_id):
+    elif not dsse.verify(
+        envelope, (loaded or {}).get(key.key_id, key.public_key_pem), key_id=key.key_id
+    ):
         yield chain.Problem(
             "modified", seq, f"attestation {pk}: signature does not verify with {key.key_id}"
         )
@@ -733,13 +783,14 @@ def _attestation_problems(
 def store_verify(*, checkpoint: chain.Checkpoint | None = None) -> StoreReport:
     """Re-verify every attestation's signature and hashes, the chain, and the checkpoint."""
     report = StoreReport()
-    keys = {k.key_id: k for k in SigningKey.objects.all()}
+    ring = key_ring()
+    keys = ring.keys
     report.problems.extend(_key_problems(keys))
     entries = {e.attestation_id: e for e in ChainEntry.objects.all()}
     for attestation in Attestation.objects.order_by("id").iterator(chunk_size=500):
         report.attestations += 1
         entry = entries.get(attestation.pk)
-        report.problems.extend(_attestation_problems(attestation, keys, entry))
+        report.problems.extend(_attestation_problems(attestation, keys, entry, ring.loaded))
     links = {
         e.seq: chain.Link(
             seq=e.seq,

@@ -212,6 +212,16 @@ def _verification(rows: list[Attestation]) -> dict[int, list[str]]:
     return {a.pk: selectors.attestation_problems(a, ring) for a in rows}
 
 
+def _attestation_context(request: Request, rows: list[Attestation]) -> dict[str, Any]:
+    """What ``AttestationOutput`` shows beside the rows: their subjects, and their problems
+    re-checked now."""
+    return {
+        "request": request,
+        "subjects": selectors.attestation_subjects(rows),
+        "problems": _verification(rows),
+    }
+
+
 # =============================================================================================
 # Records
 
@@ -388,7 +398,7 @@ class ArtifactDetailApi(ApiView):
         if artifact is None:
             raise Http404("no such artifact")
         rows = list(selectors.artifact_attestations(artifact=artifact, namespaces=visible))
-        context = {"request": request, "attestations": rows, "problems": _verification(rows)}
+        context = {**_attestation_context(request, rows), "attestations": rows}
         return Response(self.OutputSerializer(artifact, context=context).data)
 
 
@@ -463,7 +473,7 @@ class AttestationListApi(ApiView, generics.ListAPIView[Attestation]):
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         rows = list(page or [])
-        context = {**self.get_serializer_context(), "problems": _verification(rows)}
+        context = {**self.get_serializer_context(), **_attestation_context(request, rows)}
         data = self.serializer_class(rows, many=True, context=context).data
         return self.get_paginated_response(data)
 
@@ -502,8 +512,7 @@ class AttestationDetailApi(ApiView):
     def get(self, request: Request, pk: int) -> Response:
         attestation = _attestation_or_404(self, pk)
         context = {
-            "request": request,
-            "problems": _verification([attestation]),
+            **_attestation_context(request, [attestation]),
             "supersedes": selectors.attestation_supersedes(attestation),
         }
         return Response(self.OutputSerializer(attestation, context=context).data)

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from .errors import SigningError
-from .signing import Signer, verify_signature
+from .signing import PublicKey, Signer, verify_signature
 
 PAYLOAD_TYPE_INTOTO = "application/vnd.in-toto+json"
 
@@ -107,8 +107,11 @@ def sign(payload: bytes, signer: Signer, payload_type: str = PAYLOAD_TYPE_INTOTO
     )
 
 
-def verify(envelope: Envelope, public_key_pem: str | bytes, key_id: str | None = None) -> bool:
-    """True when a signature in ``envelope`` verifies under the public key.
+def verify(
+    envelope: Envelope, public_key: PublicKey | str | bytes, key_id: str | None = None
+) -> bool:
+    """True when a signature in ``envelope`` verifies under the public key (loaded, or its PEM;
+    a caller checking many envelopes loads the key once).
 
     With ``key_id``, only signatures carrying that key id are tried (protocol.md: the keyid is
     a hint, so a mismatch is simply not a match).
@@ -117,6 +120,6 @@ def verify(envelope: Envelope, public_key_pem: str | bytes, key_id: str | None =
     for signature in envelope.signatures:
         if key_id is not None and signature.keyid != key_id:
             continue
-        if verify_signature(public_key_pem, message, signature.sig):
+        if verify_signature(public_key, message, signature.sig):
             return True
     return False

@@ -104,9 +104,10 @@ def public_key_pem_of(key: PublicKey) -> str:
     ).decode()
 
 
-def verify_signature(public_key_pem: str | bytes, data: bytes, signature: bytes) -> bool:
-    """True when ``signature`` is a valid signature of ``data`` by the PEM public key."""
-    key = load_public_key(public_key_pem)
+def verify_signature(public_key: PublicKey | str | bytes, data: bytes, signature: bytes) -> bool:
+    """True when ``signature`` is a valid signature of ``data`` by the public key (loaded, or
+    its PEM)."""
+    key = load_public_key(public_key) if isinstance(public_key, str | bytes) else public_key
     try:
         if isinstance(key, ed25519.Ed25519PublicKey):
             key.verify(signature, data)
