@@ -113,6 +113,8 @@ class Stack:
     redis: str
     server: str
     workdir: Path
+    web_workers: int = 2
+    worker_concurrency: int = 2
     port: int = 0
     web: subprocess.Popen[bytes] | None = None
     worker: subprocess.Popen[bytes] | None = None
@@ -147,15 +149,16 @@ class Stack:
         self.port = free_port()
         log = (self.workdir / "web.log").open("ab")
         self.web = subprocess.Popen(
-            [py, "-m", "gunicorn", "chainsweb.wsgi", "-w", "2", "-b", f"127.0.0.1:{self.port}",
-             "--timeout", "120"],
+            [py, "-m", "gunicorn", "chainsweb.wsgi", "-w", str(self.web_workers),
+             "-b", f"127.0.0.1:{self.port}", "--timeout", "120"],
             cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
         log = (self.workdir / "worker.log").open("ab")
         self.worker = subprocess.Popen(
-            [py, "-m", "celery", "-A", "chainsweb", "worker", "--concurrency", "2",
-             "--loglevel=WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat",
+            [py, "-m", "celery", "-A", "chainsweb", "worker",
+             "--concurrency", str(self.worker_concurrency), "--loglevel=WARNING",
+             "--without-gossip", "--without-mingle", "--without-heartbeat",
              "-n", f"bench-{os.getpid()}@%h"],
             cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -296,11 +299,13 @@ def main() -> None:
     parser.add_argument("--database", default="chainsweb_ingest")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/9")
     parser.add_argument("--keep", action="store_true", help="leave the work folder")
+    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--concurrency", type=int, default=2, help="celery prefork children")
     args = parser.parse_args()
 
     server = os.environ.get("BENCH_DATABASE_SERVER", "postgres://postgres@127.0.0.1:5432")
     workdir = Path(tempfile.mkdtemp(prefix="chainsweb-ingest-"))
-    stack = Stack(args.database, args.redis, server, workdir)
+    stack = Stack(args.database, args.redis, server, workdir, args.web_workers, args.concurrency)
     records = Records(SIZES)
     sizes = sorted(len(t) for t in records.templates.values())
     print(
@@ -364,6 +369,21 @@ def main() -> None:
             print(
                 f"backfill: {n} PipelineRuns imported, "
                 f"import took {time.time() - import_started:.0f} s"
+            )
+            deadline = time.monotonic() + args.drain
+            signed = 0
+            while time.monotonic() < deadline:
+                with psycopg.connect(stack.url) as conn:
+                    signed = conn.execute(
+                        "SELECT count(*) FROM provenance_runrecord WHERE source LIKE 'import:%%' "
+                        "AND kind = 'PipelineRun' AND compute_status = 'signed'"
+                    ).fetchone()[0]
+                if signed >= n:
+                    break
+                time.sleep(2)
+            print(
+                f"backfill: {signed} of {n} signed {time.time() - import_started:.0f} s "
+                f"after the import started ({signed / (time.time() - import_started):.1f} runs/s)"
             )
         rss_after = stack.rss()
         print(f"RSS kB before/after: {rss_before} -> {rss_after}")
