@@ -267,3 +267,25 @@ def test_keys_list_public_keys_only(api) -> None:
     assert [r["key_id"] for r in results] == [key.key_id]
     assert results[0]["public_key"].startswith("-----BEGIN PUBLIC KEY-----")
     assert "PRIVATE" not in response.content.decode()
+
+
+def test_database_unavailable_is_a_503_to_retry(client, monkeypatch) -> None:
+    """What a client sees while Postgres restarts (tests/reliability/test_postgres_restart.py
+    does it for real): a 503 with Retry-After and a JSON error, not a bare 500."""
+    from django.db import OperationalError
+
+    def down(**kwargs: Any) -> None:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(services, "records_ingest", down)
+    token = make_token(role="ingester")
+    response = client.post(
+        RECORDS,
+        data=as_list([taskrun_doc()]),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.json() == {"error": "the database is unavailable; retry shortly"}
+    assert "closed the connection" not in response.content.decode()  # no internals leak

@@ -8,11 +8,13 @@ it). Every error is JSON ``{"error": "..."}`` (``error_handler``). See docs/api.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from drf_spectacular.types import OpenApiTypes
@@ -31,7 +33,7 @@ from rest_framework.parsers import BaseParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView, exception_handler
+from rest_framework.views import APIView, exception_handler, set_rollback
 
 from provenance import selectors, services
 from provenance.access import Access
@@ -45,6 +47,12 @@ from .schema import errors
 
 # =============================================================================================
 # Plumbing shared by every endpoint
+
+
+logger = logging.getLogger(__name__)
+
+# Seconds a client is told to wait when the database is unavailable (a restart takes a few).
+DATABASE_RETRY_AFTER = 5
 
 
 class PayloadTooLarge(APIException):
@@ -65,7 +73,19 @@ def _flatten(detail: Any, prefix: str = "") -> list[str]:
 
 
 def error_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, reshaped to ``{"error": "..."}``."""
+    """DRF's handler, reshaped to ``{"error": "..."}``.
+
+    A lost or refused database connection (Postgres restarting, failing over) is a 503 with
+    ``Retry-After``: the request changed nothing and the client should simply send it again.
+    """
+    if isinstance(exc, OperationalError | InterfaceError):
+        logger.warning("database unavailable: %s", str(exc).strip() or type(exc).__name__)
+        set_rollback()
+        return Response(
+            {"error": "the database is unavailable; retry shortly"},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+        )
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge(f"the request body is larger than {settings.INGEST_MAX_BYTES} bytes")
     response = exception_handler(exc, context)
