@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -69,9 +69,34 @@ class RunGraph:
     # workspace -> its writable mounts, earliest start first (unknown start first of all)
     writers: dict[str, tuple[tuple[Node, Mount], ...]]
     by_task: dict[str, tuple[Node, ...]]  # pipeline task -> its nodes (several for a matrix)
+    # (workspace, subPath) -> writers_of() narrowed to the mounts that overlap it; filled on
+    # demand, since every artifact's scope closure asks for the same few views again.
+    _overlapping: dict[tuple[str, str], tuple[tuple[Node, Mount], ...]] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     def writers_of(self, workspace: str) -> tuple[tuple[Node, Mount], ...]:
         return self.writers.get(workspace, ())
+
+    def overlapping_writers(self, mount: Mount) -> tuple[tuple[Node, Mount], ...]:
+        """The writable mounts of ``mount``'s workspace that overlap it, earliest start first."""
+        key = (mount.workspace, mount.sub_path)
+        found = self._overlapping.get(key)
+        if found is None:
+            writers = self.writers_of(mount.workspace)
+            # Test each distinct subPath once rather than each writer.
+            by_path: dict[str, list[int]] = {}
+            for position, (_, writer_mount) in enumerate(writers):
+                by_path.setdefault(writer_mount.sub_path, []).append(position)
+            positions = sorted(
+                position
+                for path, group in by_path.items()
+                if _paths_overlap(mount.sub_path, path)
+                for position in group
+            )
+            found = tuple(writers[position] for position in positions)
+            self._overlapping[key] = found
+        return found
 
 
 def build_graph(pr: PipelineRun) -> RunGraph:
@@ -210,9 +235,11 @@ def overlaps(a: Mount, b: Mount) -> bool:
 
     An unresolved variable in a subPath could be anything, so it overlaps everything.
     """
-    if a.workspace != b.workspace:
-        return False
-    pa, pb = a.sub_path.strip("/"), b.sub_path.strip("/")
+    return a.workspace == b.workspace and _paths_overlap(a.sub_path, b.sub_path)
+
+
+def _paths_overlap(a: str, b: str) -> bool:
+    pa, pb = a.strip("/"), b.strip("/")
     if not pa or not pb or "$(" in pa or "$(" in pb:
         return True
     return pa == pb or pa.startswith(pb + "/") or pb.startswith(pa + "/")

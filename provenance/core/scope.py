@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .graph import RESULT_REF, RunGraph, build_graph, overlaps, started_before_finished
+from .graph import RESULT_REF, RunGraph, build_graph, started_before_finished
 from .hints import (
     ARTIFACT_DIGEST,
     ARTIFACT_OUTPUTS,
@@ -145,24 +145,44 @@ def _producer_index(pr: PipelineRun, graph: RunGraph) -> dict[DigestPair, list[P
     return index
 
 
-def _pipeline_result_producers(
-    pr: PipelineRun,
-    graph: RunGraph,
-    pairs: set[DigestPair],
-    index: dict[DigestPair, list[Producer]],
-) -> list[Producer]:
-    """Trace pipeline-level hint results to the tasks their values reference."""
+@dataclass(frozen=True, slots=True)
+class _PipelineHint:
+    """A pipeline result that is a digest hint, with the task results its value references."""
+
+    result: Result
+    text: str  # where its digests are written
+    references: tuple[tuple[str, str], ...]  # (pipeline task, result)
+
+
+def _pipeline_hints(pr: PipelineRun) -> list[_PipelineHint]:
+    """The declared pipeline results worth tracing, read once per run."""
     values = {r.name: r for r in pr.meta.results}
-    found: list[Producer] = []
+    hints = []
     for declared in (pr.pipeline_spec or {}).get("results") or []:
         if not isinstance(declared, dict):
             continue
         result = values.get(str(declared.get("name", "")))
         if result is None or not _is_digest_hint(result):
             continue
-        if not any(hex_ in _text(result) for _, hex_ in pairs):
-            continue
-        for task, task_result in RESULT_REF.findall(str(declared.get("value", ""))):
+        references = tuple(RESULT_REF.findall(str(declared.get("value", ""))))
+        hints.append(_PipelineHint(result, _text(result), references))
+    return hints
+
+
+def _pipeline_result_producers(
+    graph: RunGraph,
+    hints: list[_PipelineHint],
+    pairs: set[DigestPair],
+    index: dict[DigestPair, list[Producer]],
+) -> list[Producer]:
+    """Trace pipeline-level hint results to the tasks their values reference."""
+    matching: set[int] = set()
+    for _, hex_ in pairs:
+        matching.update([position for position, h in enumerate(hints) if hex_ in h.text])
+    found: list[Producer] = []
+    for position in sorted(matching):
+        hint = hints[position]
+        for task, task_result in hint.references:
             runs = graph.by_task.get(task, ())
             direct = {
                 p.task_run for pair in pairs for p in index.get(pair, []) if p.pipeline_task == task
@@ -173,7 +193,7 @@ def _pipeline_result_producers(
                         Producer(
                             node.task_run,
                             task,
-                            f"{task_result} (pipeline result {result.name})",
+                            f"{task_result} (pipeline result {hint.result.name})",
                         )
                     )
     return found
@@ -188,13 +208,14 @@ def artifact_scopes(
     """Every artifact the per-run statement would name under ``cfg``, with its scope."""
     graph = graph or build_graph(pr)
     index = _producer_index(pr, graph)
+    hints = _pipeline_hints(pr)
     exclusions = _exclusions(graph)
     scopes = []
     walk = [tr for _, tr in pr.executed_task_runs()]
     for subjects in _group_by_digest(pipeline_subjects(pr, cfg, walk).entries):
         pairs = {(alg.lower(), hex_) for s in subjects for alg, hex_ in s["digest"].items()}
         producers = [p for pair in sorted(pairs) for p in index.get(pair, [])]
-        producers += _pipeline_result_producers(pr, graph, pairs, index)
+        producers += _pipeline_result_producers(graph, hints, pairs, index)
         producers = list(dict.fromkeys(producers))
         scopes.append(_close_scope(graph, exclusions, tuple(subjects), tuple(producers)))
     return scopes
@@ -274,15 +295,17 @@ def _close_scope(
                 step = f"runs before {node.pipeline_task} (runAfter)"
             include(edge.source, (step, *why[current]))
         for mount in node.mounts:
-            writers = graph.writers_of(mount.workspace)
+            # Only overlapping writers: start times are sorted, so skipping the others does not
+            # change where the cursor stops.
+            writers = graph.overlapping_writers(mount)
             key = (mount.workspace, mount.sub_path, node.is_finally)
             position = cursors.get(key, 0)
             while position < len(writers):
-                writer, writer_mount = writers[position]
+                writer, _ = writers[position]
                 if not started_before_finished(writer, node):
                     break
                 position += 1
-                if writer.task_run in why or not overlaps(mount, writer_mount):
+                if writer.task_run in why:
                     continue
                 if writer.is_finally and not node.is_finally:
                     continue  # finally tasks start after every DAG task has finished
