@@ -360,20 +360,31 @@ def run_state(pr: PipelineRun, scope: ArtifactScope, emit: str, graph: RunGraph)
     }
 
 
+PipelineStatements = v02.PipelineRunStatements | v1.PipelineRunStatements
+
+
+def pipeline_statements(pr: PipelineRun, cfg: SlsaConfig) -> PipelineStatements:
+    """The statement builder for ``pr`` under ``cfg``: make one per run and pass it to every
+    :func:`per_artifact_statement`, so the parts all statements share are built once."""
+    return v02.PipelineRunStatements(pr, cfg) if cfg.is_v02 else v1.PipelineRunStatements(pr, cfg)
+
+
 def per_artifact_statement(
-    pr: PipelineRun, cfg: SlsaConfig, scope: ArtifactScope, emit: str, graph: RunGraph
+    pr: PipelineRun,
+    cfg: SlsaConfig,
+    scope: ArtifactScope,
+    emit: str,
+    graph: RunGraph,
+    statements: PipelineStatements | None = None,
 ) -> Statement:
     """One statement whose subject is this artifact only, built from its in-scope tasks."""
-    in_scope = scope.task_runs
     state = run_state(pr, scope, emit, graph)
+    base = (statements or pipeline_statements(pr, cfg)).statement(scope.task_runs)
+    predicate = base["predicate"]
     if cfg.is_v02:
-        base = v02.pipeline_run_statement(pr, cfg, in_scope)
-        predicate = base["predicate"]
         predicate["buildType"] = PER_ARTIFACT_BUILD_TYPE_V02
         predicate["metadata"][RUN_STATE_KEY] = state
     else:
-        base = v1.pipeline_run_statement(pr, cfg, in_scope)
-        predicate = base["predicate"]
         predicate["buildDefinition"]["buildType"] = PER_ARTIFACT_BUILD_TYPE_V1
         predicate["runDetails"]["metadata"][RUN_STATE_KEY] = state
     return {

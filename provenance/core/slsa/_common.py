@@ -140,6 +140,25 @@ def is_remote(spec_ref: Any) -> bool:
     )
 
 
+class ExecutedWalk:
+    """A PipelineRun's walk (spec §7.1) with each child's position, so that narrowing it to a
+    scope costs the scope's size rather than the run's."""
+
+    __slots__ = ("_positions", "pairs")
+
+    def __init__(self, pr: PipelineRun) -> None:
+        self.pairs = pr.executed_task_runs()
+        self._positions: dict[str, list[int]] = {}
+        for position, (_, tr) in enumerate(self.pairs):
+            self._positions.setdefault(tr.name, []).append(position)
+
+    def positions(self, in_scope: set[str] | None) -> list[int]:
+        """Walk positions of the children named in ``in_scope`` (all of them for None)."""
+        if in_scope is None:
+            return list(range(len(self.pairs)))
+        return sorted(p for name in in_scope for p in self._positions.get(name, ()))
+
+
 def pipeline_subjects(pr: PipelineRun, cfg: SlsaConfig, walk: Sequence[TaskRun]) -> DescriptorList:
     """PipelineRun subjects (spec §7.2): ``walk`` is the executed children to read under deep
     inspection. v2alpha4 puts pipeline results first; slsa/v1 and v2alpha3 put children first."""
