@@ -69,9 +69,13 @@ class RunGraph:
     # workspace -> its writable mounts, earliest start first (unknown start first of all)
     writers: dict[str, tuple[tuple[Node, Mount], ...]]
     by_task: dict[str, tuple[Node, ...]]  # pipeline task -> its nodes (several for a matrix)
-    # (workspace, subPath) -> writers_of() narrowed to the mounts that overlap it; filled on
-    # demand, since every artifact's scope closure asks for the same few views again.
+    # (workspace, subPath) -> writers_of() narrowed to the mounts that overlap it, and
+    # workspace -> writer subPath -> positions in writers_of(): filled on demand, since every
+    # artifact's scope closure asks for the same few views again.
     _overlapping: dict[tuple[str, str], tuple[tuple[Node, Mount], ...]] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
+    _writer_paths: dict[str, dict[str, list[int]]] = field(
         default_factory=dict, init=False, compare=False, repr=False
     )
 
@@ -84,10 +88,12 @@ class RunGraph:
         found = self._overlapping.get(key)
         if found is None:
             writers = self.writers_of(mount.workspace)
-            # Test each distinct subPath once rather than each writer.
-            by_path: dict[str, list[int]] = {}
-            for position, (_, writer_mount) in enumerate(writers):
-                by_path.setdefault(writer_mount.sub_path, []).append(position)
+            by_path = self._writer_paths.get(mount.workspace)
+            if by_path is None:
+                # Writers grouped by subPath, so each distinct path is tested once.
+                by_path = self._writer_paths[mount.workspace] = {}
+                for position, (_, writer_mount) in enumerate(writers):
+                    by_path.setdefault(writer_mount.sub_path, []).append(position)
             positions = sorted(
                 position
                 for path, group in by_path.items()
