@@ -10,6 +10,7 @@ every inclusion carries the chain of edges that put it there.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -156,34 +157,60 @@ class _PipelineHint:
     references: tuple[tuple[str, str], ...]  # (pipeline task, result)
 
 
-def _pipeline_hints(pr: PipelineRun) -> list[_PipelineHint]:
-    """The declared pipeline results worth tracing, read once per run."""
-    values = {r.name: r for r in pr.meta.results}
-    hints = []
-    for declared in (pr.pipeline_spec or {}).get("results") or []:
-        if not isinstance(declared, dict):
-            continue
-        result = values.get(str(declared.get("name", "")))
-        if result is None or not _is_digest_hint(result):
-            continue
-        references = tuple(RESULT_REF.findall(str(declared.get("value", ""))))
-        hints.append(_PipelineHint(result, _text(result), references))
-    return hints
+class _PipelineHints:
+    """The declared pipeline results worth tracing, read once per run. Their texts are also
+    joined, so that finding the ones that name a digest is one ``str.find`` scan rather than a
+    test per result for every artifact."""
+
+    __slots__ = ("_joined", "_starts", "hints")
+
+    def __init__(self, pr: PipelineRun) -> None:
+        values = {r.name: r for r in pr.meta.results}
+        self.hints: list[_PipelineHint] = []
+        for declared in (pr.pipeline_spec or {}).get("results") or []:
+            if not isinstance(declared, dict):
+                continue
+            result = values.get(str(declared.get("name", "")))
+            if result is None or not _is_digest_hint(result):
+                continue
+            references = tuple(RESULT_REF.findall(str(declared.get("value", ""))))
+            self.hints.append(_PipelineHint(result, _text(result), references))
+        self._joined = "\0".join(h.text for h in self.hints)
+        self._starts: list[int] = []
+        start = 0
+        for hint in self.hints:
+            self._starts.append(start)
+            start += len(hint.text) + 1
+
+    def containing(self, hex_: str) -> list[int]:
+        """Positions of the hints whose text contains ``hex_``, in order."""
+        if not hex_ or "\0" in hex_:
+            # Could match at or across the separators: test each text.
+            return [position for position, h in enumerate(self.hints) if hex_ in h.text]
+        found = []
+        offset = self._joined.find(hex_)
+        while offset != -1:
+            position = bisect_right(self._starts, offset) - 1
+            found.append(position)
+            if position + 1 == len(self._starts):
+                break
+            offset = self._joined.find(hex_, self._starts[position + 1])
+        return found
 
 
 def _pipeline_result_producers(
     graph: RunGraph,
-    hints: list[_PipelineHint],
+    hints: _PipelineHints,
     pairs: set[DigestPair],
     index: dict[DigestPair, list[Producer]],
 ) -> list[Producer]:
     """Trace pipeline-level hint results to the tasks their values reference."""
     matching: set[int] = set()
     for _, hex_ in pairs:
-        matching.update([position for position, h in enumerate(hints) if hex_ in h.text])
+        matching.update(hints.containing(hex_))
     found: list[Producer] = []
     for position in sorted(matching):
-        hint = hints[position]
+        hint = hints.hints[position]
         for task, task_result in hint.references:
             runs = graph.by_task.get(task, ())
             direct = {
@@ -210,7 +237,7 @@ def artifact_scopes(
     """Every artifact the per-run statement would name under ``cfg``, with its scope."""
     graph = graph or build_graph(pr)
     index = _producer_index(pr, graph)
-    hints = _pipeline_hints(pr)
+    hints = _PipelineHints(pr)
     exclusions = _exclusions(graph)
     scopes = []
     walk = [tr for _, tr in pr.executed_task_runs()]
