@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 from ..errors import FormatError
 from ..graph import RESULT_REF
@@ -18,6 +18,7 @@ from ..intoto import DescriptorList
 from ..tekton import PipelineRun, RunMeta, TaskRun
 from .config import SlsaConfig
 
+T = TypeVar("T")
 IGNORED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"
 CHAINS_ANNOTATION_PREFIX = "chains.tekton.dev/"
 
@@ -151,6 +152,14 @@ class ExecutedWalk:
         self._positions: dict[str, list[int]] = {}
         for position, (_, tr) in enumerate(self.pairs):
             self._positions.setdefault(tr.name, []).append(position)
+
+    def once(self, cache: dict[int, Any], position: int, build: Callable[[int], T]) -> T:
+        """``build(position)``, made the first time any statement asks for it (kept in cache)."""
+        if position in cache:
+            found: T = cache[position]
+        else:
+            found = cache[position] = build(position)
+        return found
 
     def positions(self, in_scope: set[str] | None) -> list[int]:
         """Walk positions of the children named in ``in_scope`` (all of them for None)."""

@@ -97,11 +97,13 @@ class PipelineRunStatements:
         if pr.meta.ref_source is not None:
             materials.add(pr.meta.ref_source.uri, pr.meta.ref_source.digest)
         for position in positions:
-            materials.extend(self._task_materials(position))
+            materials.extend(self.walk.once(self._materials, position, self._task_materials))
         materials.extend(self._pipeline_inputs)
         if cfg.deep_inspection:
             for position in positions:
-                materials.extend(self._task_deep_materials(position))
+                materials.extend(
+                    self.walk.once(self._deep_materials, position, self._task_deep_materials)
+                )
         if self._pipeline_git is not None:
             materials.add(*self._pipeline_git)
 
@@ -129,26 +131,20 @@ class PipelineRunStatements:
         return (git_uri(url), {"sha1": commit}) if commit and url else None
 
     def _task_materials(self, position: int) -> list[Material]:
-        found = self._materials.get(position)
-        if found is None:
-            tr = self.walk.pairs[position][1]
-            found = list(run_images(tr))
-            if tr.meta.ref_source is not None:
-                found.append((tr.meta.ref_source.uri, tr.meta.ref_source.digest))
-            self._materials[position] = found
+        tr = self.walk.pairs[position][1]
+        found = list(run_images(tr))
+        if tr.meta.ref_source is not None:
+            found.append((tr.meta.ref_source.uri, tr.meta.ref_source.digest))
         return found
 
     def _task_deep_materials(self, position: int) -> list[Material]:
-        found = self._deep_materials.get(position)
-        if found is None:
-            tr = self.walk.pairs[position][1]
-            found = []
-            # Children follow the TaskRun rule, commit alone is enough (spec §11.7).
-            url, commit = task_run_git(tr)
-            if commit:
-                found.append((git_uri(url), {"sha1": commit}))
-            found.extend((a.uri, a.digest) for a in inputs(tr.meta))
-            self._deep_materials[position] = found
+        tr = self.walk.pairs[position][1]
+        found = []
+        # Children follow the TaskRun rule, commit alone is enough (spec §11.7).
+        url, commit = task_run_git(tr)
+        if commit:
+            found.append((git_uri(url), {"sha1": commit}))
+        found.extend((a.uri, a.digest) for a in inputs(tr.meta))
         return found
 
     @cached_property
@@ -171,10 +167,7 @@ class PipelineRunStatements:
             return None
         tasks = []
         for position in positions:
-            if position in self._tasks:
-                entry = self._tasks[position]
-            else:
-                entry = self._tasks[position] = self._task_attestation(position)
+            entry = self.walk.once(self._tasks, position, self._task_attestation)
             if entry is not None:
                 tasks.append(entry)
         return tasks

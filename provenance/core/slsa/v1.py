@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from functools import cached_property
 from typing import Any
 
@@ -104,38 +104,27 @@ class PipelineRunStatements:
         if pr.meta.ref_source is not None:
             deps.append(_ref_dependency("pipeline", pr.meta.ref_source))
         for position in positions:
-            deps.extend(self._cached(self._deps, position, self._task_deps))
+            deps.extend(self.walk.once(self._deps, position, self._task_deps))
         if cfg.deep_inspection and cfg.is_v2alpha4:
             for position in positions:
-                deps.extend(self._cached(self._deep_deps, position, self._task_result_inputs))
+                deps.extend(self.walk.once(self._deep_deps, position, self._task_result_inputs))
         deps.extend(self._pipeline_inputs)
         if cfg.deep_inspection:
             for position in positions:
-                deps.extend(self._cached(self._inputs, position, self._task_inputs))
+                deps.extend(self.walk.once(self._inputs, position, self._task_inputs))
         deps.extend(self._pipeline_git)
 
         if cfg.is_v2alpha4:
             byproducts = list(self._pipeline_byproducts)
             if cfg.deep_inspection:
                 for position in positions:
-                    byproducts += self._cached(self._byproducts, position, self._task_byproducts)
+                    byproducts += self.walk.once(self._byproducts, position, self._task_byproducts)
         else:
             byproducts = self._pipeline_byproducts
         return _statement(cfg, pr.meta, subjects, self._run_spec, deps, byproducts)
 
-    def _cached(
-        self,
-        cache: dict[int, list[dict[str, Any]]],
-        position: int,
-        build: Callable[[TaskRun], list[dict[str, Any]]],
-    ) -> list[dict[str, Any]]:
-        found = cache.get(position)
-        if found is None:
-            _, tr = self.walk.pairs[position]
-            found = cache[position] = build(tr)
-        return found
-
-    def _task_deps(self, tr: TaskRun) -> list[dict[str, Any]]:
+    def _task_deps(self, position: int) -> list[dict[str, Any]]:
+        tr = self.walk.pairs[position][1]
         deps: list[dict[str, Any]] = []
         if self.cfg.build_type == BUILD_TYPE_SLSA_TEKTON:
             deps.append(_pipeline_task_content(tr))
@@ -146,16 +135,15 @@ class PipelineRunStatements:
         deps.extend({"uri": uri, "digest": digest} for uri, digest in run_images(tr))
         return deps
 
-    @staticmethod
-    def _task_result_inputs(tr: TaskRun) -> list[dict[str, Any]]:
-        return list(_step_result_inputs(tr))
+    def _task_result_inputs(self, position: int) -> list[dict[str, Any]]:
+        return list(_step_result_inputs(self.walk.pairs[position][1]))
 
-    @staticmethod
-    def _task_inputs(tr: TaskRun) -> list[dict[str, Any]]:
+    def _task_inputs(self, position: int) -> list[dict[str, Any]]:
+        tr = self.walk.pairs[position][1]
         return _run_inputs(task_run_git(tr), tr.meta.results, commit_alone=True)
 
-    @staticmethod
-    def _task_byproducts(tr: TaskRun) -> list[dict[str, Any]]:
+    def _task_byproducts(self, position: int) -> list[dict[str, Any]]:
+        tr = self.walk.pairs[position][1]
         return _byproducts_v2alpha4(tr.meta.results, "taskRunResults", tr.name) + _step_byproducts(
             tr
         )
