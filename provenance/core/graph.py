@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -69,9 +69,69 @@ class RunGraph:
     # workspace -> its writable mounts, earliest start first (unknown start first of all)
     writers: dict[str, tuple[tuple[Node, Mount], ...]]
     by_task: dict[str, tuple[Node, ...]]  # pipeline task -> its nodes (several for a matrix)
+    # (workspace, subPath) -> writers_of() narrowed to the mounts that overlap it, and each
+    # workspace's writers indexed by path: filled on demand, since every artifact's scope
+    # closure asks for the same few views again.
+    _overlapping: dict[tuple[str, str], tuple[tuple[Node, Mount], ...]] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
+    _writer_paths: dict[str, _WriterPaths] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     def writers_of(self, workspace: str) -> tuple[tuple[Node, Mount], ...]:
         return self.writers.get(workspace, ())
+
+    def overlapping_writers(self, mount: Mount) -> tuple[tuple[Node, Mount], ...]:
+        """The writable mounts of ``mount``'s workspace that overlap it, earliest start first."""
+        key = (mount.workspace, mount.sub_path)
+        found = self._overlapping.get(key)
+        if found is None:
+            writers = self.writers_of(mount.workspace)
+            paths = self._writer_paths.get(mount.workspace)
+            if paths is None:
+                paths = self._writer_paths[mount.workspace] = _WriterPaths(writers)
+            found = tuple(writers[position] for position in paths.overlapping(mount.sub_path))
+            self._overlapping[key] = found
+        return found
+
+
+class _WriterPaths:
+    """A workspace's writers indexed by subPath, so that finding the ones overlapping a path
+    looks up its ancestors and descendants instead of testing every writer (see overlaps())."""
+
+    __slots__ = ("anywhere", "at", "below", "count")
+
+    def __init__(self, writers: tuple[tuple[Node, Mount], ...]) -> None:
+        self.count = len(writers)
+        self.anywhere: list[int] = []  # positions whose path overlaps every path
+        self.at: dict[str, list[int]] = {}  # trimmed path -> positions
+        self.below: dict[str, list[str]] = {}  # trimmed path -> deeper paths written under it
+        for position, (_, mount) in enumerate(writers):
+            path = mount.sub_path.strip("/")
+            if _overlaps_any(path):
+                self.anywhere.append(position)
+                continue
+            if path not in self.at:
+                self.at[path] = []
+                for ancestor in _ancestors(path):
+                    self.below.setdefault(ancestor, []).append(path)
+            self.at[path].append(position)
+
+    def overlapping(self, sub_path: str) -> list[int]:
+        """Positions of the writers whose path overlaps ``sub_path``, in order."""
+        path = sub_path.strip("/")
+        if _overlaps_any(path):
+            return list(range(self.count))
+        found = list(self.anywhere)
+        for related in (path, *_ancestors(path), *self.below.get(path, ())):
+            found.extend(self.at.get(related, ()))
+        return sorted(found)
+
+
+def _ancestors(path: str) -> Iterator[str]:
+    """The prefixes of ``path`` that end just before a slash."""
+    return (path[:i] for i, char in enumerate(path) if char == "/")
 
 
 def build_graph(pr: PipelineRun) -> RunGraph:
@@ -210,12 +270,19 @@ def overlaps(a: Mount, b: Mount) -> bool:
 
     An unresolved variable in a subPath could be anything, so it overlaps everything.
     """
-    if a.workspace != b.workspace:
-        return False
-    pa, pb = a.sub_path.strip("/"), b.sub_path.strip("/")
-    if not pa or not pb or "$(" in pa or "$(" in pb:
+    return a.workspace == b.workspace and _paths_overlap(a.sub_path, b.sub_path)
+
+
+def _paths_overlap(a: str, b: str) -> bool:
+    pa, pb = a.strip("/"), b.strip("/")
+    if _overlaps_any(pa) or _overlaps_any(pb):
         return True
     return pa == pb or pa.startswith(pb + "/") or pb.startswith(pa + "/")
+
+
+def _overlaps_any(path: str) -> bool:
+    """The whole workspace (no subPath) or an unresolved variable, which could be anything."""
+    return not path or "$(" in path
 
 
 def started_before_finished(writer: Node, contributor: Node) -> bool:

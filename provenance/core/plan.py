@@ -13,7 +13,13 @@ from .documents import paused_gc
 from .errors import FormatError
 from .graph import RunGraph, build_graph
 from .intoto import Statement
-from .scope import ArtifactScope, artifact_scopes, explain_scopes, per_artifact_statement
+from .scope import (
+    ArtifactScope,
+    artifact_scopes,
+    explain_scopes,
+    per_artifact_statement,
+    pipeline_statements,
+)
 from .slsa import generate
 from .slsa.config import SlsaConfig
 from .tekton import PipelineRun, Run
@@ -123,6 +129,7 @@ def plan_per_artifact(pr: PipelineRun, cfg: SlsaConfig, emit: str, *, explain: b
     scopes = artifact_scopes(pr, cfg, graph)
     status = pr.meta.succeeded.status if pr.meta.succeeded else ""
     reason = pr.meta.succeeded.reason if pr.meta.succeeded else ""
+    builder = pipeline_statements(pr, cfg)
     statements: list[PlannedStatement] = []
     waiting: list[Waiting] = []
     for scope in scopes:
@@ -131,7 +138,7 @@ def plan_per_artifact(pr: PipelineRun, cfg: SlsaConfig, emit: str, *, explain: b
         if blocked is not None:
             waiting.append(Waiting(name, blocked[0], final=blocked[1]))
             continue
-        statement = per_artifact_statement(pr, cfg, scope, emit, graph)
+        statement = per_artifact_statement(pr, cfg, scope, emit, graph, builder)
         statements.append(
             PlannedStatement(
                 statement=statement,

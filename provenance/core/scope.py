@@ -10,12 +10,14 @@ every inclusion carries the chain of edges that put it there.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
-from .graph import RESULT_REF, RunGraph, build_graph, overlaps, started_before_finished
+from .graph import RESULT_REF, RunGraph, build_graph, started_before_finished
 from .hints import (
     ARTIFACT_DIGEST,
     ARTIFACT_OUTPUTS,
@@ -35,6 +37,7 @@ from .tekton import PipelineRun, Result
 PER_ARTIFACT_BUILD_TYPE_V1 = "https://chainsweb.dev/buildtypes/tekton-per-artifact/v1"
 PER_ARTIFACT_BUILD_TYPE_V02 = "https://chainsweb.dev/buildtypes/tekton-per-artifact/v0.2"
 RUN_STATE_KEY = "chainsweb.dev/runState"
+_json_of = attrgetter("json")  # map() with it beats a comprehension over every excluded task
 
 DigestPair = tuple[str, str]
 
@@ -145,24 +148,70 @@ def _producer_index(pr: PipelineRun, graph: RunGraph) -> dict[DigestPair, list[P
     return index
 
 
+@dataclass(frozen=True, slots=True)
+class _PipelineHint:
+    """A pipeline result that is a digest hint, with the task results its value references."""
+
+    result: Result
+    text: str  # where its digests are written
+    references: tuple[tuple[str, str], ...]  # (pipeline task, result)
+
+
+class _PipelineHints:
+    """The declared pipeline results worth tracing, read once per run. Their texts are also
+    joined, so that finding the ones that name a digest is one ``str.find`` scan rather than a
+    test per result for every artifact."""
+
+    __slots__ = ("_joined", "_starts", "hints")
+
+    def __init__(self, pr: PipelineRun) -> None:
+        values = {r.name: r for r in pr.meta.results}
+        self.hints: list[_PipelineHint] = []
+        for declared in (pr.pipeline_spec or {}).get("results") or []:
+            if not isinstance(declared, dict):
+                continue
+            result = values.get(str(declared.get("name", "")))
+            if result is None or not _is_digest_hint(result):
+                continue
+            references = tuple(RESULT_REF.findall(str(declared.get("value", ""))))
+            self.hints.append(_PipelineHint(result, _text(result), references))
+        self._joined = "\0".join(h.text for h in self.hints)
+        self._starts: list[int] = []
+        start = 0
+        for hint in self.hints:
+            self._starts.append(start)
+            start += len(hint.text) + 1
+
+    def containing(self, hex_: str) -> list[int]:
+        """Positions of the hints whose text contains ``hex_``, in order."""
+        if not hex_ or "\0" in hex_:
+            # Could match at or across the separators: test each text.
+            return [position for position, h in enumerate(self.hints) if hex_ in h.text]
+        found = []
+        offset = self._joined.find(hex_)
+        while offset != -1:
+            position = bisect_right(self._starts, offset) - 1
+            found.append(position)
+            if position + 1 == len(self._starts):
+                break
+            offset = self._joined.find(hex_, self._starts[position + 1])
+        return found
+
+
 def _pipeline_result_producers(
-    pr: PipelineRun,
     graph: RunGraph,
+    hints: _PipelineHints,
     pairs: set[DigestPair],
     index: dict[DigestPair, list[Producer]],
 ) -> list[Producer]:
     """Trace pipeline-level hint results to the tasks their values reference."""
-    values = {r.name: r for r in pr.meta.results}
+    matching: set[int] = set()
+    for _, hex_ in pairs:
+        matching.update(hints.containing(hex_))
     found: list[Producer] = []
-    for declared in (pr.pipeline_spec or {}).get("results") or []:
-        if not isinstance(declared, dict):
-            continue
-        result = values.get(str(declared.get("name", "")))
-        if result is None or not _is_digest_hint(result):
-            continue
-        if not any(hex_ in _text(result) for _, hex_ in pairs):
-            continue
-        for task, task_result in RESULT_REF.findall(str(declared.get("value", ""))):
+    for position in sorted(matching):
+        hint = hints.hints[position]
+        for task, task_result in hint.references:
             runs = graph.by_task.get(task, ())
             direct = {
                 p.task_run for pair in pairs for p in index.get(pair, []) if p.pipeline_task == task
@@ -173,7 +222,7 @@ def _pipeline_result_producers(
                         Producer(
                             node.task_run,
                             task,
-                            f"{task_result} (pipeline result {result.name})",
+                            f"{task_result} (pipeline result {hint.result.name})",
                         )
                     )
     return found
@@ -188,13 +237,14 @@ def artifact_scopes(
     """Every artifact the per-run statement would name under ``cfg``, with its scope."""
     graph = graph or build_graph(pr)
     index = _producer_index(pr, graph)
+    hints = _PipelineHints(pr)
     exclusions = _exclusions(graph)
     scopes = []
     walk = [tr for _, tr in pr.executed_task_runs()]
     for subjects in _group_by_digest(pipeline_subjects(pr, cfg, walk).entries):
         pairs = {(alg.lower(), hex_) for s in subjects for alg, hex_ in s["digest"].items()}
         producers = [p for pair in sorted(pairs) for p in index.get(pair, [])]
-        producers += _pipeline_result_producers(pr, graph, pairs, index)
+        producers += _pipeline_result_producers(graph, hints, pairs, index)
         producers = list(dict.fromkeys(producers))
         scopes.append(_close_scope(graph, exclusions, tuple(subjects), tuple(producers)))
     return scopes
@@ -215,9 +265,29 @@ def _group_by_digest(subjects: list[dict[str, Any]]) -> list[list[dict[str, Any]
     return groups
 
 
-def _exclusions(graph: RunGraph) -> tuple[dict[str, Exclusion], tuple[Exclusion, ...]]:
+@dataclass(frozen=True, slots=True)
+class _Exclusions:
     """How each task reads when it is out of a scope; the same for every artifact of a run,
     so it is built once (and shared by every statement's run state)."""
+
+    of_nodes: tuple[Exclusion, ...]  # in graph.nodes order
+    positions: dict[str, int]  # TaskRun name -> its place in of_nodes
+    not_run: tuple[Exclusion, ...]
+
+    def without(self, included: Iterable[str]) -> tuple[Exclusion, ...]:
+        """Every exclusion but the included TaskRuns': slices between the few included ones
+        cost far less than testing each of the run's tasks."""
+        excluded: list[Exclusion] = []
+        start = 0
+        for position in sorted(self.positions[name] for name in included):
+            excluded += self.of_nodes[start:position]
+            start = position + 1
+        excluded += self.of_nodes[start:]
+        excluded += self.not_run
+        return tuple(excluded)
+
+
+def _exclusions(graph: RunGraph) -> _Exclusions:
     by_node = {
         node.task_run: Exclusion(
             node.pipeline_task,
@@ -233,12 +303,14 @@ def _exclusions(graph: RunGraph) -> tuple[dict[str, Exclusion], tuple[Exclusion,
     not_run = tuple(
         Exclusion(task, None, "", state, f"did not run ({state})") for task, state in graph.not_run
     )
-    return by_node, not_run
+    return _Exclusions(
+        tuple(by_node.values()), {name: i for i, name in enumerate(by_node)}, not_run
+    )
 
 
 def _close_scope(
     graph: RunGraph,
-    exclusions: tuple[dict[str, Exclusion], tuple[Exclusion, ...]],
+    exclusions: _Exclusions,
     subjects: tuple[dict[str, Any], ...],
     producers: tuple[Producer, ...],
 ) -> ArtifactScope:
@@ -274,15 +346,17 @@ def _close_scope(
                 step = f"runs before {node.pipeline_task} (runAfter)"
             include(edge.source, (step, *why[current]))
         for mount in node.mounts:
-            writers = graph.writers_of(mount.workspace)
+            # Only overlapping writers: start times are sorted, so skipping the others does not
+            # change where the cursor stops.
+            writers = graph.overlapping_writers(mount)
             key = (mount.workspace, mount.sub_path, node.is_finally)
             position = cursors.get(key, 0)
             while position < len(writers):
-                writer, writer_mount = writers[position]
+                writer, _ = writers[position]
                 if not started_before_finished(writer, node):
                     break
                 position += 1
-                if writer.task_run in why or not overlaps(mount, writer_mount):
+                if writer.task_run in why:
                     continue
                 if writer.is_finally and not node.is_finally:
                     continue  # finally tasks start after every DAG task has finished
@@ -296,10 +370,7 @@ def _close_scope(
     included = tuple(
         Inclusion(name, graph.nodes[name].pipeline_task, chain) for name, chain in why.items()
     )
-    by_node, not_run = exclusions
-    excluded = [exclusion for name, exclusion in by_node.items() if name not in why]
-    excluded.extend(not_run)
-    return ArtifactScope(subjects, producers, included, tuple(excluded))
+    return ArtifactScope(subjects, producers, included, exclusions.without(why))
 
 
 # --- statements --------------------------------------------------------------------------------
@@ -333,24 +404,35 @@ def run_state(pr: PipelineRun, scope: ArtifactScope, emit: str, graph: RunGraph)
             }
             for i in scope.included
         ],
-        "excluded": [e.json for e in scope.excluded],
+        "excluded": list(map(_json_of, scope.excluded)),
     }
 
 
+PipelineStatements = v02.PipelineRunStatements | v1.PipelineRunStatements
+
+
+def pipeline_statements(pr: PipelineRun, cfg: SlsaConfig) -> PipelineStatements:
+    """The statement builder for ``pr`` under ``cfg``: make one per run and pass it to every
+    :func:`per_artifact_statement`, so the parts all statements share are built once."""
+    return v02.PipelineRunStatements(pr, cfg) if cfg.is_v02 else v1.PipelineRunStatements(pr, cfg)
+
+
 def per_artifact_statement(
-    pr: PipelineRun, cfg: SlsaConfig, scope: ArtifactScope, emit: str, graph: RunGraph
+    pr: PipelineRun,
+    cfg: SlsaConfig,
+    scope: ArtifactScope,
+    emit: str,
+    graph: RunGraph,
+    statements: PipelineStatements | None = None,
 ) -> Statement:
     """One statement whose subject is this artifact only, built from its in-scope tasks."""
-    in_scope = scope.task_runs
     state = run_state(pr, scope, emit, graph)
+    base = (statements or pipeline_statements(pr, cfg)).statement(scope.task_runs)
+    predicate = base["predicate"]
     if cfg.is_v02:
-        base = v02.pipeline_run_statement(pr, cfg, in_scope)
-        predicate = base["predicate"]
         predicate["buildType"] = PER_ARTIFACT_BUILD_TYPE_V02
         predicate["metadata"][RUN_STATE_KEY] = state
     else:
-        base = v1.pipeline_run_statement(pr, cfg, in_scope)
-        predicate = base["predicate"]
         predicate["buildDefinition"]["buildType"] = PER_ARTIFACT_BUILD_TYPE_V1
         predicate["runDetails"]["metadata"][RUN_STATE_KEY] = state
     return {

@@ -75,3 +75,19 @@ def test_sub_path_overlap_rules() -> None:
     assert not overlaps(mount("ab"), mount("a"))
     assert overlaps(mount("$(params.dir)"), mount("b"))
     assert not overlaps(Mount("ws", "", True), Mount("other", "", True))
+
+
+def test_overlapping_writers_match_the_overlap_rule() -> None:
+    # The indexed lookup must pick exactly the writers overlaps() accepts, in writer order.
+    paths = ["", "/", "a", "a/", "/a", "a/b", "a//b", "a/b/c", "ab", "b", "$(params.d)", "a/$(x)"]
+    (pr,) = parse_records(
+        pipeline_run([Task(f"t{i}", workspaces=[f"ws:{p}"]) for i, p in enumerate(paths)])
+    )
+    assert isinstance(pr, PipelineRun)
+    graph = build_graph(pr)
+    writers = graph.writers_of("ws")
+    assert len(writers) == len(paths)
+    for path in [*paths, "c", "a/b/c/d", "$(y)/a"]:
+        probe = Mount("ws", path, True)
+        expected = [w for w in writers if overlaps(probe, w[1])]
+        assert list(graph.overlapping_writers(probe)) == expected, path

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 from ..errors import FormatError
 from ..graph import RESULT_REF
@@ -18,6 +18,7 @@ from ..intoto import DescriptorList
 from ..tekton import PipelineRun, RunMeta, TaskRun
 from .config import SlsaConfig
 
+T = TypeVar("T")
 IGNORED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"
 CHAINS_ANNOTATION_PREFIX = "chains.tekton.dev/"
 
@@ -138,6 +139,33 @@ def is_remote(spec_ref: Any) -> bool:
         and bool(spec_ref.get("resolver"))
         and (spec_ref.get("resolver") != "Cluster")
     )
+
+
+class ExecutedWalk:
+    """A PipelineRun's walk (spec §7.1) with each child's position, so that narrowing it to a
+    scope costs the scope's size rather than the run's."""
+
+    __slots__ = ("_positions", "pairs")
+
+    def __init__(self, pr: PipelineRun) -> None:
+        self.pairs = pr.executed_task_runs()
+        self._positions: dict[str, list[int]] = {}
+        for position, (_, tr) in enumerate(self.pairs):
+            self._positions.setdefault(tr.name, []).append(position)
+
+    def once(self, cache: dict[int, Any], position: int, build: Callable[[int], T]) -> T:
+        """``build(position)``, made the first time any statement asks for it (kept in cache)."""
+        if position in cache:
+            found: T = cache[position]
+        else:
+            found = cache[position] = build(position)
+        return found
+
+    def positions(self, in_scope: set[str] | None) -> list[int]:
+        """Walk positions of the children named in ``in_scope`` (all of them for None)."""
+        if in_scope is None:
+            return list(range(len(self.pairs)))
+        return sorted(p for name in in_scope for p in self._positions.get(name, ()))
 
 
 def pipeline_subjects(pr: PipelineRun, cfg: SlsaConfig, walk: Sequence[TaskRun]) -> DescriptorList:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 from ..hints import subjects_v02
 from ..intoto import STATEMENT_V01, DescriptorList, Statement
 from ..tekton import PipelineRun, RefSource, RunMeta, TaskRun
 from ._common import (
+    ExecutedWalk,
     environment,
     git_uri,
     inputs,
@@ -58,46 +60,145 @@ def pipeline_run_statement(
     ``in_scope`` (TaskRun names) narrows the tasks and their materials for per-artifact
     statements; ``None`` is Chains' per-run statement.
     """
-    walk = [
-        (task, tr)
-        for task, tr in pr.executed_task_runs()
-        if in_scope is None or tr.name in in_scope
-    ]
-    # A per-artifact statement names its artifact: the caller sets the subject.
-    subjects = (
-        pipeline_subjects(pr, cfg, [tr for _, tr in walk])
-        if in_scope is None
-        else DescriptorList("name")
-    )
+    return PipelineRunStatements(pr, cfg).statement(in_scope)
 
-    materials = DescriptorList("uri")
-    if pr.meta.ref_source is not None:
-        materials.add(pr.meta.ref_source.uri, pr.meta.ref_source.digest)
-    for _, tr in walk:
-        materials.extend(run_images(tr))
+
+Material = tuple[str, dict[str, str]]
+
+
+class PipelineRunStatements:
+    """Statements about one PipelineRun under one config, as :func:`pipeline_run_statement`.
+
+    Per-artifact scope asks for one statement per artifact, each over a subset of the same
+    tasks. What does not depend on the subset (the invocation, each task's materials and
+    ``buildConfig`` entry) is built once, on first use, and the same objects go into every
+    statement: nothing changes them afterwards and orjson only reads them.
+    """
+
+    def __init__(self, pr: PipelineRun, cfg: SlsaConfig) -> None:
+        self.pr = pr
+        self.cfg = cfg
+        self.walk = ExecutedWalk(pr)
+        self._materials: dict[int, list[Material]] = {}
+        self._deep_materials: dict[int, list[Material]] = {}
+        self._tasks: dict[int, dict[str, Any] | None] = {}
+
+    def statement(self, in_scope: set[str] | None = None) -> Statement:
+        pr, cfg = self.pr, self.cfg
+        positions = self.walk.positions(in_scope)
+        # A per-artifact statement names its artifact: the caller sets the subject.
+        subjects = (
+            pipeline_subjects(pr, cfg, [self.walk.pairs[p][1] for p in positions])
+            if in_scope is None
+            else DescriptorList("name")
+        )
+
+        materials = DescriptorList("uri")
+        if pr.meta.ref_source is not None:
+            materials.add(pr.meta.ref_source.uri, pr.meta.ref_source.digest)
+        for position in positions:
+            materials.extend(self.walk.once(self._materials, position, self._task_materials))
+        materials.extend(self._pipeline_inputs)
+        if cfg.deep_inspection:
+            for position in positions:
+                materials.extend(
+                    self.walk.once(self._deep_materials, position, self._task_deep_materials)
+                )
+        if self._pipeline_git is not None:
+            materials.add(*self._pipeline_git)
+
+        predicate = {
+            "builder": {"id": cfg.builder_id},
+            "buildType": PIPELINE_RUN_BUILD_TYPE,
+            "invocation": self._invocation,
+            "buildConfig": {"tasks": self._task_attestations(positions)},
+            "metadata": metadata(pr.meta),
+            "materials": materials.entries,
+        }
+        return _statement(subjects, predicate)
+
+    @cached_property
+    def _invocation(self) -> dict[str, Any]:
+        return invocation(self.pr.meta, (self.pr.pipeline_spec or {}).get("params"))
+
+    @cached_property
+    def _pipeline_inputs(self) -> list[Material]:
+        return [(a.uri, a.digest) for a in inputs(self.pr.meta)]
+
+    @cached_property
+    def _pipeline_git(self) -> Material | None:
+        url, commit = pipeline_run_git(self.pr)
+        return (git_uri(url), {"sha1": commit}) if commit and url else None
+
+    def _task_materials(self, position: int) -> list[Material]:
+        tr = self.walk.pairs[position][1]
+        found = list(run_images(tr))
         if tr.meta.ref_source is not None:
-            materials.add(tr.meta.ref_source.uri, tr.meta.ref_source.digest)
-    materials.extend((a.uri, a.digest) for a in inputs(pr.meta))
-    if cfg.deep_inspection:
-        for _, tr in walk:
-            # Children follow the TaskRun rule, commit alone is enough (spec §11.7).
-            url, commit = task_run_git(tr)
-            if commit:
-                materials.add(git_uri(url), {"sha1": commit})
-            materials.extend((a.uri, a.digest) for a in inputs(tr.meta))
-    url, commit = pipeline_run_git(pr)
-    if commit and url:
-        materials.add(git_uri(url), {"sha1": commit})
+            found.append((tr.meta.ref_source.uri, tr.meta.ref_source.digest))
+        return found
 
-    predicate = {
-        "builder": {"id": cfg.builder_id},
-        "buildType": PIPELINE_RUN_BUILD_TYPE,
-        "invocation": invocation(pr.meta, (pr.pipeline_spec or {}).get("params")),
-        "buildConfig": {"tasks": task_attestations(pr, walk)},
-        "metadata": metadata(pr.meta),
-        "materials": materials.entries,
-    }
-    return _statement(subjects, predicate)
+    def _task_deep_materials(self, position: int) -> list[Material]:
+        tr = self.walk.pairs[position][1]
+        found = []
+        # Children follow the TaskRun rule, commit alone is enough (spec §11.7).
+        url, commit = task_run_git(tr)
+        if commit:
+            found.append((git_uri(url), {"sha1": commit}))
+        found.extend((a.uri, a.digest) for a in inputs(tr.meta))
+        return found
+
+    @cached_property
+    def _task_context(self) -> tuple[set[str], str, str]:
+        """Finally task names, the last DAG task that has a child, the service account."""
+        spec = self.pr.pipeline_spec or {}
+        finally_names = {
+            str(t.get("name")) for t in spec.get("finally") or [] if isinstance(t, dict)
+        }
+        last_dag_task = ""
+        for task in spec.get("tasks") or []:
+            if isinstance(task, dict) and self.pr.task_runs_for(str(task.get("name", ""))):
+                last_dag_task = str(task.get("name"))
+        template = self.pr.meta.spec.get("taskRunTemplate") or {}
+        return finally_names, last_dag_task, template.get("serviceAccountName", "")
+
+    def _task_attestations(self, positions: list[int]) -> list[dict[str, Any]] | None:
+        """``buildConfig.tasks``: one entry per executed child in walk order (spec §8.2)."""
+        if self.pr.pipeline_spec is None:
+            return None
+        tasks = []
+        for position in positions:
+            entry = self.walk.once(self._tasks, position, self._task_attestation)
+            if entry is not None:
+                tasks.append(entry)
+        return tasks
+
+    def _task_attestation(self, position: int) -> dict[str, Any] | None:
+        """One child's ``buildConfig.tasks`` entry; None when Chains drops it (spec §8.2)."""
+        task, tr = self.walk.pairs[position]
+        steps = steps_by_index(tr)
+        if steps is None:
+            return None
+        finally_names, last_dag_task, service_account = self._task_context
+        name = str(task.get("name", ""))
+        entry: dict[str, Any] = {"name": name}
+        after = chains_after(task)
+        if not after and name in finally_names and last_dag_task:
+            after = [last_dag_task]
+        if after:
+            entry["after"] = after
+        entry["ref"] = _task_ref(task)
+        if tr.meta.start_time:
+            entry["startedOn"] = tr.meta.start_time
+        if tr.meta.completion_time:
+            entry["finishedOn"] = tr.meta.completion_time
+        if service_account:
+            entry["serviceAccountName"] = service_account
+        entry["status"] = task_status(tr)
+        entry["steps"] = steps
+        entry["invocation"] = invocation(tr.meta, (tr.task_spec or {}).get("params"))
+        if tr.meta.results:
+            entry["results"] = [_result_entry(r.name, r.type, r.value) for r in tr.meta.results]
+        return entry
 
 
 def _statement(subjects: DescriptorList, predicate: dict[str, Any]) -> Statement:
@@ -200,48 +301,6 @@ def chains_after(task: dict[str, Any]) -> list[str]:
     for source in sources:
         after.update(dict.fromkeys(result_references(source)))
     return list(after)
-
-
-def task_attestations(
-    pr: PipelineRun, walk: list[tuple[dict[str, Any], TaskRun]]
-) -> list[dict[str, Any]] | None:
-    """``buildConfig.tasks``: one entry per executed child in walk order (spec §8.2)."""
-    if pr.pipeline_spec is None:
-        return None
-    finally_names = {
-        str(t.get("name")) for t in pr.pipeline_spec.get("finally") or [] if isinstance(t, dict)
-    }
-    last_dag_task = ""
-    for task in pr.pipeline_spec.get("tasks") or []:
-        if isinstance(task, dict) and pr.task_runs_for(str(task.get("name", ""))):
-            last_dag_task = str(task.get("name"))
-    service_account = (pr.meta.spec.get("taskRunTemplate") or {}).get("serviceAccountName", "")
-    tasks = []
-    for task, tr in walk:
-        steps = steps_by_index(tr)
-        if steps is None:
-            continue
-        name = str(task.get("name", ""))
-        entry: dict[str, Any] = {"name": name}
-        after = chains_after(task)
-        if not after and name in finally_names and last_dag_task:
-            after = [last_dag_task]
-        if after:
-            entry["after"] = after
-        entry["ref"] = _task_ref(task)
-        if tr.meta.start_time:
-            entry["startedOn"] = tr.meta.start_time
-        if tr.meta.completion_time:
-            entry["finishedOn"] = tr.meta.completion_time
-        if service_account:
-            entry["serviceAccountName"] = service_account
-        entry["status"] = task_status(tr)
-        entry["steps"] = steps
-        entry["invocation"] = invocation(tr.meta, (tr.task_spec or {}).get("params"))
-        if tr.meta.results:
-            entry["results"] = [_result_entry(r.name, r.type, r.value) for r in tr.meta.results]
-        tasks.append(entry)
-    return tasks
 
 
 def task_status(tr: TaskRun) -> str:

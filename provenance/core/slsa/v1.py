@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import cached_property
 from typing import Any
 
 import orjson
@@ -17,6 +18,7 @@ from ..hints import (
 from ..intoto import STATEMENT_V1, DescriptorList, Statement, json_content
 from ..tekton import PipelineRun, RefSource, Result, RunMeta, TaskRun
 from ._common import (
+    ExecutedWalk,
     git_uri,
     inputs,
     is_remote,
@@ -67,42 +69,108 @@ def pipeline_run_statement(
     ``in_scope`` (TaskRun names) narrows dependencies and byproducts for per-artifact
     statements; ``None`` is Chains' per-run statement.
     """
-    walk = [tr for _, tr in pr.executed_task_runs() if in_scope is None or tr.name in in_scope]
-    # A per-artifact statement names its artifact: the caller sets the subject.
-    subjects = pipeline_subjects(pr, cfg, walk) if in_scope is None else DescriptorList("name")
+    return PipelineRunStatements(pr, cfg).statement(in_scope)
 
-    deps: list[dict[str, Any]] = []
-    if pr.meta.ref_source is not None:
-        deps.append(_ref_dependency("pipeline", pr.meta.ref_source))
-    tekton_type = cfg.build_type == BUILD_TYPE_SLSA_TEKTON
-    for tr in walk:
-        if tekton_type:
+
+class PipelineRunStatements:
+    """Statements about one PipelineRun under one config, as :func:`pipeline_run_statement`.
+
+    Per-artifact scope asks for one statement per artifact, each over a subset of the same
+    tasks. What does not depend on the subset (``runSpec``, each task's dependencies and
+    byproducts) is built once, on first use, and the same objects go into every statement:
+    nothing changes them afterwards and orjson only reads them.
+    """
+
+    def __init__(self, pr: PipelineRun, cfg: SlsaConfig) -> None:
+        self.pr = pr
+        self.cfg = cfg
+        self.walk = ExecutedWalk(pr)
+        self._deps: dict[int, list[dict[str, Any]]] = {}
+        self._deep_deps: dict[int, list[dict[str, Any]]] = {}
+        self._inputs: dict[int, list[dict[str, Any]]] = {}
+        self._byproducts: dict[int, list[dict[str, Any]]] = {}
+
+    def statement(self, in_scope: set[str] | None = None) -> Statement:
+        pr, cfg = self.pr, self.cfg
+        positions = self.walk.positions(in_scope)
+        # A per-artifact statement names its artifact: the caller sets the subject.
+        subjects = (
+            pipeline_subjects(pr, cfg, [self.walk.pairs[p][1] for p in positions])
+            if in_scope is None
+            else DescriptorList("name")
+        )
+
+        deps: list[dict[str, Any]] = []
+        if pr.meta.ref_source is not None:
+            deps.append(_ref_dependency("pipeline", pr.meta.ref_source))
+        for position in positions:
+            deps.extend(self.walk.once(self._deps, position, self._task_deps))
+        if cfg.deep_inspection and cfg.is_v2alpha4:
+            for position in positions:
+                deps.extend(self.walk.once(self._deep_deps, position, self._task_result_inputs))
+        deps.extend(self._pipeline_inputs)
+        if cfg.deep_inspection:
+            for position in positions:
+                deps.extend(self.walk.once(self._inputs, position, self._task_inputs))
+        deps.extend(self._pipeline_git)
+
+        if cfg.is_v2alpha4:
+            byproducts = list(self._pipeline_byproducts)
+            if cfg.deep_inspection:
+                for position in positions:
+                    byproducts += self.walk.once(self._byproducts, position, self._task_byproducts)
+        else:
+            byproducts = self._pipeline_byproducts
+        return _statement(cfg, pr.meta, subjects, self._run_spec, deps, byproducts)
+
+    def _task_deps(self, position: int) -> list[dict[str, Any]]:
+        tr = self.walk.pairs[position][1]
+        deps: list[dict[str, Any]] = []
+        if self.cfg.build_type == BUILD_TYPE_SLSA_TEKTON:
             deps.append(_pipeline_task_content(tr))
         elif tr.meta.ref_source is not None:
             deps.append(_ref_dependency("pipelineTask", tr.meta.ref_source))
-        if cfg.is_v2alpha4:
+        if self.cfg.is_v2alpha4:
             deps.extend(_step_actions(tr))
         deps.extend({"uri": uri, "digest": digest} for uri, digest in run_images(tr))
-    if cfg.deep_inspection and cfg.is_v2alpha4:
-        for tr in walk:
-            deps.extend(_step_result_inputs(tr))
-    deps.extend({"name": INPUTS_RESULT, "uri": a.uri, "digest": a.digest} for a in inputs(pr.meta))
-    if cfg.deep_inspection:
-        for tr in walk:
-            deps.extend(_run_inputs(task_run_git(tr), tr.meta.results, commit_alone=True))
-    url, commit = pipeline_run_git(pr)
-    if url and commit:
-        deps.append({"name": INPUTS_RESULT, "uri": git_uri(url), "digest": {"sha1": commit}})
+        return deps
 
-    if cfg.is_v2alpha4:
-        byproducts = _byproducts_v2alpha4(pr.meta.results, "pipelineRunResults", pr.name)
-        if cfg.deep_inspection:
-            for tr in walk:
-                byproducts += _byproducts_v2alpha4(tr.meta.results, "taskRunResults", tr.name)
-                byproducts += _step_byproducts(tr)
-    else:
-        byproducts = _byproducts_v2alpha3(pr.meta.results, "pipelineRunResults")
-    return _statement(cfg, pr.meta, subjects, _run_spec(pr.meta, "PipelineRun"), deps, byproducts)
+    def _task_result_inputs(self, position: int) -> list[dict[str, Any]]:
+        return list(_step_result_inputs(self.walk.pairs[position][1]))
+
+    def _task_inputs(self, position: int) -> list[dict[str, Any]]:
+        tr = self.walk.pairs[position][1]
+        return _run_inputs(task_run_git(tr), tr.meta.results, commit_alone=True)
+
+    def _task_byproducts(self, position: int) -> list[dict[str, Any]]:
+        tr = self.walk.pairs[position][1]
+        return _byproducts_v2alpha4(tr.meta.results, "taskRunResults", tr.name) + _step_byproducts(
+            tr
+        )
+
+    @cached_property
+    def _pipeline_inputs(self) -> list[dict[str, Any]]:
+        return [
+            {"name": INPUTS_RESULT, "uri": a.uri, "digest": a.digest} for a in inputs(self.pr.meta)
+        ]
+
+    @cached_property
+    def _pipeline_git(self) -> list[dict[str, Any]]:
+        url, commit = pipeline_run_git(self.pr)
+        if url and commit:
+            return [{"name": INPUTS_RESULT, "uri": git_uri(url), "digest": {"sha1": commit}}]
+        return []
+
+    @cached_property
+    def _pipeline_byproducts(self) -> list[dict[str, Any]]:
+        results = self.pr.meta.results
+        if self.cfg.is_v2alpha4:
+            return _byproducts_v2alpha4(results, "pipelineRunResults", self.pr.name)
+        return _byproducts_v2alpha3(results, "pipelineRunResults")
+
+    @cached_property
+    def _run_spec(self) -> dict[str, Any]:
+        return _run_spec(self.pr.meta, "PipelineRun")
 
 
 def _statement(
