@@ -120,6 +120,21 @@ def test_child_linked_by_label_only_is_adopted_when_the_parent_arrives(ingest) -
     assert bytes(current(pr_uid)[0].statement) == expected_statement(docs)
 
 
+def test_label_only_child_joins_the_newest_pipeline_run_of_that_name(ingest) -> None:
+    """A PipelineRun deleted and re-created under the same name is a new uid: a TaskRun that
+    names its parent only by label belongs to the newest one."""
+    old, new = pipeline_docs(), pipeline_docs()
+    ingest(old)
+    ingest(new[:1])
+    child = new[1]
+    del child["metadata"]["ownerReferences"]
+    ingest([child])
+    assert (
+        RunRecord.objects.get(uid=child["metadata"]["uid"]).parent_uid
+        == (new[0]["metadata"]["uid"])
+    )
+
+
 def test_resource_version_rule() -> None:
     assert services.is_newer("10", "9", "a", "b")  # numeric, not string, comparison
     assert not services.is_newer("9", "10", "a", "b")
