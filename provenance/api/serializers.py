@@ -182,6 +182,18 @@ class RecordFilterInput(serializers.Serializer[Any]):
     completed_before = serializers.DateTimeField(required=False)
 
 
+def record_pipeline(kind: str, definition: str, labels: Mapping[str, Any] | None) -> str:
+    """A PipelineRun's pipeline; a TaskRun's ``tekton.dev/pipeline`` label."""
+    if kind == RunKind.PIPELINE_RUN:
+        return definition
+    return str((labels or {}).get("tekton.dev/pipeline", ""))
+
+
+def record_task(kind: str, definition: str) -> str:
+    """A TaskRun's task; empty for a PipelineRun."""
+    return definition if kind == RunKind.TASK_RUN else ""
+
+
 class RecordOutput(_ModelOutput[RunRecord]):
     pipeline = serializers.SerializerMethodField()
     task = serializers.SerializerMethodField()
@@ -216,12 +228,10 @@ class RecordOutput(_ModelOutput[RunRecord]):
         read_only_fields = fields
 
     def get_pipeline(self, obj: RunRecord) -> str:
-        if obj.kind == RunKind.PIPELINE_RUN:
-            return obj.definition
-        return str((obj.labels or {}).get("tekton.dev/pipeline", ""))
+        return record_pipeline(obj.kind, obj.definition, obj.labels)
 
     def get_task(self, obj: RunRecord) -> str:
-        return obj.definition if obj.kind == RunKind.TASK_RUN else ""
+        return record_task(obj.kind, obj.definition)
 
     def get_url(self, obj: RunRecord) -> str:
         return _link(self.context, "api:record-detail", obj.uid)

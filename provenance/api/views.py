@@ -39,7 +39,7 @@ from provenance.auth import request_access
 from provenance.core.errors import ProvenanceError
 from provenance.models import ApiToken, Artifact, Attestation, RunRecord
 
-from . import examples
+from . import examples, rows
 from . import serializers as s
 from .schema import errors
 
@@ -238,7 +238,12 @@ class RecordListApi(ApiView, generics.ListAPIView[RunRecord]):
 
     def get_queryset(self) -> Any:
         filters = _filters(self.FilterSerializer, self.request)
-        return selectors.run_record_list(namespaces=self.visible(), **filters)
+        return selectors.run_record_rows(namespaces=self.visible(), **filters)
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        # Plain rows and ``rows.record_rows``: the JSON ``RecordOutput`` (the schema) describes.
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(rows.record_rows(page or [], request))
 
     @extend_schema(
         operation_id="records_list",
