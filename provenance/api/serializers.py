@@ -5,6 +5,7 @@ Field names are part of the API contract (docs/api.md): add fields, never rename
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping, MutableMapping
 from datetime import tzinfo
@@ -137,6 +138,18 @@ class _ModelOutput(serializers.ModelSerializer[_M]):
     def _readable_fields(self) -> list[serializers.Field[Any, Any, Any, Any]]:
         # DRF's is a generator over its field mapping, walked again for every row.
         return [field for field in self.fields.values() if not field.write_only]
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        # DRF builds the fields from the model for every serializer (every request); they only
+        # depend on the class, so build them once per class and hand out copies, as DRF does
+        # with the declared fields.
+        built = _BUILT_FIELDS.get(type(self))
+        if built is None:
+            built = _BUILT_FIELDS[type(self)] = super().get_fields()
+        return copy.deepcopy(built)
+
+
+_BUILT_FIELDS: dict[type[serializers.Serializer[Any]], dict[str, Any]] = {}
 
 
 # =============================================================================================
