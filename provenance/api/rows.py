@@ -18,18 +18,24 @@ from .serializers import _Links, record_pipeline, record_task
 
 
 def output_zone() -> tzinfo | None:
-    """The zone DRF's ``DateTimeField`` shows times in (None: naive UTC)."""
-    return timezone.get_current_timezone() if settings.USE_TZ else None
+    """The zone DRF's ``DateTimeField`` shows times in (None: naive UTC); ``datetime.UTC`` for
+    the UTC zone, the zone the database's times come in, so they need no conversion."""
+    if not settings.USE_TZ:
+        return None
+    zone = timezone.get_current_timezone()
+    return UTC if getattr(zone, "key", None) in ("UTC", "Etc/UTC") else zone
 
 
 def datetime_text(value: datetime | None, zone: tzinfo | None) -> str | None:
     """A time as DRF's ``DateTimeField`` writes it (ISO 8601, ``Z`` for UTC)."""
     if not value:
         return None
-    if zone is not None:
-        value = value.astimezone(zone) if timezone.is_aware(value) else value.replace(tzinfo=zone)
-    elif timezone.is_aware(value):
-        value = value.astimezone(UTC).replace(tzinfo=None)
+    if value.tzinfo is not zone:
+        if zone is not None:
+            aware = timezone.is_aware(value)
+            value = value.astimezone(zone) if aware else value.replace(tzinfo=zone)
+        elif timezone.is_aware(value):
+            value = value.astimezone(UTC).replace(tzinfo=None)
     text = value.isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
