@@ -11,19 +11,9 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from django.conf import settings
 from django.utils import timezone
 
-from .serializers import _Links, record_pipeline, record_task
-
-
-def output_zone() -> tzinfo | None:
-    """The zone DRF's ``DateTimeField`` shows times in (None: naive UTC); ``datetime.UTC`` for
-    the UTC zone, the zone the database's times come in, so they need no conversion."""
-    if not settings.USE_TZ:
-        return None
-    zone = timezone.get_current_timezone()
-    return UTC if getattr(zone, "key", None) in ("UTC", "Etc/UTC") else zone
+from .serializers import _Links, output_zone, record_pipeline, record_task
 
 
 def datetime_text(value: datetime | None, zone: tzinfo | None) -> str | None:

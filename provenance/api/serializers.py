@@ -8,12 +8,14 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Mapping, MutableMapping
-from datetime import tzinfo
+from datetime import UTC, tzinfo
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from django.conf import settings
 from django.db import models
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -113,13 +115,22 @@ def _link(context: Mapping[str, Any], route: str, arg: int | str) -> str:
     return links.url(route, arg)
 
 
+def output_zone() -> tzinfo | None:
+    """The zone DRF's ``DateTimeField`` shows times in (None: naive UTC); ``datetime.UTC`` for
+    the UTC zone, the zone the database's times come in, so they need no conversion."""
+    if not settings.USE_TZ:
+        return None
+    zone = timezone.get_current_timezone()
+    return UTC if getattr(zone, "key", None) in ("UTC", "Etc/UTC") else zone
+
+
 class _DateTimeOutput(serializers.DateTimeField):
     """DRF's, asking for the current time zone once per field (a field lives one request), not
     once per value."""
 
     def default_timezone(self) -> tzinfo | None:
         if not hasattr(self, "_zone"):
-            self._zone = super().default_timezone()
+            self._zone = output_zone()
         return self._zone
 
 
