@@ -13,6 +13,7 @@ import orjson
 from django.conf import settings
 from django.contrib.postgres.aggregates import ArrayAgg
 from django.contrib.postgres.expressions import ArraySubquery
+from django.db import connection
 from django.db.models import Count, Exists, Model, OuterRef, Q, QuerySet
 from django.db.models.functions import JSONObject
 from django.utils import timezone
@@ -40,14 +41,21 @@ from .services import (
 M = TypeVar("M", bound=Model)
 
 
+_TOKEN_COLUMNS = tuple(f.attname for f in ApiToken._meta.concrete_fields)
+# One lookup on the unique token_hash index, written out: this runs on every API request, and
+# the ORM would compile the same query again each time.
+_ACTIVE_TOKEN_SQL = (
+    f"SELECT {', '.join(_TOKEN_COLUMNS)} FROM {ApiToken._meta.db_table} "
+    "WHERE token_hash = %s AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > %s)"
+)
+
+
 def api_token_active(token: str) -> ApiToken | None:
     """The token's row if it exists, is not revoked and has not expired."""
-    row = ApiToken.objects.filter(token_hash=token_hash(token)).first()
-    if row is None or row.revoked_at is not None:
-        return None
-    if row.expires_at is not None and row.expires_at <= timezone.now():
-        return None
-    return row
+    with connection.cursor() as cursor:
+        cursor.execute(_ACTIVE_TOKEN_SQL, [token_hash(token), timezone.now()])
+        row = cursor.fetchone()
+    return None if row is None else ApiToken.from_db(connection.alias, _TOKEN_COLUMNS, row)
 
 
 def token_namespaces(token: ApiToken) -> set[str] | None:
@@ -136,6 +144,40 @@ def run_record_list(
     if completed_before:
         qs = qs.filter(completion_time__lte=completed_before)
     return qs.order_by("-id")
+
+
+# What the API's record list shows of a record (``api.rows.record_rows``), and the id it pages by.
+RUN_RECORD_ROW_FIELDS = (
+    "id",
+    "uid",
+    "kind",
+    "namespace",
+    "name",
+    "definition",
+    "pipeline_task",
+    "parent_uid",
+    "parent_name",
+    "status",
+    "reason",
+    "start_time",
+    "completion_time",
+    "labels",
+    "resource_version",
+    "first_seen",
+    "updated",
+    "compute_status",
+    "compute_reason",
+)
+
+
+def run_record_rows(
+    *, namespaces: set[str] | None, **filters: Any
+) -> QuerySet[RunRecord, dict[str, Any]]:
+    """``run_record_list`` (same arguments) as plain rows of ``RUN_RECORD_ROW_FIELDS``."""
+    rows: QuerySet[RunRecord, dict[str, Any]] = run_record_list(
+        namespaces=namespaces, **filters
+    ).values(*RUN_RECORD_ROW_FIELDS)
+    return rows
 
 
 def run_record_get(*, uid: str, namespaces: set[str] | None) -> RunRecord | None:

@@ -5,14 +5,17 @@ Field names are part of the API contract (docs/api.md): add fields, never rename
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping, MutableMapping
-from datetime import tzinfo
+from datetime import UTC, tzinfo
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from django.conf import settings
 from django.db import models
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -112,13 +115,22 @@ def _link(context: Mapping[str, Any], route: str, arg: int | str) -> str:
     return links.url(route, arg)
 
 
+def output_zone() -> tzinfo | None:
+    """The zone DRF's ``DateTimeField`` shows times in (None: naive UTC); ``datetime.UTC`` for
+    the UTC zone, the zone the database's times come in, so they need no conversion."""
+    if not settings.USE_TZ:
+        return None
+    zone = timezone.get_current_timezone()
+    return UTC if getattr(zone, "key", None) in ("UTC", "Etc/UTC") else zone
+
+
 class _DateTimeOutput(serializers.DateTimeField):
     """DRF's, asking for the current time zone once per field (a field lives one request), not
     once per value."""
 
     def default_timezone(self) -> tzinfo | None:
         if not hasattr(self, "_zone"):
-            self._zone = super().default_timezone()
+            self._zone = output_zone()
         return self._zone
 
 
@@ -137,6 +149,18 @@ class _ModelOutput(serializers.ModelSerializer[_M]):
     def _readable_fields(self) -> list[serializers.Field[Any, Any, Any, Any]]:
         # DRF's is a generator over its field mapping, walked again for every row.
         return [field for field in self.fields.values() if not field.write_only]
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        # DRF builds the fields from the model for every serializer (every request); they only
+        # depend on the class, so build them once per class and hand out copies, as DRF does
+        # with the declared fields.
+        built = _BUILT_FIELDS.get(type(self))
+        if built is None:
+            built = _BUILT_FIELDS[type(self)] = super().get_fields()
+        return copy.deepcopy(built)
+
+
+_BUILT_FIELDS: dict[type[serializers.Serializer[Any]], dict[str, Any]] = {}
 
 
 # =============================================================================================
@@ -182,6 +206,18 @@ class RecordFilterInput(serializers.Serializer[Any]):
     completed_before = serializers.DateTimeField(required=False)
 
 
+def record_pipeline(kind: str, definition: str, labels: Mapping[str, Any] | None) -> str:
+    """A PipelineRun's pipeline; a TaskRun's ``tekton.dev/pipeline`` label."""
+    if kind == RunKind.PIPELINE_RUN:
+        return definition
+    return str((labels or {}).get("tekton.dev/pipeline", ""))
+
+
+def record_task(kind: str, definition: str) -> str:
+    """A TaskRun's task; empty for a PipelineRun."""
+    return definition if kind == RunKind.TASK_RUN else ""
+
+
 class RecordOutput(_ModelOutput[RunRecord]):
     pipeline = serializers.SerializerMethodField()
     task = serializers.SerializerMethodField()
@@ -216,12 +252,10 @@ class RecordOutput(_ModelOutput[RunRecord]):
         read_only_fields = fields
 
     def get_pipeline(self, obj: RunRecord) -> str:
-        if obj.kind == RunKind.PIPELINE_RUN:
-            return obj.definition
-        return str((obj.labels or {}).get("tekton.dev/pipeline", ""))
+        return record_pipeline(obj.kind, obj.definition, obj.labels)
 
     def get_task(self, obj: RunRecord) -> str:
-        return obj.definition if obj.kind == RunKind.TASK_RUN else ""
+        return record_task(obj.kind, obj.definition)
 
     def get_url(self, obj: RunRecord) -> str:
         return _link(self.context, "api:record-detail", obj.uid)
