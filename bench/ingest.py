@@ -89,6 +89,27 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
+def cpu_ticks(pid: int) -> int:
+    """utime + stime of one process, in clock ticks (0 if it is gone)."""
+    try:
+        fields = (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1]).split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
+def pids_named(name: str) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name:
+                    out.append(int(entry.name))
+            except OSError:
+                continue
+    return out
+
+
 def tree_pids(root: int) -> list[int]:
     """root and its descendants (gunicorn/celery masters and their forked workers)."""
     children: dict[int, list[int]] = {}
@@ -194,6 +215,17 @@ class Stack:
         if not found:
             raise RuntimeError(f"no token in: {out.stdout} {out.stderr}")
         return found[0]
+
+    def cpu(self) -> dict[str, dict[int, int]]:
+        """CPU clock ticks per process of each part of the stack and of this load generator."""
+        parts = {
+            "web": tree_pids(self.web.pid) if self.web else [],
+            "worker": tree_pids(self.worker.pid) if self.worker else [],
+            "postgres": pids_named("postgres"),
+            "redis": pids_named("redis-server"),
+            "bench client": [os.getpid()],
+        }
+        return {name: {pid: cpu_ticks(pid) for pid in pids} for name, pids in parts.items()}
 
     def rss(self) -> dict[str, int]:
         """VmRSS in kB of the web and worker process trees (master + forked workers)."""
@@ -336,6 +368,7 @@ def main() -> None:
             )  # fmt: skip
             import_started = time.time()
         rss_before = stack.rss()
+        cpu_before = stack.cpu()
         started = load.run(args.rate, args.duration)
         load_seconds = time.time() - started
         import_ended = None
@@ -385,6 +418,18 @@ def main() -> None:
                 f"backfill: {signed} of {n} signed {time.time() - import_started:.0f} s "
                 f"after the import started ({signed / (time.time() - import_started):.1f} runs/s)"
             )
+        cpu_after = stack.cpu()
+        tick = os.sysconf("SC_CLK_TCK")
+        used = {
+            name: sum(t - cpu_before[name].get(pid, 0) for pid, t in ticks.items()) / tick
+            for name, ticks in cpu_after.items()
+        }
+        runs = len(done) + (args.backfill if importer is not None else 0)
+        print(
+            f"CPU seconds over the run ({runs} runs signed; import process not counted): "
+            + ", ".join(f"{name} {sec:.0f} s ({1000 * sec / max(runs, 1):.0f} ms/run)"
+                        for name, sec in used.items())
+        )  # fmt: skip
         rss_after = stack.rss()
         print(f"RSS kB before/after: {rss_before} -> {rss_after}")
     finally:
