@@ -5,8 +5,8 @@ fed to the engine (``load_documents`` + ``parse_records`` + ``generate`` for eac
 sample of the cases is also imported with ``manage.py import_records``. Whatever the input:
 
 * never a 5xx (or, outside HTTP, an exception other than the engine's ``ProvenanceError``);
-* never a hang: each case finishes in under ``CASE_SECONDS`` (a ``SIGALRM`` guard turns a real
-  hang into a failure instead of a stuck CI run);
+* never a hang: a ``SIGALRM`` guard turns a case still running after ``HANG_SECONDS`` into a
+  failure instead of a stuck CI run (how fast cases are is bench/'s business, not a timed test);
 * ``reject`` cases: the 4xx named in INDEX.json, a JSON body ``{"error": "..."}`` whose message
   names the problem, and no row written;
 * ``store`` cases: 202, each posted object stored exactly as posted (``RunRecord.document``),
@@ -28,7 +28,6 @@ import importlib.util
 import io
 import json
 import signal
-import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,11 +53,10 @@ from tests.factories import NamespaceSettingsFactory, make_token
 HOSTILE = Path(__file__).resolve().parent / "data" / "hostile"
 RECORDS = "/api/v1/records"
 ATTESTATIONS = "/api/v1/attestations"
-# Every case must finish well inside this: the slowest, 200k-element bodies, take 2-5 s on an
-# otherwise idle 2-core machine (more when other heavy jobs share it).
-CASE_SECONDS = 10.0
-# A case still running after this is a hang: SIGALRM interrupts it and the test fails.
-HANG_SECONDS = 20
+# A case still running after this is a hang: SIGALRM interrupts it and the test fails. The
+# slowest cases (200k-element bodies) take 2-5 s on an idle 2-core machine and 10 s or more
+# when other jobs share it, so this bounds hangs, not speed.
+HANG_SECONDS = 60
 
 
 def _load_corpus_module() -> Any:
@@ -364,12 +362,9 @@ def test_api(case, token, settings, django_capture_on_commit_callbacks) -> None:
     client = Client(raise_request_exception=False)
     auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
     before = row_counts()
-    started = time.monotonic()
     with deadline(HANG_SECONDS), django_capture_on_commit_callbacks(execute=True):
         response = client.post(RECORDS, data=body, content_type=ctype, **auth)
-    elapsed = time.monotonic() - started
     assert response.status_code < 500, response.content[:500]
-    assert elapsed < CASE_SECONDS, f"took {elapsed:.1f} s"
     if case["expect"] == "reject":
         assert_rejected(case, response, before)
         return
@@ -415,25 +410,16 @@ def assert_verbatim_from_api(case: dict[str, Any], client: Client, auth: dict[st
 @pytest.mark.parametrize("case", _params("engine", CASES))
 def test_engine(case, settings) -> None:
     body, ctype = case_body(case, settings.INGEST_MAX_BYTES)
-    started = time.monotonic()
     with deadline(HANG_SECONDS):
         try:
             runs = parse_records(load_documents(body))
         except ProvenanceError:
             assert case["expect"] == "reject", "a case the service must store failed to parse"
             runs = []
-        parsed = time.monotonic() - started
-        # Oversized bodies never reach the parser through the API (413 first); the rest must
-        # parse as fast as the API needs them to.
-        if case["category"] != "oversized":
-            assert parsed < CASE_SECONDS, f"took {parsed:.1f} s to parse"
         for fmt in FORMATS:
             for run in runs:
                 with contextlib.suppress(ProvenanceError):
                     statement_bytes(generate(run, SlsaConfig(format=fmt)))
-    elapsed = time.monotonic() - started
-    if case["category"] != "oversized":
-        assert elapsed < CASE_SECONDS * 2, f"took {elapsed:.1f} s for {len(FORMATS)} formats"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -464,14 +450,12 @@ def test_import_records(case, settings, tmp_path, django_capture_on_commit_callb
     apply_settings(case)
     before = row_counts()
     out = io.StringIO()
-    started = time.monotonic()
     with deadline(HANG_SECONDS), django_capture_on_commit_callbacks(execute=True):
         try:
             call_command("import_records", str(path), "--no-progress", stdout=out, stderr=out)
             failed = None
         except CommandError as exc:
             failed = exc
-    assert time.monotonic() - started < CASE_SECONDS
     if case["expect"] == "reject":
         assert failed is not None, out.getvalue()
         assert row_counts() == before, "a rejected file wrote rows"
