@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -277,18 +277,51 @@ def _artifact_annotate(qs: QuerySet[Artifact], namespaces: set[str] | None) -> Q
     )
 
 
+# What the API shows of an artifact (``api.rows.artifact_rows``), with the id it pages by.
+ARTIFACT_ROW_FIELDS = ("id", "uri", "algorithm", "hex", "visible_namespaces", "attestation_count")
+
+
+def artifact_list_rows(
+    *, namespaces: set[str] | None, **filters: Any
+) -> QuerySet[Artifact, dict[str, Any]]:
+    """``artifact_list`` (same arguments) as plain rows of ``ARTIFACT_ROW_FIELDS``."""
+    rows: QuerySet[Artifact, dict[str, Any]] = artifact_list(
+        namespaces=namespaces, **filters
+    ).values(*ARTIFACT_ROW_FIELDS)
+    return rows
+
+
+def _artifact_visible(pk: int, namespaces: set[str] | None) -> QuerySet[Artifact]:
+    qs = Artifact.objects.filter(_artifact_seen(namespaces), pk=pk)
+    return _artifact_annotate(qs, namespaces)
+
+
 def artifact_get(*, pk: int, namespaces: set[str] | None) -> Artifact | None:
     """One artifact, if an attestation the caller may see names it."""
-    qs = Artifact.objects.filter(_artifact_seen(namespaces), pk=pk)
-    return _artifact_annotate(qs, namespaces).first()
+    return _artifact_visible(pk, namespaces).first()
+
+
+def artifact_get_row(*, pk: int, namespaces: set[str] | None) -> dict[str, Any] | None:
+    """``artifact_get`` as a plain row of ``ARTIFACT_ROW_FIELDS``."""
+    row: dict[str, Any] | None = (
+        _artifact_visible(pk, namespaces).values(*ARTIFACT_ROW_FIELDS).first()
+    )
+    return row
 
 
 def artifact_attestations(
-    *, artifact: Artifact, namespaces: set[str] | None
+    *, artifact_id: int, namespaces: set[str] | None
 ) -> QuerySet[Attestation]:
     """The attestations naming one artifact that the caller may see, newest first."""
-    qs = _as_shown(_visible(artifact.attestations.all(), namespaces))
+    qs = _as_shown(_visible(Attestation.objects.filter(subjects__id=artifact_id), namespaces))
     return qs.order_by("-id")
+
+
+def artifact_attestation_rows(
+    *, artifact_id: int, namespaces: set[str] | None
+) -> QuerySet[Attestation, dict[str, Any]]:
+    """``artifact_attestations`` as plain rows of ``ATTESTATION_ROW_FIELDS``."""
+    return _attestation_rows(artifact_attestations(artifact_id=artifact_id, namespaces=namespaces))
 
 
 def attestations_for_digest(
@@ -401,6 +434,45 @@ def attestation_list(
     return qs.order_by("-id")
 
 
+# What the API shows or re-checks of an attestation (``api.rows.attestation_rows``,
+# ``attestation_row_problems``): the columns ``_as_shown`` reads, by name.
+ATTESTATION_ROW_FIELDS = (
+    "id",
+    "namespace",
+    "run__name",
+    "run__uid",
+    "run__kind",
+    "format",
+    "scope",
+    "emit",
+    "subject_rows",
+    "run_status",
+    "run_reason",
+    "key_id",
+    "envelope",
+    "statement",
+    "envelope_sha256",
+    "statement_sha256",
+    "created",
+    "superseded_by",
+    "chain_entry__id",
+    "chain_entry__seq",
+    "chain_entry__envelope_sha256",
+)
+
+
+def _attestation_rows(qs: QuerySet[Attestation]) -> QuerySet[Attestation, dict[str, Any]]:
+    rows: QuerySet[Attestation, dict[str, Any]] = qs.values(*ATTESTATION_ROW_FIELDS)
+    return rows
+
+
+def attestation_list_rows(
+    *, namespaces: set[str] | None, **filters: Any
+) -> QuerySet[Attestation, dict[str, Any]]:
+    """``attestation_list`` (same arguments) as plain rows of ``ATTESTATION_ROW_FIELDS``."""
+    return _attestation_rows(attestation_list(namespaces=namespaces, **filters))
+
+
 def _verified_ids(qs: QuerySet[Attestation], *, want: bool) -> list[int]:
     limit = settings.API_VERIFIED_FILTER_MAX
     candidates = qs.order_by().values_list("pk", flat=True)
@@ -442,13 +514,15 @@ def attestation_subjects(attestations: Sequence[Attestation]) -> dict[int, list[
     """Each attestation's subjects as in its statement, ``[{"name", "digest": {alg: hex}}]``
     (by name, then algorithm), for rows of ``attestation_list``, ``attestation_get`` or
     ``artifact_attestations``, which fetch them with each row: no query, no Artifact objects."""
-    subjects: dict[int, list[dict[str, Any]]] = {}
-    for attestation in attestations:
-        by_name: dict[str, dict[str, str]] = {}
-        for row in attestation.subject_rows:  # type: ignore[attr-defined]
-            by_name.setdefault(row["uri"], {})[row["algorithm"]] = row["hex"]
-        subjects[attestation.pk] = [{"name": n, "digest": d} for n, d in by_name.items()]
-    return subjects
+    return {a.pk: subjects_shown(a.subject_rows) for a in attestations}  # type: ignore[attr-defined]
+
+
+def subjects_shown(subject_rows: Sequence[Mapping[str, str]]) -> list[dict[str, Any]]:
+    """One attestation's fetched ``subject_rows`` as ``[{"name", "digest": {alg: hex}}]``."""
+    by_name: dict[str, dict[str, str]] = {}
+    for row in subject_rows:
+        by_name.setdefault(row["uri"], {})[row["algorithm"]] = row["hex"]
+    return [{"name": n, "digest": d} for n, d in by_name.items()]
 
 
 def attestation_supersedes(attestation: Attestation) -> list[int]:
@@ -492,7 +566,56 @@ def attestation_problems(attestation: Attestation, ring: KeyRing) -> list[str]:
     payload is the statement, the DSSE signature verifies with the registered public key (whose
     id must match its PEM), and the chain entry holds the same envelope hash.
     """
-    entry = getattr(attestation, "chain_entry", None)
+    return _problems(attestation, getattr(attestation, "chain_entry", None), ring)
+
+
+def attestation_row_problems(rows: Sequence[Mapping[str, Any]]) -> dict[int, list[str]]:
+    """``attestation_problems`` of each row of ``ATTESTATION_ROW_FIELDS``, by id (empty: it
+    verifies); the key ring is read once, and only when there are rows."""
+    if not rows:
+        return {}
+    ring = key_ring()
+    problems = {}
+    for row in rows:
+        attestation = _SignedRow(
+            row["id"],
+            row["key_id"],
+            row["envelope"],
+            row["statement"],
+            row["envelope_sha256"],
+            row["statement_sha256"],
+        )
+        entry = None
+        if row["chain_entry__id"] is not None:
+            entry = _EntryRow(row["chain_entry__seq"], row["chain_entry__envelope_sha256"])
+        problems[row["id"]] = _problems(attestation, entry, ring)
+    return problems
+
+
+@dataclass(frozen=True, slots=True)
+class _SignedRow:
+    """What the checks read of an attestation, from a row (a model instance costs more to make
+    than the checks)."""
+
+    pk: int
+    key_id: str
+    envelope: bytes
+    statement: bytes
+    envelope_sha256: str
+    statement_sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class _EntryRow:
+    """What the checks read of a chain entry, from a row."""
+
+    seq: int
+    envelope_sha256: str
+
+
+def _problems(
+    attestation: Attestation | _SignedRow, entry: ChainEntry | _EntryRow | None, ring: KeyRing
+) -> list[str]:
     checks = _attestation_problems(attestation, ring.keys, entry, ring.loaded)
     problems = [p.message for p in checks]
     if attestation.key_id in ring.mismatched:
@@ -781,9 +904,9 @@ def _key_problems(keys: dict[str, SigningKey]) -> Iterator[chain.Problem]:
 
 
 def _attestation_problems(
-    attestation: Attestation,
+    attestation: Attestation | _SignedRow,
     keys: dict[str, SigningKey],
-    entry: ChainEntry | None,
+    entry: ChainEntry | _EntryRow | None,
     loaded: dict[str, PublicKey] | None = None,
 ) -> Iterator[chain.Problem]:
     pk = attestation.pk

@@ -1,4 +1,6 @@
-"""``api.rows``: the record list's plain output is what ``RecordOutput`` gives, field for field."""
+"""``api.rows``: the plain output of the record, attestation and artifact lists and the artifact
+detail is what ``RecordOutput``, ``AttestationOutput``, ``ArtifactOutput`` and
+``ArtifactDetailOutput`` give, field for field and in the same key order."""
 
 from __future__ import annotations
 
@@ -9,10 +11,16 @@ from django.test import RequestFactory, override_settings
 from django.utils import timezone as dj_timezone
 from rest_framework.request import Request
 
-from provenance import selectors
+from provenance import selectors, services
 from provenance.api import rows
-from provenance.api.serializers import RecordOutput
-from provenance.models import RunRecord
+from provenance.api.serializers import (
+    ArtifactDetailOutput,
+    ArtifactOutput,
+    AttestationOutput,
+    RecordOutput,
+)
+from provenance.models import Attestation, RunRecord
+from tests.apidata import signed_pipeline, signed_taskrun, tamper
 
 pytestmark = pytest.mark.django_db
 
@@ -77,3 +85,101 @@ def test_plain_rows_without_time_zones(records) -> None:
     assert RecordOutput(context={"request": request}).fields["start_time"].to_representation(
         aware
     ) == rows.datetime_text(aware, rows.output_zone())
+
+
+# =============================================================================================
+# Attestations and artifacts: real signed rows, one superseded, one tampered, one off the chain
+
+
+@pytest.fixture
+def attested(settings, tmp_path) -> dict[str, Attestation]:
+    settings.KEYS_DIR = tmp_path / "keys"
+    _, (first,), _ = signed_pipeline(namespace="team-a")
+    services.namespace_settings_update(namespace="team-a", changes={"format": "slsa/v1"}, actor="t")
+    services.attestations_generate(run_id=first.run_id)
+    _, (other,), _ = signed_pipeline(namespace="team-b", name="build-2")
+    _, (solo,), _ = signed_taskrun(namespace="team-b")
+    _, (shared,), _ = signed_pipeline(namespace="team-c", label="team-a/build-1")
+    tamper(
+        "UPDATE provenance_attestation SET statement = %s, statement_sha256 = %s WHERE id = %s",
+        [b"{}", "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", other.pk],
+    )
+    tamper("DELETE FROM provenance_chainentry WHERE attestation_id = %s", [solo.pk])
+    return {"first": first, "other": other, "solo": solo, "shared": shared}
+
+
+def _request() -> Request:
+    return Request(RequestFactory().get("/api/v1/attestations"))
+
+
+def _same(plain: object, drf: object) -> None:
+    assert plain == drf
+    assert repr(plain) == repr(drf)  # same key order, same types
+
+
+def _checked(models: list[Attestation]) -> dict[str, object]:
+    ring = selectors.key_ring()
+    return {
+        "subjects": selectors.attestation_subjects(models),
+        "problems": {a.pk: selectors.attestation_problems(a, ring) for a in models},
+    }
+
+
+@pytest.mark.parametrize("namespaces", [None, {"team-a", "team-b"}])
+def test_attestation_rows_equal_the_serializer(attested, namespaces) -> None:
+    request = _request()
+    found = list(selectors.attestation_list_rows(namespaces=namespaces))
+    problems = selectors.attestation_row_problems(found)
+    plain = rows.attestation_rows(found, request, problems)
+    models = list(selectors.attestation_list(namespaces=namespaces))
+    context = {"request": request, **_checked(models)}
+    assert problems == context["problems"]
+    _same(plain, [dict(r) for r in AttestationOutput(models, many=True, context=context).data])
+    shown = {r["id"]: r for r in plain}
+    assert len(shown) == (5 if namespaces is None else 4)
+    assert shown[attested["other"].pk]["verified"] is False
+    assert shown[attested["solo"].pk]["verified"] is False
+    assert shown[attested["solo"].pk]["chain_seq"] is None
+    assert shown[attested["first"].pk]["verified"] is True
+    assert shown[attested["first"].pk]["superseded_by"] is not None
+
+
+def test_attestation_rows_follow_the_active_time_zone(attested) -> None:
+    with dj_timezone.override("Asia/Kolkata"):
+        request = _request()
+        found = list(selectors.attestation_list_rows(namespaces=None))
+        plain = rows.attestation_rows(found, request, selectors.attestation_row_problems(found))
+        models = list(selectors.attestation_list(namespaces=None))
+        context = {"request": request, **_checked(models)}
+        _same(plain, [dict(r) for r in AttestationOutput(models, many=True, context=context).data])
+    assert all(str(r["created"]).endswith("+05:30") for r in plain)
+
+
+@pytest.mark.parametrize("namespaces", [None, {"team-a"}, {"team-c"}])
+def test_artifact_rows_and_detail_equal_the_serializers(attested, namespaces) -> None:
+    request = _request()
+    plain = rows.artifact_rows(selectors.artifact_list_rows(namespaces=namespaces), request)
+    models = list(selectors.artifact_list(namespaces=namespaces))
+    _same(
+        plain,
+        [dict(r) for r in ArtifactOutput(models, many=True, context={"request": request}).data],
+    )
+    assert plain
+    for artifact in models:
+        found = list(
+            selectors.artifact_attestation_rows(artifact_id=artifact.pk, namespaces=namespaces)
+        )
+        detail = rows.artifact_detail(
+            selectors.artifact_get_row(pk=artifact.pk, namespaces=namespaces) or {},
+            found,
+            request,
+            selectors.attestation_row_problems(found),
+        )
+        shown = list(
+            selectors.artifact_attestations(artifact_id=artifact.pk, namespaces=namespaces)
+        )
+        context = {"request": request, **_checked(shown), "attestations": shown}
+        drf = dict(ArtifactDetailOutput(artifact, context=context).data)
+        drf["attestations"] = [dict(r) for r in drf["attestations"]]
+        _same(detail, drf)
+    assert any(len(r["namespaces"]) > 1 for r in plain) == (namespaces is None)

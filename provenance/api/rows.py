@@ -1,8 +1,9 @@
-"""Plain output for the busiest list endpoint: rows from the selector's ``values()`` query to the
-JSON objects ``RecordOutput`` describes, without DRF's per-field machinery.
+"""Plain output for the busiest reads: rows from the selectors' ``values()`` queries to the JSON
+objects ``RecordOutput``, ``AttestationOutput``, ``ArtifactOutput`` and ``ArtifactDetailOutput``
+describe, without DRF's per-field machinery.
 
-The DRF serializer stays the description (drf-spectacular reads the schema from it) and the
-output of the detail views; ``tests/test_api_rows.py`` checks both give the same objects.
+The DRF serializers stay the description (drf-spectacular reads the schema from them) and the
+output of the other views; ``tests/test_api_rows.py`` checks both give the same objects.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from django.utils import timezone
+
+from provenance import selectors
+from provenance.core.slsa.config import PREDICATE_VERSION
 
 from .serializers import _Links, output_zone, record_pipeline, record_task
 
@@ -62,4 +66,86 @@ def record_rows(rows: Iterable[Mapping[str, Any]], request: Any) -> list[dict[st
                 "raw_url": links.url("api:record-raw", uid),
             }
         )
+    return out
+
+
+def attestation_rows(
+    rows: Iterable[Mapping[str, Any]],
+    request: Any,
+    problems: Mapping[int, list[str]],
+    links: _Links | None = None,
+) -> list[dict[str, Any]]:
+    """``AttestationOutput(many=True)`` of ``selectors.ATTESTATION_ROW_FIELDS`` rows, each
+    ``verified`` when its ``problems`` (``selectors.attestation_row_problems``) are empty."""
+    links = links or _Links({"request": request})
+    zone = output_zone()
+    out = []
+    for row in rows:
+        pk, format_ = row["id"], row["format"]
+        out.append(
+            {
+                "id": pk,
+                "namespace": row["namespace"],
+                "pipeline_run": row["run__name"],
+                "run_uid": row["run__uid"],
+                "run_kind": row["run__kind"],
+                "format": format_,
+                "predicate": PREDICATE_VERSION.get(format_, ""),
+                "scope": row["scope"],
+                "emit": row["emit"],
+                "subjects": selectors.subjects_shown(row["subject_rows"]),
+                "status": row["run_status"],
+                "reason": row["run_reason"],
+                "key_id": row["key_id"],
+                "envelope_sha256": row["envelope_sha256"],
+                "statement_sha256": row["statement_sha256"],
+                "created": datetime_text(row["created"], zone),
+                "superseded_by": row["superseded_by"],
+                "chain_seq": row["chain_entry__seq"] if row["chain_entry__id"] else None,
+                "verified": not problems.get(pk, ["not checked"]),
+                "url": links.url("api:attestation-detail", pk),
+                "envelope_url": links.url("api:attestation-envelope", pk),
+                "statement_url": links.url("api:attestation-statement", pk),
+                "run_url": links.url("api:record-detail", row["run__uid"]),
+            }
+        )
+    return out
+
+
+def artifact_rows(
+    rows: Iterable[Mapping[str, Any]], request: Any, links: _Links | None = None
+) -> list[dict[str, Any]]:
+    """``ArtifactOutput(many=True)`` of ``selectors.ARTIFACT_ROW_FIELDS`` rows."""
+    links = links or _Links({"request": request})
+    out = []
+    for row in rows:
+        pk = row["id"]
+        digest = f"{row['algorithm']}:{row['hex']}"
+        out.append(
+            {
+                "id": pk,
+                "uri": row["uri"],
+                "algorithm": row["algorithm"],
+                "hex": row["hex"],
+                "digest": digest,
+                "namespaces": list(row["visible_namespaces"]),
+                "attestation_count": row["attestation_count"],
+                "url": links.url("api:artifact-detail", pk),
+                "attestations_url": links.url("api:artifact-attestations-jsonl", digest),
+            }
+        )
+    return out
+
+
+def artifact_detail(
+    artifact: Mapping[str, Any],
+    attestations: Iterable[Mapping[str, Any]],
+    request: Any,
+    problems: Mapping[int, list[str]],
+) -> dict[str, Any]:
+    """``ArtifactDetailOutput`` of ``selectors.artifact_get_row`` and the artifact's
+    ``selectors.artifact_attestation_rows``."""
+    links = _Links({"request": request})
+    (out,) = artifact_rows([artifact], request, links)
+    out["attestations"] = attestation_rows(attestations, request, problems, links)
     return out

@@ -45,7 +45,7 @@ from provenance.models import ApiToken, Artifact, Attestation, RunRecord
 
 from . import examples
 from . import serializers as s
-from .rows import record_rows
+from .rows import artifact_detail, artifact_rows, attestation_rows, record_rows
 from .schema import errors
 
 # =============================================================================================
@@ -409,9 +409,14 @@ class ArtifactListApi(ApiView, generics.ListAPIView[Artifact]):
     def get_queryset(self) -> Any:
         filters = _filters(self.FilterSerializer, self.request)
         try:
-            return selectors.artifact_list(namespaces=self.visible(), **filters)
+            return selectors.artifact_list_rows(namespaces=self.visible(), **filters)
         except ValueError as exc:
             raise ValidationError({"detail": str(exc)}) from None
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        # Plain rows and ``rows.artifact_rows``: the JSON ``ArtifactOutput`` (the schema) describes.
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(artifact_rows(page or [], request))
 
     @extend_schema(
         operation_id="artifacts_list",
@@ -439,13 +444,14 @@ class ArtifactDetailApi(ApiView):
         tags=["artifacts"],
     )
     def get(self, request: Request, pk: int) -> Response:
+        # Plain rows and ``rows.artifact_detail``: the JSON ``ArtifactDetailOutput`` describes.
         visible = self.visible()
-        artifact = selectors.artifact_get(pk=pk, namespaces=visible)
+        artifact = selectors.artifact_get_row(pk=pk, namespaces=visible)
         if artifact is None:
             raise Http404("no such artifact")
-        rows = list(selectors.artifact_attestations(artifact=artifact, namespaces=visible))
-        context = {**_attestation_context(request, rows), "attestations": rows}
-        return Response(self.OutputSerializer(artifact, context=context).data)
+        rows = list(selectors.artifact_attestation_rows(artifact_id=pk, namespaces=visible))
+        problems = selectors.attestation_row_problems(rows)
+        return Response(artifact_detail(artifact, rows, request, problems))
 
 
 class ArtifactAttestationsJsonlApi(ApiView):
@@ -512,16 +518,15 @@ class AttestationListApi(ApiView, generics.ListAPIView[Attestation]):
     def get_queryset(self) -> Any:
         filters = _filters(self.FilterSerializer, self.request)
         try:
-            return selectors.attestation_list(namespaces=self.visible(), **filters)
+            return selectors.attestation_list_rows(namespaces=self.visible(), **filters)
         except ValueError as exc:
             raise ValidationError({"detail": str(exc)}) from None
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        rows = list(page or [])
-        context = {**self.get_serializer_context(), **_attestation_context(request, rows)}
-        data = self.serializer_class(rows, many=True, context=context).data
-        return self.get_paginated_response(data)
+        # Plain rows and ``rows.attestation_rows``: the JSON ``AttestationOutput`` describes.
+        rows = list(self.paginate_queryset(self.get_queryset()) or [])
+        problems = selectors.attestation_row_problems(rows)
+        return self.get_paginated_response(attestation_rows(rows, request, problems))
 
     @extend_schema(
         operation_id="attestations_list",
