@@ -161,6 +161,15 @@ class ExecutedWalk:
             found = cache[position] = build(position)
         return found
 
+    def subjects(
+        self, pr: PipelineRun, cfg: SlsaConfig, in_scope: set[str] | None
+    ) -> DescriptorList:
+        """A per-run statement names the run's subjects; a per-artifact one (``in_scope`` given)
+        starts with none, and the caller names its artifact."""
+        if in_scope is not None:
+            return DescriptorList("name")
+        return pipeline_subjects(pr, cfg, [tr for _, tr in self.pairs])
+
     def positions(self, in_scope: set[str] | None) -> list[int]:
         """Walk positions of the children named in ``in_scope`` (all of them for None)."""
         if in_scope is None:

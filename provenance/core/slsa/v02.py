@@ -15,7 +15,6 @@ from ._common import (
     inputs,
     parameters,
     pipeline_run_git,
-    pipeline_subjects,
     result_references,
     run_images,
     step_image_reference,
@@ -86,12 +85,7 @@ class PipelineRunStatements:
     def statement(self, in_scope: set[str] | None = None) -> Statement:
         pr, cfg = self.pr, self.cfg
         positions = self.walk.positions(in_scope)
-        # A per-artifact statement names its artifact: the caller sets the subject.
-        subjects = (
-            pipeline_subjects(pr, cfg, [self.walk.pairs[p][1] for p in positions])
-            if in_scope is None
-            else DescriptorList("name")
-        )
+        subjects = self.walk.subjects(pr, cfg, in_scope)
 
         materials = DescriptorList("uri")
         if pr.meta.ref_source is not None:

@@ -23,7 +23,6 @@ from ._common import (
     inputs,
     is_remote,
     pipeline_run_git,
-    pipeline_subjects,
     run_images,
     task_run_git,
 )
@@ -93,12 +92,7 @@ class PipelineRunStatements:
     def statement(self, in_scope: set[str] | None = None) -> Statement:
         pr, cfg = self.pr, self.cfg
         positions = self.walk.positions(in_scope)
-        # A per-artifact statement names its artifact: the caller sets the subject.
-        subjects = (
-            pipeline_subjects(pr, cfg, [self.walk.pairs[p][1] for p in positions])
-            if in_scope is None
-            else DescriptorList("name")
-        )
+        subjects = self.walk.subjects(pr, cfg, in_scope)
 
         deps: list[dict[str, Any]] = []
         if pr.meta.ref_source is not None:
