@@ -14,6 +14,7 @@ import secrets
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -324,7 +325,7 @@ class _Stored:
     parent_name: str
 
 
-_STORED_FIELDS = ("pk", "kind", "uid", "namespace", "name", "parent_uid", "parent_name")
+_STORED_FIELDS = tuple(f.name for f in dataclass_fields(_Stored))
 # What deciding created / updated / unchanged needs of a stored row.
 _ROW_STATE = (*_STORED_FIELDS, "resource_version", "raw_sha256", "compute_status")
 
@@ -416,6 +417,8 @@ def _link(touched: list[_Stored]) -> set[int]:
     """Link parents and orphans; return the top-level runs to (re)compute."""
     to_compute: set[int] = set()
     children: list[_Stored] = []
+    # A TaskRun naming one of these PipelineRuns by uid is linked by that PipelineRun's UPDATE.
+    linked_here = {run.uid for run in touched if run.kind == RunKind.PIPELINE_RUN}
     for run in touched:
         if run.kind == RunKind.PIPELINE_RUN:
             # Its children, and the TaskRuns that arrived first naming it only by label.
@@ -425,6 +428,8 @@ def _link(touched: list[_Stored]) -> set[int]:
                 kind=RunKind.TASK_RUN,
             ).update(parent_uid=run.uid, compute_status=ComputeStatus.CHILD, compute_reason="")
             to_compute.add(run.pk)
+        elif run.parent_uid in linked_here:
+            continue
         elif run.parent_uid or run.parent_name:
             children.append(run)
         else:
