@@ -27,7 +27,6 @@ import html
 import importlib.util
 import io
 import json
-import signal
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,6 +47,7 @@ from provenance.core import (
 )
 from provenance.core.intoto import statement_bytes
 from provenance.models import Artifact, Attestation, ChainEntry, ComputeStatus, RunRecord
+from tests.alarm import raise_after
 from tests.factories import NamespaceSettingsFactory, make_token
 
 HOSTILE = Path(__file__).resolve().parent / "data" / "hostile"
@@ -105,20 +105,9 @@ class CaseHung(Exception):
     pass
 
 
-@contextlib.contextmanager
-def deadline(seconds: int) -> Iterator[None]:
-    """Interrupt the block with CaseHung after ``seconds`` (main thread only, as under xdist)."""
-
-    def alarm(signum: int, frame: Any) -> None:
-        raise CaseHung(f"still running after {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+def deadline(seconds: int) -> contextlib.AbstractContextManager[None]:
+    """Interrupt the block with CaseHung after ``seconds``."""
+    return raise_after(seconds, lambda: CaseHung(f"still running after {seconds} s"))
 
 
 def case_body(case: dict[str, Any], max_bytes: int) -> tuple[bytes, str]:

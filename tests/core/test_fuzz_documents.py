@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import signal
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -32,6 +31,7 @@ from provenance.core import (
 )
 from provenance.core.intoto import statement_bytes
 from provenance.core.plan import plan_statements
+from tests.alarm import raise_after
 
 from .conftest import DATA, REPO
 
@@ -49,20 +49,9 @@ CONFIGS = [SlsaConfig(format=fmt) for fmt in FORMATS] + [
 ]
 
 
-@contextlib.contextmanager
-def no_hang(seconds: int = EXAMPLE_SECONDS) -> Iterator[None]:
+def no_hang(seconds: int = EXAMPLE_SECONDS) -> contextlib.AbstractContextManager[None]:
     """Fail an example that runs longer than ``seconds`` instead of hanging the suite."""
-
-    def alarm(signum: int, frame: Any) -> None:
-        raise AssertionError(f"an example ran for more than {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    return raise_after(seconds, lambda: AssertionError(f"an example ran for more than {seconds} s"))
 
 
 def engine(data: bytes | str) -> list[dict[str, Any]]:

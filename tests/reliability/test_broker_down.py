@@ -72,6 +72,18 @@ def test_ingest_is_accepted_and_stored_while_the_broker_is_down(
     assert_every_record_accounted_for(expected_uids=_all_uids(pipelines), allow_pending=True)
 
 
+def _assert_caught_up(pipelines: list[list[dict[str, Any]]], broker: RedisServer) -> None:
+    """Every run signed once, the queue drained, every record accounted for."""
+    wait_for(
+        lambda: all(r.compute_status == ComputeStatus.SIGNED for r in _tops(pipelines)),
+        "every run to be signed",
+        timeout=90,
+    )
+    wait_for(lambda: drained(broker), "the queue to drain")
+    assert Attestation.objects.count() == PIPELINES
+    assert_every_record_accounted_for(expected_uids=_all_uids(pipelines))
+
+
 def test_runs_that_could_not_be_queued_say_so(
     worker: ReliabilityWorker, broker: RedisServer, ingest: Ingest
 ) -> None:
@@ -87,14 +99,7 @@ def test_a_sweep_catches_up_when_the_broker_is_back(
     pipelines, _ = _ingest_while_down(worker, broker, ingest)
     broker.start()
     call_command("requeue_pending", "--older-than", "0")
-    wait_for(
-        lambda: all(r.compute_status == ComputeStatus.SIGNED for r in _tops(pipelines)),
-        "every run to be signed",
-        timeout=90,
-    )
-    wait_for(lambda: drained(broker), "the queue to drain")
-    assert Attestation.objects.count() == PIPELINES
-    assert_every_record_accounted_for(expected_uids=_all_uids(pipelines))
+    _assert_caught_up(pipelines, broker)
 
 
 def test_replaying_the_records_catches_up_when_the_broker_is_back(
@@ -107,14 +112,7 @@ def test_replaying_the_records_catches_up_when_the_broker_is_back(
     for docs in pipelines:
         outcomes = {r["outcome"] for r in ingest.accepted(as_list(docs))["records"]}
         assert outcomes == {"unchanged"}
-    wait_for(
-        lambda: all(r.compute_status == ComputeStatus.SIGNED for r in _tops(pipelines)),
-        "every run to be signed",
-        timeout=90,
-    )
-    wait_for(lambda: drained(broker), "the queue to drain")
-    assert Attestation.objects.count() == PIPELINES
-    assert_every_record_accounted_for(expected_uids=_all_uids(pipelines))
+    _assert_caught_up(pipelines, broker)
 
 
 def test_a_many_run_body_is_accepted_promptly_while_the_broker_is_down(
