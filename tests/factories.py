@@ -1,6 +1,6 @@
 """factory_boy factories for the backend models, and realistic run records for ingest tests.
 
-The records are Chains' own conformance inputs (``shared/fixtures``) given the metadata a
+The records are Chains' own conformance inputs (``tests/data/tekton-chains``) given the metadata a
 cluster adds: namespace, uid, resourceVersion, ownerReferences and the pipelineRun label.
 """
 
@@ -18,8 +18,7 @@ import orjson
 from provenance import services
 from provenance.models import ApiToken, NamespaceSettings
 
-CONFORMANCE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "tekton-chains"
-CONFORMANCE = CONFORMANCE / "conformance"
+CONFORMANCE = Path(__file__).resolve().parent / "data" / "tekton-chains" / "conformance"
 PIPELINE_CASE = "pipeline-v1__pipelinerun-childrefs.input.json"
 TASKRUN_CASE = "pipeline-v1__taskrun1.input.json"
 

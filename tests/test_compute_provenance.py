@@ -26,8 +26,7 @@ from django.core.management.base import CommandError
 from provenance.management.commands.compute_provenance import Command
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-CONFORMANCE = SHARED / "fixtures" / "tekton-chains" / "conformance"
+CONFORMANCE = ROOT / "tests" / "data" / "tekton-chains" / "conformance"
 ENTRIES: list[dict[str, Any]] = json.loads((CONFORMANCE / "index.json").read_text())
 SAMPLES = ROOT / "provenance" / "samples"
 

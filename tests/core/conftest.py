@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-CHAINS_FIXTURES = SHARED / "fixtures" / "tekton-chains"
-CONFORMANCE = CHAINS_FIXTURES / "conformance"
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data"
+# Chains' conformance set, copied into the repository (see its MANIFEST.md and LICENSE.md).
+CHAINS_FIXTURES = DATA / "tekton-chains"
+CONFORMANCE = CHAINS_FIXTURES / "conformance"
 
 
 @pytest.fixture
