@@ -298,7 +298,8 @@ def load_cosign_key(data: bytes, password: bytes | None, name: str = COSIGN_KEY)
 # --- Secret-shaped sources ---------------------------------------------------------------------
 
 
-def _read_limited(path: Path) -> bytes:
+def read_limited(path: Path) -> bytes:
+    """A small file's bytes (a key, a password); BrokenKeyFileError if unreadable or too big."""
     try:
         with path.open("rb") as handle:
             data = handle.read(MAX_KEY_FILE + 1)
@@ -317,17 +318,37 @@ def read_key_source(path: Path) -> dict[str, bytes]:
     named by what its PEM block holds.
     """
     if path.is_dir():
-        files = {
-            name: _read_limited(path / name) for name in SECRET_FILES if (path / name).exists()
-        }
+        files = {name: read_limited(path / name) for name in SECRET_FILES if (path / name).exists()}
         if X509_PEM not in files and COSIGN_KEY not in files:
             raise BrokenKeyFileError(
                 f"{path} has neither {X509_PEM} nor {COSIGN_KEY} (the signing-secrets layout)"
             )
         return files
-    data = _read_limited(path)
+    data = read_limited(path)
     pem_type, _ = pem_block(data, str(path))
     return {COSIGN_KEY if pem_type in ENCRYPTED_PEM_TYPES else X509_PEM: data}
+
+
+def secret_files_from_data(data: Mapping[str, Any] | None, name: str) -> dict[str, bytes]:
+    """The key entries of a Kubernetes Secret's ``data`` (base64 values), as ``read_key_source``
+    gives them for a folder."""
+    files: dict[str, bytes] = {}
+    for entry in SECRET_FILES:
+        value = (data or {}).get(entry)
+        if value is None:
+            continue
+        try:
+            raw = base64.b64decode(value, validate=True) if isinstance(value, str) else None
+        except (binascii.Error, ValueError):
+            raw = None
+        if raw is None:
+            raise BrokenKeyFileError(f"secret {name}: {entry} is not base64 data")
+        if len(raw) > MAX_KEY_FILE:
+            raise BrokenKeyFileError(f"secret {name}: {entry} is too large to be a key file")
+        files[entry] = raw
+    if X509_PEM not in files and COSIGN_KEY not in files:
+        raise BrokenKeyFileError(f"secret {name} has neither {X509_PEM} nor {COSIGN_KEY}")
+    return files
 
 
 def password_resolve(

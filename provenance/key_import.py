@@ -1,0 +1,79 @@
+"""Writes: register a signing key imported from Tekton Chains' ``signing-secrets``.
+
+Built on the key services in ``provenance.services`` (``_write_private_key``,
+``namespace_settings_update``) so an imported key is stored exactly like a generated one: a 0600
+PKCS#8 file under KEYS_DIR, the public key in ``SigningKey``, and for a namespace an audited
+settings change that re-signs its runs.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+
+from provenance.core.errors import SigningError
+from provenance.core.keyfiles import KeyMaterial
+from provenance.core.signing import KeySigner
+
+from .models import SigningKey
+from .services import _write_private_key, namespace_settings_update, signer_load
+
+logger = logging.getLogger(__name__)
+
+
+def signing_key_import(*, namespace: str, material: KeyMaterial, actor: str) -> SigningKey:
+    """Register ``material`` as the namespace's signing key (the default key without one).
+
+    Importing the key a namespace already has is a no-op; a key registered elsewhere (another
+    namespace, an older default, the checkpoint key) is refused, because a key id names one key
+    of one namespace.
+    """
+    signer = KeySigner.from_private_pem(material.private_pem)
+    existing = SigningKey.objects.filter(key_id=signer.key_id).first()
+    if existing is not None:
+        return _already_registered(existing, namespace, actor)
+    safe_id = signer.key_id.removeprefix("SHA256:").replace("/", "_").replace("+", "-")
+    file_name = f"{namespace or 'default'}-imported-{signer.algorithm}-{safe_id[:16]}.pem"
+    path = _write_private_key(material.private_pem, file_name)
+    try:
+        with transaction.atomic():
+            key = SigningKey.objects.create(
+                key_id=signer.key_id,
+                algorithm=signer.algorithm,
+                public_key_pem=signer.public_key_pem,
+                namespace=namespace,
+                purpose=SigningKey.Purpose.ATTESTATION,
+                private_key_path=file_name,
+            )
+            if namespace:
+                namespace_settings_update(
+                    namespace=namespace, changes={}, actor=actor, signing_key=key
+                )
+    except BaseException:
+        path.unlink(missing_ok=True)  # no private key file without its registration
+        raise
+    logger.info("imported %s signing key %s for %s", key.algorithm, key.key_id, namespace or "*")
+    return key
+
+
+def _already_registered(key: SigningKey, namespace: str, actor: str) -> SigningKey:
+    where = f"namespace {key.namespace}" if key.namespace else "the default key"
+    if key.purpose != SigningKey.Purpose.ATTESTATION:
+        raise SigningError(f"key {key.key_id} is already registered as the {key.purpose} key")
+    if key.namespace != namespace:
+        raise SigningError(f"key {key.key_id} is already registered for {where}")
+    signer_load(key)  # its file must still hold it
+    if namespace:
+        namespace_settings_update(namespace=namespace, changes={}, actor=actor, signing_key=key)
+        return key
+    newest = (
+        SigningKey.objects.filter(namespace="", purpose=SigningKey.Purpose.ATTESTATION)
+        .order_by("-id")
+        .first()
+    )
+    if newest is not None and newest != key:
+        raise SigningError(
+            f"key {key.key_id} is an older default key; the default is now {newest.key_id}"
+        )
+    return key
