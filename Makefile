@@ -1,6 +1,6 @@
 # Local entry points; .ci/run calls `make test`. Recipes use TABs.
 .DEFAULT_GOAL := test
-.PHONY: venv services lint test demo browser clean-venv
+.PHONY: venv services lint test demo browser registry-tools clean-venv
 
 PYTHON ?= python3
 VENV := .venv
@@ -34,12 +34,20 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(CHECK_ENV) $(BIN)/mypy
 
-test: venv services lint browser
+test: venv services lint browser registry-tools
 	$(CHECK_ENV) $(BIN)/pytest -n 2
 
 # The browser tests drive Debian's chromium (never a downloaded browser).
 browser:
 	test -x /usr/bin/chromium || (apt-get update && apt-get install -y --no-install-recommends chromium)
+
+# The OCI publishing tests run Debian's docker-registry (the CNCF distribution registry), read
+# back with skopeo, with htpasswd (apache2-utils) for basic auth; the key tests use ssh-keygen.
+REGISTRY_TOOLS := /usr/bin/docker-registry /usr/bin/skopeo /usr/bin/htpasswd /usr/bin/ssh-keygen
+registry-tools:
+	@missing=""; for f in $(REGISTRY_TOOLS); do test -x $$f || missing=1; done; \
+	test -z "$$missing" || (apt-get update && apt-get install -y --no-install-recommends \
+		docker-registry skopeo apache2-utils openssh-client)
 
 # The embedded demo: its own Postgres in .pgdata/ and eager tasks (no DATABASE_URL, no broker).
 # `demo` loads provenance/samples/, signs them and prints the demo users' passwords.
