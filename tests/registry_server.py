@@ -32,6 +32,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 
+from tests.local_http import send_json
+
 REGISTRY_BIN = "/usr/bin/docker-registry"
 SKOPEO = "/usr/bin/skopeo"
 USER, PASSWORD = "ci-bot", "s3cret-pass"
@@ -132,16 +134,8 @@ class TokenService:
                 service.requests.append(query)
                 expected = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
                 if self.headers.get("Authorization") != expected:
-                    return self._send(401, {"errors": [{"code": "UNAUTHORIZED"}]})
-                self._send(200, {"token": service.token(query.get("scope", ""))})
-
-            def _send(self, code: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                    return send_json(self, 401, {"errors": [{"code": "UNAUTHORIZED"}]})
+                send_json(self, 200, {"token": service.token(query.get("scope", ""))})
 
         return Handler
 

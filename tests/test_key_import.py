@@ -7,7 +7,6 @@ one call it makes (GET a Secret), as tests/test_watch_records.py does for list/w
 from __future__ import annotations
 
 import base64
-import json
 import os
 import stat
 import subprocess
@@ -35,6 +34,7 @@ from tests.keymaker import (
     ssh_keygen_fingerprint,
     ssh_keygen_pair,
 )
+from tests.local_http import kubeconfig_file, send_json
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 CHAINS_KEYS = BASE_DIR / "tests" / "data" / "chains-keys"
@@ -259,12 +259,7 @@ def _handler(server: SecretServer) -> type[BaseHTTPRequestHandler]:
             self._json(200, body)
 
         def _json(self, code: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, code, body)
 
     return Handler
 
@@ -275,21 +270,7 @@ def cluster(tmp_path) -> Iterator[tuple[SecretServer, Path]]:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [
-                    {"name": "c", "cluster": {"server": f"http://127.0.0.1:{httpd.server_port}"}}
-                ],
-                "users": [{"name": "u", "user": {"token": "not-a-secret"}}],
-                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
-                "current-context": "c",
-            }
-        )
-    )
+    kubeconfig = kubeconfig_file(tmp_path / "kubeconfig", f"http://127.0.0.1:{httpd.server_port}")
     try:
         yield state, kubeconfig
     finally:
@@ -338,19 +319,7 @@ def test_from_secret_x509_pem_and_errors(cluster):
 
 
 def test_from_secret_with_no_cluster_behind_the_kubeconfig(tmp_path):
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "c", "cluster": {"server": "http://127.0.0.1:9"}}],
-                "users": [{"name": "u", "user": {}}],
-                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
-                "current-context": "c",
-            }
-        )
-    )
+    kubeconfig = kubeconfig_file(tmp_path / "kubeconfig", "http://127.0.0.1:9", user={})
     message = import_fails("--from-secret", "a/b", "--kubeconfig", str(kubeconfig))
     assert "cannot reach the Kubernetes API" in message
     assert "cannot load the Kubernetes configuration" in import_fails(
