@@ -298,6 +298,11 @@ class RegistryClient:
         auth = self._ping(host)
         scope = f"repository:{repo.path}:{'pull,push' if push else 'pull'}"
         target = url or f"{auth.scheme}://{host}/v2/{repo.path}/{path}"
+        # An upload Location on another host (object storage) gets no registry credentials.
+        if urlsplit(target).netloc != host:
+            response = self._send(method, target, headers or {}, body)
+            _raise_for_status(response, f"{repo.name} upload", push=True)
+            return response
         response = self._send(
             method, target, {**(headers or {}), **self._authorization(host, auth, scope)}, body
         )

@@ -33,6 +33,7 @@ from provenance.registry import (
     RegistryOptions,
     RetryableRegistryError,
     attestation_publish,
+    docker_credentials,
     signature_publish,
 )
 from tests.core.test_dsse import sslib_verify
@@ -397,3 +398,26 @@ def test_docker_config_problems_are_permanent(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"auths": {"h": {"auth": "%%%"}}}))
     with pytest.raises(PermanentRegistryError, match="not base64 user:password"):
         RegistryOptions.from_environ({"DOCKER_CONFIG": str(tmp_path)})
+
+
+def test_docker_config_forms_of_credentials():
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode()).decode()
+
+    found = docker_credentials(
+        {
+            "auths": {
+                "https://index.docker.io/v1/": {"auth": b64("hub-user:pa:ss")},
+                "registry.local:5000": {"username": "u", "password": "p"},
+                "http://plain.example/": {"auth": b64("x:y")},
+                "helper.example": {},  # a credential helper's placeholder: nothing usable
+            },
+            "credsStore": "desktop",
+        }
+    )
+    assert found == {
+        "index.docker.io": ("hub-user", "pa:ss"),
+        "registry.local:5000": ("u", "p"),
+        "plain.example": ("x", "y"),
+    }
+    assert "pa:ss" not in repr(RegistryOptions(credentials=found))
