@@ -219,8 +219,14 @@ def _sign_pending() -> list[Any]:
 
 
 NETWORK_MODULES = {"requests", "httpx", "urllib3", "aiohttp", "http.client", "urllib.request"}
-# The watcher talks to the Kubernetes API server it is configured for, never to record URLs.
-NETWORK_ALLOWED = {"provenance/management/commands/watch_records.py"}
+# The watcher and import_signing_key --from-secret talk to the Kubernetes API server they are
+# configured for, never to record URLs. provenance/registry.py is the one egress module: it
+# pushes to the registries namespace admins configure, and only the publishing queue calls it.
+NETWORK_ALLOWED = {
+    "provenance/management/commands/watch_records.py",
+    "provenance/management/commands/import_signing_key.py",
+    "provenance/registry.py",
+}
 
 
 def test_no_application_code_imports_an_http_client() -> None:
