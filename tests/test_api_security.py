@@ -219,8 +219,13 @@ def _sign_pending() -> list[Any]:
 
 
 NETWORK_MODULES = {"requests", "httpx", "urllib3", "aiohttp", "http.client", "urllib.request"}
-# The watcher talks to the Kubernetes API server it is configured for, never to record URLs.
-NETWORK_ALLOWED = {"provenance/management/commands/watch_records.py"}
+# The watcher talks to the Kubernetes API server it is configured for, never to record URLs;
+# single sign-on to the identity provider it is configured for (OIDC_ISSUER), never to a URL a
+# request names.
+NETWORK_ALLOWED = {
+    "provenance/management/commands/watch_records.py",
+    "provenance/sso/oidc.py",
+}
 
 
 def test_no_application_code_imports_an_http_client() -> None:
