@@ -12,6 +12,7 @@ string (an OIDC callback carries the authorization code there) and never a heade
 from __future__ import annotations
 
 import logging
+import logging.config
 import re
 import time
 import uuid
@@ -112,6 +113,13 @@ def logging_config(log_format: str, level: str) -> dict[str, Any]:
 
 
 PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure(config: dict[str, Any]) -> None:
+    """Django's LOGGING_CONFIG: apply LOGGING, and send Python warnings (a library's
+    deprecation, a missing static folder) through it too, so a JSON log stays JSON."""
+    logging.config.dictConfig(config)
+    logging.captureWarnings(True)
 
 # Probes and scrapes come every few seconds: their access lines are DEBUG, not INFO.
 _QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
