@@ -121,6 +121,7 @@ def configure(config: dict[str, Any]) -> None:
     logging.config.dictConfig(config)
     logging.captureWarnings(True)
 
+
 # Probes and scrapes come every few seconds: their access lines are DEBUG, not INFO.
 _QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 

@@ -133,9 +133,7 @@ class Prometheus(Process):
         wait_for(answers(f"{self.url}/-/ready", 200), "Prometheus to be ready")
 
     def query(self, expression: str) -> list[dict[str, Any]]:
-        response = requests.get(
-            f"{self.url}/api/v1/query", params={"query": expression}, timeout=5
-        )
+        response = requests.get(f"{self.url}/api/v1/query", params={"query": expression}, timeout=5)
         response.raise_for_status()
         result: list[dict[str, Any]] = response.json()["data"]["result"]
         return result
@@ -185,7 +183,9 @@ class OpenIdProvider(Process):
         self.users: dict[str, dict[str, Any]] = {}
         self.set_users({})
         self.set_fault(None)
-        super().__init__([NODE, str(OIDC_HARNESS / "provider.mjs"), str(config)], self.folder / "op.log")
+        super().__init__(
+            [NODE, str(OIDC_HARNESS / "provider.mjs"), str(config)], self.folder / "op.log"
+        )
 
     def start(self) -> None:
         if not (OIDC_HARNESS / "node_modules" / "oidc-provider").is_dir():

@@ -148,6 +148,7 @@ def test_counts_add_up_across_processes_and_prometheus_scrapes_them(
     prometheus = Prometheus(tmp_path, [f"127.0.0.1:{web.port}", f"127.0.0.1:{worker.ops_port}"])
     prometheus.start()
     try:
+
         def both_scraped() -> list[dict[str, Any]] | None:
             found = prometheus.query('watcher_taskrun_sign_created_total{job="chainsweb"}')
             return found if len(found) == 2 else None  # the web app and the worker
@@ -156,7 +157,9 @@ def test_counts_add_up_across_processes_and_prometheus_scrapes_them(
         assert {float(r["value"][1]) for r in result} == {RUNS}
         up = prometheus.query("up")
         assert {float(r["value"][1]) for r in up} == {1.0}
-        total = prometheus.query('sum(chainsweb_records_ingested_total{instance=~".*:%d"})' % web.port)
+        total = prometheus.query(
+            'sum(chainsweb_records_ingested_total{instance=~".*:%d"})' % web.port
+        )
         assert float(total[0]["value"][1]) == RUNS + 1
     finally:
         prometheus.stop()
