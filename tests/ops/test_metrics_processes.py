@@ -157,9 +157,8 @@ def test_counts_add_up_across_processes_and_prometheus_scrapes_them(
         assert {float(r["value"][1]) for r in result} == {RUNS}
         up = prometheus.query("up")
         assert {float(r["value"][1]) for r in up} == {1.0}
-        total = prometheus.query(
-            'sum(chainsweb_records_ingested_total{instance=~".*:%d"})' % web.port
-        )
+        instance = f"127.0.0.1:{web.port}"
+        total = prometheus.query(f'sum(chainsweb_records_ingested_total{{instance="{instance}"}})')
         assert float(total[0]["value"][1]) == RUNS + 1
     finally:
         prometheus.stop()
