@@ -112,12 +112,13 @@ def readiness(*, signs: bool) -> list[Check]:
     """Every check that applies; ``signs``: this process signs attestations."""
     database = check_database()
     checks = [database]
-    if database.ok:
-        checks.append(check_migrations())
+    migrations = check_migrations() if database.ok else None
+    if migrations is not None:
+        checks.append(migrations)
     broker = check_broker()
     if broker is not None:
         checks.append(broker)
-    if signs and database.ok:
+    if signs and migrations is not None and migrations.ok:
         checks.append(check_signing_keys())
     for check in checks:
         if not check.ok:
