@@ -88,10 +88,12 @@ class Web(Process):
 
 
 class CeleryWorker(Process):
-    def __init__(self, tmp: Path, env: dict[str, str], *extra: str) -> None:
+    def __init__(self, tmp: Path, env: dict[str, str], *extra: str, quiet: bool = False) -> None:
         self.ops_port = _free_port()
+        # --quiet: no start banner (Celery prints it, it does not log it).
         cmd = [
-            sys.executable, "-m", "celery", "-A", "chainsweb", "worker", "--loglevel=INFO",
+            sys.executable, "-m", "celery", "-A", "chainsweb", *(["--quiet"] if quiet else []),
+            "worker", "--loglevel=INFO",
             "--without-gossip", "--without-mingle", "--without-heartbeat", *extra,
         ]  # fmt: skip
         super().__init__(cmd, tmp / "worker.log", {**env, "OPS_HTTP_PORT": str(self.ops_port)})
