@@ -9,6 +9,7 @@ retries are spent the failure is stored on the run instead of disappearing.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from typing import Any
 
@@ -17,6 +18,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 
 from . import metrics, services
 
+logger = logging.getLogger(__name__)
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
 
 
@@ -51,6 +53,10 @@ def attestations_compute(run_id: int) -> str:
     outcome = services.attestations_generate(run_id=run_id)
     queue = (attestations_compute.request.delivery_info or {}).get("routing_key") or "in-process"
     metrics.compute_observed(run_id, outcome, time.monotonic() - started, queue)
+    for attestation_id in outcome.created:
+        logger.info(
+            "stored attestation %s", attestation_id, extra={"attestation_id": attestation_id}
+        )
     return outcome.status
 
 

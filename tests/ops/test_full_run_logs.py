@@ -140,6 +140,8 @@ def test_a_full_run_logs_json_with_request_ids_and_no_secret(
         if n == "worker" and e.get("request_id") == REQUEST_ID and "succeeded" in e["message"]
     ]
     assert signed and signed[0]["namespace"] == "team-a" and signed[0]["run_uid"] == uid
+    stored = [e for n, e in lines if n == "worker" and e.get("attestation_id") == attestation.pk]
+    assert stored and stored[0]["request_id"] == REQUEST_ID and stored[0]["run_uid"] == uid
     assert any("signed in opsperson with OpenID Connect" in e["message"] for _, e in lines)
     assert not any("?" in e["path"] for e in access)  # no query string (the OIDC code) logged
 
