@@ -1,6 +1,6 @@
 # Local entry points; .ci/run calls `make test`. Recipes use TABs.
 .DEFAULT_GOAL := test
-.PHONY: venv services lint test demo browser registry-tools clean-venv
+.PHONY: venv services lint test demo browser registry-tools prometheus oidc-provider clean-venv
 
 PYTHON ?= python3
 VENV := .venv
@@ -34,7 +34,7 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(CHECK_ENV) $(BIN)/mypy
 
-test: venv services lint browser registry-tools
+test: venv services lint browser registry-tools prometheus oidc-provider
 	$(CHECK_ENV) $(BIN)/pytest -n 2
 
 # The browser tests drive Debian's chromium (never a downloaded browser).
@@ -48,6 +48,20 @@ registry-tools:
 	@missing=""; for f in $(REGISTRY_TOOLS); do test -x $$f || missing=1; done; \
 	test -z "$$missing" || (apt-get update && apt-get install -y --no-install-recommends \
 		docker-registry skopeo apache2-utils openssh-client)
+
+# Metrics tests check the exposition with promtool and scrape it with a real Prometheus (Debian's
+# package; RUNLEVEL=1 keeps its service from starting where an init system would start it).
+prometheus:
+	command -v promtool >/dev/null && command -v prometheus >/dev/null || \
+		(apt-get update && RUNLEVEL=1 apt-get install -y --no-install-recommends prometheus)
+
+# Single sign-on tests run a real OpenID Provider (tests/oidc: oidc-provider on Node.js), installed
+# from its lockfile; again only when the lockfile changes.
+oidc-provider: tests/oidc/node_modules/.installed
+tests/oidc/node_modules/.installed: tests/oidc/package-lock.json
+	command -v npm >/dev/null || (apt-get update && apt-get install -y --no-install-recommends nodejs npm)
+	cd tests/oidc && npm ci --prefer-offline --no-audit --no-fund
+	touch $@
 
 # The embedded demo: its own Postgres in .pgdata/ and eager tasks (no DATABASE_URL, no broker).
 # `demo` loads provenance/samples/, signs them and prints the demo users' passwords.

@@ -15,6 +15,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from django.core.exceptions import ImproperlyConfigured
 from kombu.entity import Queue
 
+from chainsweb.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -63,6 +65,12 @@ def env_secret(name: str, default: str = "") -> str:
 def env_list(name: str, default: str = "") -> list[str]:
     """Read a comma-separated env var into a list, dropping blanks."""
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of a URL (what a CSP source names)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def database_from_url(url: str) -> dict[str, Any]:
@@ -142,14 +150,19 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: every log line of a request carries its id, and every request gets one access line.
+    "chainsweb.logs.RequestIdMiddleware",
     # First, so its headers land on every response, static files and error pages included.
     "provenance.security.SecurityHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Probes and scrapes address a pod by IP: answered before the Host check (docs/operations.md).
+    "provenance.ops.OpsEndpointsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "provenance.sso.proxy.TrustedProxyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -168,6 +181,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "provenance.sso.views.sign_in_options",
             ],
         },
     },
@@ -268,18 +282,22 @@ SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header, "https") if _proxy_ssl_header else
 # Redirect plain HTTP to HTTPS here (off by default: usually the ingress does it). The liveness
 # probe stays reachable over HTTP.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
-# No 'unsafe-inline' anywhere: pages load their scripts and styles from /static/.
+# No 'unsafe-inline' anywhere: pages load their scripts and styles from /static/. Signing out of
+# single sign-on posts a form whose answer redirects to the identity provider, so its origin is
+# a form-action too (browsers apply form-action to the redirects that follow a submission).
+_OIDC_ISSUER = os.environ.get("OIDC_ISSUER", "").strip().rstrip("/")
+_FORM_ACTION = "'self'" + (f" {origin_of(_OIDC_ISSUER)}" if _OIDC_ISSUER else "")
 CONTENT_SECURITY_POLICY = os.environ.get(
     "CONTENT_SECURITY_POLICY",
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; font-src 'self'; object-src 'none'; frame-ancestors 'none'; "
-    "base-uri 'none'; form-action 'self'",
+    f"base-uri 'none'; form-action {_FORM_ACTION}",
 )
 
 # Celery. With no broker configured, tasks run in-process (eager) so a single-process demo works;
@@ -334,19 +352,66 @@ WATCH_TIMEOUT_SECONDS = env_int("WATCH_TIMEOUT_SECONDS", 300)
 WATCH_READ_TIMEOUT = env_int("WATCH_READ_TIMEOUT", 330)
 WATCH_BACKOFF_MAX = env_int("WATCH_BACKOFF_MAX", 60)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
-    },
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
-    },
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
-        # pgserver logs every postgres command it runs at INFO.
-        "pgserver": {"level": "WARNING"},
-    },
-}
+# --- Operations (docs/operations.md) ------------------------------------------------------------
+# Single sign-on with OpenID Connect: authorization code flow with PKCE (mozilla-django-oidc,
+# subclassed in provenance/sso/oidc.py). Setting OIDC_ISSUER turns it on; the endpoints come from
+# the issuer's discovery document.
+OIDC_ISSUER = _OIDC_ISSUER
+OIDC_CLIENT_ID = os.environ.get("OIDC_CLIENT_ID", "").strip()
+OIDC_CLIENT_SECRET = env_secret("OIDC_CLIENT_SECRET")
+OIDC_SCOPES = os.environ.get("OIDC_SCOPES", "openid profile email groups").strip()
+OIDC_GROUPS_CLAIM = os.environ.get("OIDC_GROUPS_CLAIM", "groups").strip()
+OIDC_USERNAME_CLAIM = os.environ.get("OIDC_USERNAME_CLAIM", "preferred_username").strip()
+OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "single sign-on").strip()
+OIDC_SIGN_ALGORITHM = os.environ.get("OIDC_SIGN_ALGORITHM", "RS256").strip()
+OIDC_CLOCK_SKEW_SECONDS = env_int("OIDC_CLOCK_SKEW_SECONDS", 60)
+OIDC_TIMEOUT_SECONDS = env_int("OIDC_TIMEOUT_SECONDS", 10)
+if OIDC_ISSUER and not (OIDC_CLIENT_ID and OIDC_CLIENT_SECRET):
+    raise ImproperlyConfigured("OIDC_ISSUER needs OIDC_CLIENT_ID and OIDC_CLIENT_SECRET(_FILE)")
+# What mozilla-django-oidc reads under its own names.
+OIDC_RP_CLIENT_ID = OIDC_CLIENT_ID
+OIDC_RP_CLIENT_SECRET = OIDC_CLIENT_SECRET
+OIDC_RP_SCOPES = OIDC_SCOPES
+OIDC_RP_SIGN_ALGO = OIDC_SIGN_ALGORITHM
+OIDC_USE_PKCE = True
+OIDC_USE_NONCE = True
+OIDC_VERIFY_SSL = env_bool("OIDC_VERIFY_TLS", True)
+OIDC_TIMEOUT = OIDC_TIMEOUT_SECONDS
+OIDC_AUTHENTICATION_CALLBACK_URL = "sso:callback"
+# A single sign-on session ends after this long: the next sign-in reads the groups again.
+SSO_SESSION_SECONDS = env_int("SSO_SESSION_SECONDS", 8 * 3600)
+# People in these identity-provider groups are staff (see every namespace, read /metrics).
+SSO_STAFF_GROUPS = env_list("SSO_STAFF_GROUPS")
+# Trusted reverse proxy (oauth2-proxy in front): its identity headers count only from these
+# addresses (CIDRs); from anyone else they are ignored and logged. Empty: proxy mode off.
+AUTH_PROXY_TRUSTED_NETWORKS = env_list("AUTH_PROXY_TRUSTED_NETWORKS")
+AUTH_PROXY_USER_HEADER = os.environ.get("AUTH_PROXY_USER_HEADER", "X-Forwarded-User").strip()
+AUTH_PROXY_GROUPS_HEADER = os.environ.get("AUTH_PROXY_GROUPS_HEADER", "X-Forwarded-Groups").strip()
+AUTH_PROXY_SIGN_OUT_URL = os.environ.get("AUTH_PROXY_SIGN_OUT_URL", "").strip()
+# Local Django passwords: on (everyone), staff (break-glass administrators only) or off.
+LOCAL_LOGIN = os.environ.get(
+    "LOCAL_LOGIN", "staff" if OIDC_ISSUER or AUTH_PROXY_TRUSTED_NETWORKS else "on"
+).strip()
+if LOCAL_LOGIN not in {"on", "staff", "off"}:
+    raise ImproperlyConfigured(f"LOCAL_LOGIN must be on, staff or off, got {LOCAL_LOGIN!r}")
+AUTHENTICATION_BACKENDS = [
+    "provenance.sso.local.LocalPasswordBackend",
+    *(["provenance.sso.oidc.OidcBackend"] if OIDC_ISSUER else []),
+]
+LOGIN_URL = "provenance:login"
+LOGIN_REDIRECT_URL = "provenance:overview"
+LOGIN_REDIRECT_URL_FAILURE = "provenance:login"
+
+# Prometheus metrics at /metrics (provenance/metrics.py): staff, and these addresses (CIDRs).
+# Several processes (gunicorn workers, Celery's pool) add up through PROMETHEUS_MULTIPROC_DIR,
+# which prometheus_client reads from the environment.
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
+# The worker's and the watcher's own HTTP port for /metrics, /healthz and /readyz (unset: none).
+OPS_HTTP_PORT = env_int("OPS_HTTP_PORT", 0)
+
+# Logs: plain text, or LOG_FORMAT=json for one JSON object per line (chainsweb/logs.py).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").strip().lower()
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, got {LOG_FORMAT!r}")
+LOGGING = logging_config(LOG_FORMAT, os.environ.get("LOG_LEVEL", "INFO"))
+LOGGING_CONFIG = "chainsweb.logs.configure"

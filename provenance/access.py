@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .models import ApiToken, NamespaceGrant
+from .sso.reads import with_group_roles
 
 ROLE_RANK = {ApiToken.Role.VIEWER: 0, ApiToken.Role.INGESTER: 1, ApiToken.Role.ADMIN: 2}
 
@@ -58,7 +59,7 @@ def access_for_user(user: Any) -> Access:
     if user.is_staff:
         return Access(actor=f"user:{user.get_username()}", everywhere=ApiToken.Role.ADMIN)
     grants = NamespaceGrant.objects.filter(user=user).values_list("namespace", "role")
-    return Access(actor=f"user:{user.get_username()}", roles=dict(grants))
+    return Access(actor=f"user:{user.get_username()}", roles=with_group_roles(user, dict(grants)))
 
 
 def access_for_token(token: ApiToken) -> Access:

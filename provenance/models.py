@@ -309,3 +309,53 @@ class NamespaceGrant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} is {self.role} of {self.namespace}"
+
+
+class SsoGroupMapping(models.Model):
+    """An identity-provider group that gives its members a role in a namespace.
+
+    Managed by the namespace's admins (settings page) and ``manage.py oidc_group_map``; every
+    change is a ``SettingsAudit`` entry. The roles it gives are worked out from the groups a user
+    last signed in with (``SsoIdentity.groups``), never stored per user, so they stay apart from
+    the grants given by hand (``NamespaceGrant``).
+    """
+
+    group = models.CharField(max_length=255)
+    namespace = models.CharField(max_length=253)
+    role = models.CharField(
+        max_length=16, choices=ApiToken.Role.choices, default=ApiToken.Role.VIEWER
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=300)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "namespace"], name="sso_group_unique"),
+        ]
+        indexes = [models.Index(fields=["namespace"], name="sso_group_namespace")]
+
+    def __str__(self) -> str:
+        return f"group {self.group} is {self.role} of {self.namespace}"
+
+
+class SsoIdentity(models.Model):
+    """Who a user is at the identity provider (OpenID Connect issuer and subject, or the trusted
+    proxy and its user name), and the groups it said they were in at their last sign-in."""
+
+    PROXY = "proxy"  # the issuer of users the trusted reverse proxy names
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sso_identity"
+    )
+    issuer = models.CharField(max_length=500)
+    subject = models.CharField(max_length=255)
+    groups = ArrayField(models.CharField(max_length=255), default=list, blank=True)
+    signed_in = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="sso_identity_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.subject} at {self.issuer}"

@@ -23,6 +23,7 @@ from provenance.core.errors import ProvenanceError, SigningError
 from provenance.core.scope import RUN_STATE_KEY
 from provenance.core.signing import PublicKey, key_id_of, load_public_key
 
+from . import metrics
 from .models import (
     ApiToken,
     Artifact,
@@ -623,6 +624,7 @@ def _problems(
             f"attestation {attestation.pk}: registered key {attestation.key_id} does not match "
             "its id"
         )
+    metrics.verifications_observed("api", [not problems])
     return problems
 
 

@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from kombu.exceptions import OperationalError as KombuOperationalError
 
-from provenance.core import dsse
+from provenance import metrics
 from provenance.core.chain import GENESIS, entry_hash
 from provenance.core.documents import load_documents
 from provenance.core.errors import FormatError, ProvenanceError, RecordError, SigningError
@@ -793,6 +793,7 @@ def attestations_generate(*, run_id: int) -> ComputeOutcome:
         with transaction.atomic():
             return _generate(run_id, values, key)
     except ProvenanceError as exc:
+        metrics.compute_failed(run_id, exc)
         reason = str(exc) or type(exc).__name__
         run_compute_fail(run_id=run_id, reason=reason)
         return ComputeOutcome(status=ComputeStatus.FAILED, reason=reason)
@@ -802,6 +803,7 @@ def attestations_generate(*, run_id: int) -> ComputeOutcome:
         # Anything else will fail the same way next time: store it on the run rather than
         # leave it pending (in eager mode Celery re-raises before the task's on_failure runs).
         logger.exception("computing run %s failed", run_id)
+        metrics.compute_failed(run_id, exc)
         reason = f"unexpected error: {type(exc).__name__}: {exc}"
         run_compute_fail(run_id=run_id, reason=reason)
         return ComputeOutcome(status=ComputeStatus.FAILED, reason=reason)
@@ -961,7 +963,7 @@ def _attestation_store(
     )
     if Attestation.objects.filter(inputs_digest=digest).exists():
         return None
-    envelope = dsse.sign(payload, signer).to_json()
+    envelope = metrics.sign(payload, signer).to_json()
     attestation = Attestation.objects.create(
         run=record,
         namespace=record.namespace,

@@ -9,13 +9,16 @@ retries are spent the failure is stored on the run instead of disappearing.
 from __future__ import annotations
 
 import contextlib
+import logging
+import time
 from typing import Any
 
 from celery import Task, shared_task
 from django.db import DatabaseError, InterfaceError, OperationalError
 
-from . import services
+from . import metrics, services
 
+logger = logging.getLogger(__name__)
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
 
 
@@ -26,6 +29,7 @@ class _StoresFailure(Task):  # type: ignore[misc]
         run_id = kwargs.get("run_id") if kwargs else (args[0] if args else None)
         if run_id is None:
             return
+        metrics.compute_failed(int(run_id), exc)
         # If the database is what failed, this may fail too: the run then stays visibly pending.
         with contextlib.suppress(DatabaseError):
             services.run_compute_fail(
@@ -45,7 +49,15 @@ class _StoresFailure(Task):  # type: ignore[misc]
     max_retries=8,
 )
 def attestations_compute(run_id: int) -> str:
-    return services.attestations_generate(run_id=run_id).status
+    started = time.monotonic()
+    outcome = services.attestations_generate(run_id=run_id)
+    queue = (attestations_compute.request.delivery_info or {}).get("routing_key") or "in-process"
+    metrics.compute_observed(run_id, outcome, time.monotonic() - started, queue)
+    for attestation_id in outcome.created:
+        logger.info(
+            "stored attestation %s", attestation_id, extra={"attestation_id": attestation_id}
+        )
+    return outcome.status
 
 
 @shared_task(  # type: ignore[untyped-decorator]

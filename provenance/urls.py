@@ -6,6 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, path
 
 from . import views
+from .sso.views import SignOut
 
 app_name = "provenance"
 
@@ -23,7 +24,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     ),
     path(
         "accounts/logout/",
-        auth_views.LogoutView.as_view(next_page="provenance:login"),
+        SignOut.as_view(),
         name="logout",
     ),
     path("runs/", views.run_list, name="runs"),

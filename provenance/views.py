@@ -30,7 +30,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from provenance.core.errors import FormatError
 
-from . import dashboard
+from . import dashboard, metrics
 from .access import Access, access_for_request
 from .forms import (
     ArtifactFilterForm,
@@ -51,6 +51,7 @@ from .services import (
     namespace_settings_effective,
     namespace_settings_update,
 )
+from .sso.forms import settings_section
 
 ADMIN = ApiToken.Role.ADMIN
 
@@ -212,6 +213,7 @@ def digest_detail(request: HttpRequest, digest: str) -> HttpResponseBase:
         raise Http404("no attestation of this digest")
     rows = list(page.object_list)
     checks = dashboard.verify_all(rows)
+    metrics.verifications_observed("dashboard", (check.ok for check in checks.values()))
     uris = sorted({s.uri for a in rows for s in a.subjects.all() if s.hex == hex_value})
     return render(
         request,
@@ -293,6 +295,7 @@ def attestation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     attestation = _attestation_or_404(request, pk)
     keys = dashboard.keys_for([attestation])
     verification = dashboard.attestation_verify(attestation, keys)
+    metrics.verifications_observed("dashboard", [verification.ok])
     decoded = None
     decode_error = ""
     try:
@@ -404,6 +407,7 @@ def _settings_context(
             request.GET.get("tokens_page")
         ),
         "now": timezone.now(),
+        "sso": settings_section(namespace),
         "nav": "settings",
     }
 

@@ -220,12 +220,15 @@ def _sign_pending() -> list[Any]:
 
 NETWORK_MODULES = {"requests", "httpx", "urllib3", "aiohttp", "http.client", "urllib.request"}
 # The watcher and import_signing_key --from-secret talk to the Kubernetes API server they are
-# configured for, never to record URLs. provenance/registry.py is the one egress module: it
-# pushes to the registries namespace admins configure, and only the publishing queue calls it.
+# configured for, never to record URLs; single sign-on to the identity provider it is configured
+# for (OIDC_ISSUER), never to a URL a request names. provenance/registry.py is the one egress
+# module: it pushes to the registries namespace admins configure, and only the publishing queue
+# calls it.
 NETWORK_ALLOWED = {
     "provenance/management/commands/watch_records.py",
     "provenance/management/commands/import_signing_key.py",
     "provenance/registry.py",
+    "provenance/sso/oidc.py",
 }
 
 

@@ -37,7 +37,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler, set_rollback
 
-from provenance import selectors, services
+from provenance import metrics, selectors, services
 from provenance.access import Access
 from provenance.auth import request_access
 from provenance.core.errors import ProvenanceError
@@ -335,9 +335,12 @@ class RecordListApi(ApiView, generics.ListAPIView[RunRecord]):
                 source=f"api:{access.actor}",
             )
         except services.NamespaceForbidden as exc:
+            metrics.records_rejected("api")
             raise PermissionDenied(str(exc)) from None
         except ProvenanceError as exc:
+            metrics.records_rejected("api")
             raise ValidationError({"detail": str(exc)}) from None
+        metrics.records_observed("api", (r.outcome for r in result.records))
         data = self.IngestOutputSerializer({"records": result.records}).data
         return Response(data, status=status.HTTP_202_ACCEPTED)
 

@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import InterfaceError, OperationalError, close_old_connections, connections
 from tqdm import tqdm
 
+from provenance import metrics
 from provenance.core.errors import ProvenanceError
 from provenance.services import IngestResult, records_ingest
 
@@ -75,11 +76,13 @@ class Command(BaseCommand):
             try:
                 result, tries = self._ingest(path, data, options["retries"])
             except ProvenanceError as exc:
+                metrics.records_rejected("import")
                 rejected.append((path, str(exc)))
                 continue
             except (OperationalError, InterfaceError) as exc:
                 rejected.append((path, f"database unavailable: {exc}".strip()))
                 continue
+            metrics.records_observed("import", (r.outcome for r in result.records))
             retried += tries - 1
             imported_files += 1
             for outcome in counts:

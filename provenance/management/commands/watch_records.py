@@ -27,8 +27,10 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from urllib3.exceptions import HTTPError, ReadTimeoutError
 
+from provenance import metrics
 from provenance.core.errors import ProvenanceError
 from provenance.models import WatchState
+from provenance.ops import serve_in_thread
 from provenance.services import watch_event_ingest
 
 logger = logging.getLogger("provenance.watch")
@@ -117,6 +119,7 @@ class Watcher:
                 if not version:
                     version = self._relist(stream)
                 version = self._watch(stream, version)
+                metrics.watch_reconnected(stream.key, "ended")
                 failures = 0
             except (ApiException, HTTPError, OSError, DatabaseError) as exc:
                 if self.stop.is_set():
@@ -125,10 +128,13 @@ class Watcher:
                     logger.info(
                         "%s: resourceVersion %s is gone; listing again", stream.key, version
                     )
+                    metrics.watch_reconnected(stream.key, "gone")
                     version = ""
                     continue
                 if isinstance(exc, ReadTimeoutError):
+                    metrics.watch_reconnected(stream.key, "timeout")
                     continue  # a quiet stream: reconnect from the same version
+                metrics.watch_reconnected(stream.key, "error")
                 failures += 1
                 if isinstance(exc, ApiException):
                     why = f"API error {exc.status} {exc.reason}"
@@ -170,6 +176,7 @@ class Watcher:
         return cluster
 
     def _relist(self, stream: Stream) -> str:
+        metrics.watch_relisted(stream.key)
         call = self._list_call(stream)
         token: str | None = None
         version = ""
@@ -236,10 +243,13 @@ class Watcher:
                 obj.setdefault("apiVersion", f"{GROUP}/{VERSION}")
                 obj.setdefault("kind", PLURALS[stream.plural])
             try:
-                watch_event_ingest(key=stream.key, obj=obj, resource_version=version)
+                result = watch_event_ingest(key=stream.key, obj=obj, resource_version=version)
                 if obj is not None:
                     self.stored += 1
+                if result is not None:
+                    metrics.records_observed("watch", (r.outcome for r in result.records))
             except ProvenanceError as exc:
+                metrics.records_rejected("watch")
                 # Not attestable (yet): e.g. a run with no status. Move past it; a later
                 # MODIFIED event brings the next version.
                 name = (obj or {}).get("metadata", {}).get("name")
@@ -292,6 +302,12 @@ class Command(BaseCommand):
         self.stdout.write(f"watching tekton.dev/v1 pipelineruns and taskruns in {scope}")
         self.stdout.flush()
         threads = watcher.start()
+        if settings.OPS_HTTP_PORT:
+            serve_in_thread(
+                settings.OPS_HTTP_PORT,
+                role="watcher",
+                alive=lambda: any(t.is_alive() for t in threads),
+            )
         while not stop_requested.wait(0.5):
             if not any(t.is_alive() for t in threads):
                 raise CommandError("every watch stream ended unexpectedly")
