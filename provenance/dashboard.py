@@ -38,6 +38,7 @@ from provenance.core.scope import RUN_STATE_KEY, ArtifactScope, artifact_scopes
 from provenance.core.slsa.config import PREDICATE_VERSION, SlsaConfig
 from provenance.core.tekton import PipelineRun, Run, TaskRun, parse_records
 
+from .config import SETTINGS_FIELDS
 from .models import (
     ApiToken,
     Artifact,
@@ -50,11 +51,7 @@ from .models import (
     SettingsAudit,
     SigningKey,
 )
-from .services import (
-    SETTINGS_FIELDS,
-    namespace_settings_defaults,
-    namespace_settings_effective,
-)
+from .services import namespace_settings_defaults, namespace_settings_effective
 
 PAGE_SIZES = (25, 50, 100)
 DEFAULT_PAGE_SIZE = 25

@@ -32,6 +32,7 @@ from provenance.core.errors import FormatError
 
 from . import dashboard
 from .access import Access, access_for_request
+from .config import SETTINGS_FIELDS
 from .forms import (
     ArtifactFilterForm,
     AttestationFilterForm,
@@ -45,7 +46,6 @@ from .forms import (
 from .graph_layout import layout
 from .models import ApiToken
 from .services import (
-    SETTINGS_FIELDS,
     api_token_create,
     api_token_revoke,
     namespace_settings_effective,

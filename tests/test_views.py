@@ -19,6 +19,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from provenance import selectors, services
+from provenance.config import SETTINGS_FIELDS
 from provenance.models import (
     ApiToken,
     Artifact,
@@ -564,7 +565,7 @@ def test_admin_changes_a_setting_audited_and_recomputed(
     admin: Client, signed: dict[str, RunRecord], django_capture_on_commit_callbacks: Any
 ) -> None:
     data = selectors.namespace_settings_view(INVENTORY)
-    form = {k: data[k] for k in services.SETTINGS_FIELDS}
+    form = {k: data[k] for k in SETTINGS_FIELDS}
     form.update(scope="per-run", emit="on-completion", deep_inspection="")
     with django_capture_on_commit_callbacks(execute=True):
         response = admin.post(f"/namespaces/{INVENTORY}/settings/", {**form, "action": "save"})
@@ -583,7 +584,7 @@ def test_invalid_settings_are_refused_with_the_reason(
     admin: Client, signed: dict[str, RunRecord]
 ) -> None:
     data = selectors.namespace_settings_view(INVENTORY)
-    form = {k: data[k] for k in services.SETTINGS_FIELDS}
+    form = {k: data[k] for k in SETTINGS_FIELDS}
     form.update(scope="per-run", emit="on-artifact", deep_inspection="")
     response = admin.post(f"/namespaces/{INVENTORY}/settings/", {**form, "action": "save"})
     assert response.status_code == 400
@@ -595,7 +596,7 @@ def test_preview_shows_what_changes_for_the_latest_run(
     admin: Client, signed: dict[str, RunRecord]
 ) -> None:
     data = selectors.namespace_settings_view(INVENTORY)
-    form = {k: data[k] for k in services.SETTINGS_FIELDS}
+    form = {k: data[k] for k in SETTINGS_FIELDS}
     form.update(scope="per-run", emit="on-completion", format="slsa/v1", deep_inspection="")
     response = admin.post(
         f"/namespaces/{INVENTORY}/settings/preview", form, headers={"HX-Request": "true"}
@@ -657,7 +658,7 @@ def test_forms_need_csrf(django_user_model: Any, signed: dict[str, RunRecord]) -
     client = Client(enforce_csrf_checks=True)
     client.force_login(user)
     data = selectors.namespace_settings_view(INVENTORY)
-    form = {k: data[k] for k in services.SETTINGS_FIELDS}
+    form = {k: data[k] for k in SETTINGS_FIELDS}
     for url in (
         f"/namespaces/{INVENTORY}/settings/",
         f"/namespaces/{INVENTORY}/settings/preview",

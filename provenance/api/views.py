@@ -40,6 +40,7 @@ from rest_framework.views import APIView, exception_handler, set_rollback
 from provenance import selectors, services
 from provenance.access import Access
 from provenance.auth import request_access
+from provenance.config import NAMESPACE_NAME
 from provenance.core.errors import ProvenanceError
 from provenance.models import ApiToken, Artifact, Attestation, RunRecord
 
@@ -666,7 +667,7 @@ NAMESPACE_PARAMETER = OpenApiParameter(
     "namespace",
     OpenApiTypes.STR,
     OpenApiParameter.PATH,
-    pattern=services.NAMESPACE_NAME.pattern.join("^$"),
+    pattern=NAMESPACE_NAME.pattern.join("^$"),
     description="A Kubernetes namespace name.",
 )
 
@@ -680,7 +681,7 @@ class NamespaceSettingsApi(ApiView):
     OutputSerializer = s.NamespaceSettingsOutput
 
     def _check_namespace(self, namespace: str, *, write: bool) -> None:
-        if not services.NAMESPACE_NAME.fullmatch(namespace):
+        if not NAMESPACE_NAME.fullmatch(namespace):
             raise ValidationError({"detail": f"{namespace!r} is not a Kubernetes namespace name"})
         if write and not self.access.allows(namespace, ApiToken.Role.ADMIN):
             raise PermissionDenied(f"you may not change the settings of namespace {namespace!r}")

@@ -1,0 +1,91 @@
+"""Namespace settings: how each namespace's runs are attested; every change is audited and
+re-signs the namespace's runs in the background."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import current_app
+from django.conf import settings
+from django.db import transaction
+
+from provenance.config import SETTINGS_FIELDS
+from provenance.core.errors import FormatError
+from provenance.core.plan import validate_policy
+from provenance.core.slsa.config import SlsaConfig
+from provenance.models import NamespaceSettings, SettingsAudit, SigningKey
+
+from . import queue
+
+
+def namespace_settings_defaults() -> dict[str, Any]:
+    defaults: dict[str, Any] = dict(settings.PROVENANCE_DEFAULTS)
+    return {name: defaults[name] for name in SETTINGS_FIELDS}
+
+
+def namespace_settings_effective(namespace: str) -> tuple[dict[str, Any], SigningKey | None]:
+    """The settings a namespace's runs are attested under, and its own key (or None)."""
+    row = (
+        NamespaceSettings.objects.filter(namespace=namespace).select_related("signing_key").first()
+    )
+    if row is None:
+        return namespace_settings_defaults(), None
+    return {name: getattr(row, name) for name in SETTINGS_FIELDS}, row.signing_key
+
+
+def validate_settings(values: dict[str, Any]) -> None:
+    """FormatError naming the first bad value."""
+    SlsaConfig(
+        format=values["format"],
+        builder_id=values["builder_id"],
+        build_type=values["build_type"],
+        deep_inspection=bool(values["deep_inspection"]),
+    )
+    validate_policy(values["scope"], values["emit"])
+
+
+def _settings_snapshot(row: NamespaceSettings) -> dict[str, Any]:
+    snapshot = {name: getattr(row, name) for name in SETTINGS_FIELDS}
+    snapshot["signing_key"] = row.signing_key.key_id if row.signing_key else None
+    return snapshot
+
+
+def namespace_settings_update(
+    *,
+    namespace: str,
+    changes: dict[str, Any],
+    actor: str,
+    signing_key: SigningKey | None = None,
+) -> NamespaceSettings:
+    """Change a namespace's settings; audit the change and recompute its runs after commit."""
+    unknown = set(changes) - set(SETTINGS_FIELDS)
+    if unknown:
+        raise FormatError(f"unknown settings field(s): {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        row = (
+            NamespaceSettings.objects.select_for_update(of=("self",))
+            .select_related("signing_key")
+            .filter(namespace=namespace)
+            .first()
+        )
+        if row is None:
+            row = NamespaceSettings(namespace=namespace, **namespace_settings_defaults())
+            old: dict[str, Any] = {}
+        else:
+            old = _settings_snapshot(row)
+        for name, value in changes.items():
+            setattr(row, name, value)
+        if signing_key is not None:
+            row.signing_key = signing_key
+        validate_settings({name: getattr(row, name) for name in SETTINGS_FIELDS})
+        new = _settings_snapshot(row)
+        if new == old:
+            return row
+        row.save()
+        SettingsAudit.objects.create(namespace=namespace, actor=actor[:300], old=old, new=new)
+        queue.on_commit(_enqueue_namespace_recompute, namespace)
+    return row
+
+
+def _enqueue_namespace_recompute(namespace: str) -> None:
+    current_app.tasks[queue.NAMESPACE_RECOMPUTE_TASK].delay(namespace)
