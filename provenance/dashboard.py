@@ -34,8 +34,9 @@ from provenance.core.errors import ProvenanceError
 from provenance.core.graph import RunGraph, build_graph
 from provenance.core.intoto import statement_bytes
 from provenance.core.plan import Plan, plan_statements
-from provenance.core.scope import RUN_STATE_KEY, ArtifactScope, artifact_scopes
+from provenance.core.scope import ArtifactScope, artifact_scopes
 from provenance.core.slsa.config import PREDICATE_VERSION, SlsaConfig
+from provenance.core.statements import RUN_STATE_KEY
 from provenance.core.tekton import PipelineRun, Run, TaskRun, parse_records
 
 from .config import SETTINGS_FIELDS

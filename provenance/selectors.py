@@ -20,8 +20,8 @@ from django.utils import timezone
 
 from provenance.core import chain, dsse
 from provenance.core.errors import ProvenanceError, SigningError
-from provenance.core.scope import RUN_STATE_KEY
 from provenance.core.signing import PublicKey, key_id_of, load_public_key
+from provenance.core.statements import RUN_STATE_KEY
 
 from .models import (
     ApiToken,
