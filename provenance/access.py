@@ -17,6 +17,29 @@ ROLE_RANK = {ApiToken.Role.VIEWER: 0, ApiToken.Role.INGESTER: 1, ApiToken.Role.A
 
 
 @dataclass(frozen=True, slots=True)
+class TokenUser:
+    """``request.user`` for a bearer token (``provenance.auth``): enough of a user for DRF."""
+
+    token: ApiToken
+    is_authenticated: bool = True
+    is_anonymous: bool = False
+    is_active: bool = True
+    is_staff: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.token.name
+
+    @property
+    def namespaces(self) -> set[str] | None:
+        """The namespaces the token may use; None means all."""
+        return None if self.token.all_namespaces else set(self.token.namespaces)
+
+    def __str__(self) -> str:
+        return f"token:{self.token.name}"
+
+
+@dataclass(frozen=True, slots=True)
 class Access:
     """Roles per namespace, or one role everywhere (staff users; tokens made for all)."""
 
@@ -71,8 +94,6 @@ def access_for_token(token: ApiToken) -> Access:
 
 def access_for_request(request: Any) -> Access:
     """The caller of a Django or DRF request, by bearer token or session."""
-    from .auth import TokenUser
-
     user = getattr(request, "user", None)
     if isinstance(user, TokenUser):
         return access_for_token(user.token)

@@ -10,10 +10,11 @@ from provenance.core.errors import FormatError
 from provenance.core.plan import EMIT_POLICIES, SCOPES
 from provenance.core.slsa.config import BUILD_TYPES, FORMAT_NAMES, PREDICATE_VERSION
 
-from .dashboard import DEFAULT_PAGE_SIZE, PAGE_SIZES
 from .models import ApiToken, ComputeStatus
 from .services import validate_settings
 
+PAGE_SIZES = (25, 50, 100)
+DEFAULT_PAGE_SIZE = 25
 RUN_STATUS_CHOICES = [
     ("", "Any status"),
     ("True", "Succeeded"),

@@ -11,7 +11,7 @@ from django.test import RequestFactory, override_settings
 from django.utils import timezone as dj_timezone
 from rest_framework.request import Request
 
-from provenance import selectors, services
+from provenance import services
 from provenance.api import rows
 from provenance.api.serializers import (
     ArtifactDetailOutput,
@@ -20,6 +20,8 @@ from provenance.api.serializers import (
     RecordOutput,
 )
 from provenance.models import Attestation, RunRecord
+from provenance.reads import artifacts, attestations, runs
+from provenance.reads.verify import verify_many, verify_rows
 from tests.apidata import signed_pipeline, signed_taskrun, tamper
 
 pytestmark = pytest.mark.django_db
@@ -57,8 +59,8 @@ def records() -> None:
 
 def _both(path: str = "/api/v1/records") -> tuple[list[dict[str, object]], list[dict[str, object]]]:
     request = Request(RequestFactory().get(path))
-    plain = rows.record_rows(selectors.run_record_rows(namespaces=None), request)
-    models = list(selectors.run_record_list(namespaces=None))
+    plain = rows.record_rows(runs.run_record_rows(namespaces=None), request)
+    models = list(runs.run_record_list(namespaces=None))
     drf = RecordOutput(models, many=True, context={"request": request}).data
     return plain, [dict(r) for r in drf]
 
@@ -118,22 +120,21 @@ def _same(plain: object, drf: object) -> None:
 
 
 def _checked(models: list[Attestation]) -> dict[str, object]:
-    ring = selectors.key_ring()
     return {
-        "subjects": selectors.attestation_subjects(models),
-        "problems": {a.pk: selectors.attestation_problems(a, ring) for a in models},
+        "subjects": attestations.attestation_subjects(models),
+        "verdicts": verify_many(models),
     }
 
 
 @pytest.mark.parametrize("namespaces", [None, {"team-a", "team-b"}])
 def test_attestation_rows_equal_the_serializer(attested, namespaces) -> None:
     request = _request()
-    found = list(selectors.attestation_list_rows(namespaces=namespaces))
-    problems = selectors.attestation_row_problems(found)
-    plain = rows.attestation_rows(found, request, problems)
-    models = list(selectors.attestation_list(namespaces=namespaces))
+    found = list(attestations.attestation_list_rows(namespaces=namespaces))
+    verdicts = verify_rows(found)
+    plain = rows.attestation_rows(found, request, verdicts)
+    models = list(attestations.attestation_list(namespaces=namespaces))
     context = {"request": request, **_checked(models)}
-    assert problems == context["problems"]
+    assert verdicts == context["verdicts"]
     _same(plain, [dict(r) for r in AttestationOutput(models, many=True, context=context).data])
     shown = {r["id"]: r for r in plain}
     assert len(shown) == (5 if namespaces is None else 4)
@@ -147,9 +148,9 @@ def test_attestation_rows_equal_the_serializer(attested, namespaces) -> None:
 def test_attestation_rows_follow_the_active_time_zone(attested) -> None:
     with dj_timezone.override("Asia/Kolkata"):
         request = _request()
-        found = list(selectors.attestation_list_rows(namespaces=None))
-        plain = rows.attestation_rows(found, request, selectors.attestation_row_problems(found))
-        models = list(selectors.attestation_list(namespaces=None))
+        found = list(attestations.attestation_list_rows(namespaces=None))
+        plain = rows.attestation_rows(found, request, verify_rows(found))
+        models = list(attestations.attestation_list(namespaces=None))
         context = {"request": request, **_checked(models)}
         _same(plain, [dict(r) for r in AttestationOutput(models, many=True, context=context).data])
     assert all(str(r["created"]).endswith("+05:30") for r in plain)
@@ -158,8 +159,8 @@ def test_attestation_rows_follow_the_active_time_zone(attested) -> None:
 @pytest.mark.parametrize("namespaces", [None, {"team-a"}, {"team-c"}])
 def test_artifact_rows_and_detail_equal_the_serializers(attested, namespaces) -> None:
     request = _request()
-    plain = rows.artifact_rows(selectors.artifact_list_rows(namespaces=namespaces), request)
-    models = list(selectors.artifact_list(namespaces=namespaces))
+    plain = rows.artifact_rows(artifacts.artifact_list_rows(namespaces=namespaces), request)
+    models = list(artifacts.artifact_list(namespaces=namespaces))
     _same(
         plain,
         [dict(r) for r in ArtifactOutput(models, many=True, context={"request": request}).data],
@@ -167,16 +168,18 @@ def test_artifact_rows_and_detail_equal_the_serializers(attested, namespaces) ->
     assert plain
     for artifact in models:
         found = list(
-            selectors.artifact_attestation_rows(artifact_id=artifact.pk, namespaces=namespaces)
+            attestations.attestation_rows(
+                attestations.artifact_attestations(artifact_id=artifact.pk, namespaces=namespaces)
+            )
         )
         detail = rows.artifact_detail(
-            selectors.artifact_get_row(pk=artifact.pk, namespaces=namespaces) or {},
+            artifacts.artifact_get_row(pk=artifact.pk, namespaces=namespaces) or {},
             found,
             request,
-            selectors.attestation_row_problems(found),
+            verify_rows(found),
         )
         shown = list(
-            selectors.artifact_attestations(artifact_id=artifact.pk, namespaces=namespaces)
+            attestations.artifact_attestations(artifact_id=artifact.pk, namespaces=namespaces)
         )
         context = {"request": request, **_checked(shown), "attestations": shown}
         drf = dict(ArtifactDetailOutput(artifact, context=context).data)

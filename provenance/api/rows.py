@@ -14,8 +14,9 @@ from typing import Any
 
 from django.utils import timezone
 
-from provenance import selectors
 from provenance.core.slsa.config import PREDICATE_VERSION
+from provenance.reads.attestations import subjects_shown
+from provenance.reads.verify import Verdict
 
 from .serializers import _Links, output_zone, record_pipeline, record_task
 
@@ -35,7 +36,7 @@ def datetime_text(value: datetime | None, zone: tzinfo | None) -> str | None:
 
 
 def record_rows(rows: Iterable[Mapping[str, Any]], request: Any) -> list[dict[str, Any]]:
-    """``RecordOutput(many=True)`` of ``selectors.run_record_rows`` rows."""
+    """``RecordOutput(many=True)`` of ``reads.run_record_rows`` rows."""
     links = _Links({"request": request})
     zone = output_zone()
     out = []
@@ -72,11 +73,11 @@ def record_rows(rows: Iterable[Mapping[str, Any]], request: Any) -> list[dict[st
 def attestation_rows(
     rows: Iterable[Mapping[str, Any]],
     request: Any,
-    problems: Mapping[int, list[str]],
+    verdicts: Mapping[int, Verdict],
     links: _Links | None = None,
 ) -> list[dict[str, Any]]:
-    """``AttestationOutput(many=True)`` of ``selectors.ATTESTATION_ROW_FIELDS`` rows, each
-    ``verified`` when its ``problems`` (``selectors.attestation_row_problems``) are empty."""
+    """``AttestationOutput(many=True)`` of ``reads.attestations.ATTESTATION_ROW_FIELDS`` rows,
+    each ``verified`` when its verdict (``reads.verify.verify_rows``) passes."""
     links = links or _Links({"request": request})
     zone = output_zone()
     out = []
@@ -93,7 +94,7 @@ def attestation_rows(
                 "predicate": PREDICATE_VERSION.get(format_, ""),
                 "scope": row["scope"],
                 "emit": row["emit"],
-                "subjects": selectors.subjects_shown(row["subject_rows"]),
+                "subjects": subjects_shown(row["subject_rows"]),
                 "status": row["run_status"],
                 "reason": row["run_reason"],
                 "key_id": row["key_id"],
@@ -102,7 +103,7 @@ def attestation_rows(
                 "created": datetime_text(row["created"], zone),
                 "superseded_by": row["superseded_by"],
                 "chain_seq": row["chain_entry__seq"] if row["chain_entry__id"] else None,
-                "verified": not problems.get(pk, ["not checked"]),
+                "verified": _verified(verdicts, pk),
                 "url": links.url("api:attestation-detail", pk),
                 "envelope_url": links.url("api:attestation-envelope", pk),
                 "statement_url": links.url("api:attestation-statement", pk),
@@ -115,7 +116,7 @@ def attestation_rows(
 def artifact_rows(
     rows: Iterable[Mapping[str, Any]], request: Any, links: _Links | None = None
 ) -> list[dict[str, Any]]:
-    """``ArtifactOutput(many=True)`` of ``selectors.ARTIFACT_ROW_FIELDS`` rows."""
+    """``ArtifactOutput(many=True)`` of ``reads.ARTIFACT_ROW_FIELDS`` rows."""
     links = links or _Links({"request": request})
     out = []
     for row in rows:
@@ -141,11 +142,16 @@ def artifact_detail(
     artifact: Mapping[str, Any],
     attestations: Iterable[Mapping[str, Any]],
     request: Any,
-    problems: Mapping[int, list[str]],
+    verdicts: Mapping[int, Verdict],
 ) -> dict[str, Any]:
-    """``ArtifactDetailOutput`` of ``selectors.artifact_get_row`` and the artifact's
-    ``selectors.artifact_attestation_rows``."""
+    """``ArtifactDetailOutput`` of ``reads.artifact_get_row`` and the artifact's
+    ``reads.artifact_attestation_rows``."""
     links = _Links({"request": request})
     (out,) = artifact_rows([artifact], request, links)
-    out["attestations"] = attestation_rows(attestations, request, problems, links)
+    out["attestations"] = attestation_rows(attestations, request, verdicts, links)
     return out
+
+
+def _verified(verdicts: Mapping[int, Verdict], pk: int) -> bool:
+    verdict = verdicts.get(pk)
+    return verdict is not None and verdict.ok

@@ -23,6 +23,7 @@ from rest_framework import serializers
 from provenance.core.plan import EMIT_POLICIES, SCOPES
 from provenance.core.slsa.config import BUILD_TYPES, FORMAT_NAMES, PREDICATE_VERSION
 from provenance.models import Artifact, Attestation, ComputeStatus, RunKind, RunRecord
+from provenance.reads.verify import Verdict
 
 if TYPE_CHECKING:
     from django.utils.functional import _StrPromise as StrPromise
@@ -422,8 +423,8 @@ class AttestationOutput(_ModelOutput[Attestation]):
         return entry.seq if entry is not None else None
 
     def get_verified(self, obj: Attestation) -> bool:
-        problems: dict[int, list[str]] = self.context.get("problems", {})
-        return not problems.get(obj.pk, ["not checked"])
+        verdict: Verdict | None = self.context.get("verdicts", {}).get(obj.pk)
+        return verdict is not None and verdict.ok
 
     def get_url(self, obj: Attestation) -> str:
         return _link(self.context, "api:attestation-detail", obj.pk)
@@ -452,8 +453,8 @@ class AttestationDetailOutput(AttestationOutput):
         return supersedes
 
     def get_problems(self, obj: Attestation) -> list[str]:
-        problems: dict[int, list[str]] = self.context.get("problems", {})
-        return problems.get(obj.pk, [])
+        verdict: Verdict | None = self.context.get("verdicts", {}).get(obj.pk)
+        return verdict.messages if verdict is not None else ["not checked"]
 
 
 # =============================================================================================

@@ -37,12 +37,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler, set_rollback
 
-from provenance import selectors, services
+from provenance import downloads, services
 from provenance.access import Access
 from provenance.auth import request_access
 from provenance.config import NAMESPACE_NAME
+from provenance.core.digests import parse_query
 from provenance.core.errors import ProvenanceError
 from provenance.models import ApiToken, Artifact, Attestation, RunRecord
+from provenance.reads import artifacts, attestations, runs
+from provenance.reads.gate import gate_evaluate
+from provenance.reads.keys import signing_key_list
+from provenance.reads.namespaces import namespace_settings_view
+from provenance.reads.verify import verify_many, verify_rows
 
 from . import examples
 from . import serializers as s
@@ -62,6 +68,11 @@ DATABASE_RETRY_AFTER = 5
 class PayloadTooLarge(APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "the request body is too large"
+
+
+class Unverified(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "no attestation of this digest verifies"
 
 
 def _flatten(detail: Any, prefix: str = "") -> list[str]:
@@ -240,27 +251,13 @@ def _filters(
     return dict(serializer.validated_data)
 
 
-def _download(body: bytes, content_type: str, filename: str) -> HttpResponse:
-    response = HttpResponse(body, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
-def _verification(rows: list[Attestation]) -> dict[int, list[str]]:
-    """Each attestation's problems, re-checked now (empty: it verifies)."""
-    if not rows:
-        return {}
-    ring = selectors.key_ring()
-    return {a.pk: selectors.attestation_problems(a, ring) for a in rows}
-
-
 def _attestation_context(request: Request, rows: list[Attestation]) -> dict[str, Any]:
-    """What ``AttestationOutput`` shows beside the rows: their subjects, and their problems
-    re-checked now."""
+    """What ``AttestationOutput`` shows beside the rows: their subjects, and their verdicts
+    (``reads.verify``) made now."""
     return {
         "request": request,
-        "subjects": selectors.attestation_subjects(rows),
-        "problems": _verification(rows),
+        "subjects": attestations.attestation_subjects(rows),
+        "verdicts": verify_many(rows),
     }
 
 
@@ -280,7 +277,7 @@ class RecordListApi(ApiView, generics.ListAPIView[RunRecord]):
 
     def get_queryset(self) -> Any:
         filters = _filters(self.FilterSerializer, self.request)
-        return selectors.run_record_rows(namespaces=self.visible(), **filters)
+        return runs.run_record_rows(namespaces=self.visible(), **filters)
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         # Plain rows and ``rows.record_rows``: the JSON ``RecordOutput`` (the schema) describes.
@@ -344,7 +341,7 @@ class RecordListApi(ApiView, generics.ListAPIView[RunRecord]):
 
 
 def _record_or_404(view: ApiView, uid: str) -> RunRecord:
-    record = selectors.run_record_get(uid=uid, namespaces=view.visible())
+    record = runs.run_record_get(uid=uid, namespaces=view.visible())
     if record is None:
         raise Http404("no such record")
     return record
@@ -366,8 +363,8 @@ class RecordDetailApi(ApiView):
         record = _record_or_404(self, uid)
         context = {
             "request": request,
-            "children": list(selectors.run_record_children(record)),
-            "attestations": list(selectors.run_record_attestations(record)),
+            "children": list(runs.run_children(record)),
+            "attestations": list(attestations.attestations_of_run(record.pk)),
         }
         return Response(self.OutputSerializer(record, context=context).data)
 
@@ -391,7 +388,7 @@ class RecordRawApi(ApiView):
     )
     def get(self, request: Request, uid: str) -> HttpResponse:
         record = _record_or_404(self, uid)
-        response = HttpResponse(selectors.run_record_raw(record), content_type="application/json")
+        response = HttpResponse(runs.run_record_raw(record), content_type="application/json")
         response["ETag"] = f'"{record.raw_sha256}"'
         return response
 
@@ -410,7 +407,7 @@ class ArtifactListApi(ApiView, generics.ListAPIView[Artifact]):
     def get_queryset(self) -> Any:
         filters = _filters(self.FilterSerializer, self.request)
         try:
-            return selectors.artifact_list_rows(namespaces=self.visible(), **filters)
+            return artifacts.artifact_list_rows(namespaces=self.visible(), **filters)
         except ValueError as exc:
             raise ValidationError({"detail": str(exc)}) from None
 
@@ -447,12 +444,15 @@ class ArtifactDetailApi(ApiView):
     def get(self, request: Request, pk: int) -> Response:
         # Plain rows and ``rows.artifact_detail``: the JSON ``ArtifactDetailOutput`` describes.
         visible = self.visible()
-        artifact = selectors.artifact_get_row(pk=pk, namespaces=visible)
+        artifact = artifacts.artifact_get_row(pk=pk, namespaces=visible)
         if artifact is None:
             raise Http404("no such artifact")
-        rows = list(selectors.artifact_attestation_rows(artifact_id=pk, namespaces=visible))
-        problems = selectors.attestation_row_problems(rows)
-        return Response(artifact_detail(artifact, rows, request, problems))
+        rows = list(
+            attestations.attestation_rows(
+                attestations.artifact_attestations(artifact_id=pk, namespaces=visible)
+            )
+        )
+        return Response(artifact_detail(artifact, rows, request, verify_rows(rows)))
 
 
 class ArtifactAttestationsJsonlApi(ApiView):
@@ -465,8 +465,10 @@ class ArtifactAttestationsJsonlApi(ApiView):
         summary="All attestation envelopes for a digest, as JSON Lines",
         description=(
             "One DSSE envelope per line, oldest first, for every attestation you may see whose "
-            "subjects include the digest (under any name). `current=true` leaves out superseded "
-            "ones. 404 when there is none."
+            "subjects include the digest (under any name) and that verifies now. An attestation "
+            "that does not verify is left out and named, with its reason codes, in the "
+            "`Chainsweb-Unverified` header. `current=true` leaves out superseded ones. 404 when "
+            "there is none; 409 when none of them verifies."
         ),
         parameters=[
             OpenApiParameter(
@@ -479,30 +481,29 @@ class ArtifactAttestationsJsonlApi(ApiView):
             s.BundleFilterInput,
         ],
         responses={
-            (200, "application/jsonl"): OpenApiResponse(
+            (200, downloads.BUNDLE_MEDIA_TYPE): OpenApiResponse(
                 OpenApiTypes.STR,
                 description="DSSE envelopes, one per line.",
                 examples=[examples.JSONL],
             ),
-            **errors(400, 404),
+            **errors(400, 404, 409),
         },
         tags=["artifacts"],
     )
     def get(self, request: Request, digest: str) -> HttpResponse:
         current = _filters(self.FilterSerializer, request).get("current")
         try:
-            rows = selectors.attestations_for_digest(
-                namespaces=self.visible(), digest=digest, current=current
-            )
+            algorithm, hex_value = parse_query(digest, "digest")
         except ValueError as exc:
             raise ValidationError({"detail": str(exc)}) from None
-        envelopes = [bytes(e) for e in rows.values_list("envelope", flat=True)]
-        if not envelopes:
-            raise Http404("no attestation names this digest")
-        name = digest.replace(":", "-")
-        return _download(
-            b"".join(e + b"\n" for e in envelopes), "application/jsonl", f"{name}.jsonl"
+        bundle = attestations.attestations_bundle(
+            namespaces=self.visible(), digest=f"{algorithm}:{hex_value}", current=current
         )
+        if bundle.empty:
+            raise Http404("no attestation names this digest")
+        if not bundle.envelopes:
+            raise Unverified(downloads.unverified_message(bundle))
+        return downloads.bundle_download(bundle, algorithm, hex_value)
 
 
 # =============================================================================================
@@ -519,15 +520,15 @@ class AttestationListApi(ApiView, generics.ListAPIView[Attestation]):
     def get_queryset(self) -> Any:
         filters = _filters(self.FilterSerializer, self.request)
         try:
-            return selectors.attestation_list_rows(namespaces=self.visible(), **filters)
+            return attestations.attestation_list_rows(namespaces=self.visible(), **filters)
         except ValueError as exc:
             raise ValidationError({"detail": str(exc)}) from None
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         # Plain rows and ``rows.attestation_rows``: the JSON ``AttestationOutput`` describes.
         rows = list(self.paginate_queryset(self.get_queryset()) or [])
-        problems = selectors.attestation_row_problems(rows)
-        return self.get_paginated_response(attestation_rows(rows, request, problems))
+        verdicts = verify_rows(rows)
+        return self.get_paginated_response(attestation_rows(rows, request, verdicts))
 
     @extend_schema(
         operation_id="attestations_list",
@@ -542,7 +543,7 @@ class AttestationListApi(ApiView, generics.ListAPIView[Attestation]):
 
 
 def _attestation_or_404(view: ApiView, pk: int) -> Attestation:
-    attestation = selectors.attestation_get(pk=pk, namespaces=view.visible())
+    attestation = attestations.attestation_get(pk=pk, namespaces=view.visible())
     if attestation is None:
         raise Http404("no such attestation")
     return attestation
@@ -565,7 +566,7 @@ class AttestationDetailApi(ApiView):
         attestation = _attestation_or_404(self, pk)
         context = {
             **_attestation_context(request, [attestation]),
-            "supersedes": selectors.attestation_supersedes(attestation),
+            "supersedes": attestations.attestation_supersedes(attestation),
         }
         return Response(self.OutputSerializer(attestation, context=context).data)
 
@@ -578,7 +579,7 @@ class AttestationEnvelopeApi(ApiView):
         parameters=[ID_PARAMETER],
         summary="The DSSE envelope (download)",
         responses={
-            (200, "application/json"): OpenApiResponse(
+            (200, downloads.ENVELOPE_MEDIA_TYPE): OpenApiResponse(
                 OpenApiTypes.OBJECT,
                 description="`{payloadType, payload, signatures: [{keyid, sig}]}`",
                 examples=[examples.ENVELOPE],
@@ -588,10 +589,7 @@ class AttestationEnvelopeApi(ApiView):
         tags=["attestations"],
     )
     def get(self, request: Request, pk: int) -> HttpResponse:
-        attestation = _attestation_or_404(self, pk)
-        return _download(
-            bytes(attestation.envelope), "application/json", f"attestation-{pk}.dsse.json"
-        )
+        return downloads.envelope_download(_attestation_or_404(self, pk))
 
 
 class AttestationStatementApi(ApiView):
@@ -602,7 +600,7 @@ class AttestationStatementApi(ApiView):
         parameters=[ID_PARAMETER],
         summary="The signed in-toto statement, byte for byte (download)",
         responses={
-            (200, "application/vnd.in-toto+json"): OpenApiResponse(
+            (200, downloads.STATEMENT_MEDIA_TYPE): OpenApiResponse(
                 OpenApiTypes.OBJECT,
                 description="The statement exactly as signed.",
                 examples=[examples.STATEMENT],
@@ -612,12 +610,7 @@ class AttestationStatementApi(ApiView):
         tags=["attestations"],
     )
     def get(self, request: Request, pk: int) -> HttpResponse:
-        attestation = _attestation_or_404(self, pk)
-        return _download(
-            bytes(attestation.statement),
-            "application/vnd.in-toto+json",
-            f"attestation-{pk}.intoto.json",
-        )
+        return downloads.statement_download(_attestation_or_404(self, pk))
 
 
 # =============================================================================================
@@ -648,7 +641,7 @@ class GateApi(ApiView):
         params = _filters(self.InputSerializer, request)
         require = [t.strip() for t in params.get("require_tasks", "").split(",") if t.strip()]
         try:
-            decision = selectors.gate_evaluate(
+            decision = gate_evaluate(
                 namespaces=self.visible(),
                 digest=params["digest"],
                 namespace=params.get("namespace"),
@@ -689,7 +682,7 @@ class NamespaceSettingsApi(ApiView):
             raise Http404("no such namespace")
 
     def _settings(self, namespace: str) -> Response:
-        return Response(self.OutputSerializer(selectors.namespace_settings_view(namespace)).data)
+        return Response(self.OutputSerializer(namespace_settings_view(namespace)).data)
 
     def _update(self, request: Request, namespace: str, serializer_class: type[Any]) -> Response:
         self._check_namespace(namespace, write=True)
@@ -763,5 +756,5 @@ class KeyListApi(ApiView):
         tags=["keys"],
     )
     def get(self, request: Request) -> Response:
-        keys = selectors.signing_key_list(namespaces=self.visible())
+        keys = signing_key_list(namespaces=self.visible())
         return Response(self.OutputSerializer({"results": keys}).data)

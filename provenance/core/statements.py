@@ -18,7 +18,6 @@ from typing import Any
 
 import orjson
 
-from .digests import index_form
 from .errors import ProvenanceError
 from .slsa.v02 import PREDICATE_V02
 from .slsa.v1 import PREDICATE_V1
@@ -53,8 +52,9 @@ class Descriptor:
     digests: Digests
 
     def names(self, algorithm: str, hex_value: str) -> bool:
-        """Does it carry this digest (given in :func:`.digests.index_form`, as looked up)?"""
-        return any(index_form(a, h) == (algorithm, hex_value) for a, h in self.digests)
+        """Does it carry this digest under exactly this algorithm key (hex in any case)? A
+        verifier reading ``digest.sha256`` finds nothing under ``SHA256``, so neither do we."""
+        return any(a == algorithm and h.lower() == hex_value for a, h in self.digests)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +98,7 @@ class StatementView:
         return PREDICATE_LABELS.get(self.predicate_type, self.predicate_type)
 
     def names_digest(self, algorithm: str, hex_value: str) -> bool:
-        """Does a subject carry this digest (in its index form: lower-case, trimmed)?"""
+        """Does a subject carry this digest (``hex_value`` lower-case)?"""
         return any(s.names(algorithm, hex_value) for s in self.subjects)
 
 

@@ -23,14 +23,9 @@ from .ingest import (
     records_ingest,
 )
 from .keys import checkpoint_signer, signer_load, signing_key_create
-from .namespaces import (
-    namespace_settings_defaults,
-    namespace_settings_effective,
-    namespace_settings_update,
-    validate_settings,
-)
+from .namespaces import namespace_settings_update, validate_settings
 from .queue import namespace_runs_recompute, runs_requeue_pending
-from .tokens import TOKEN_PREFIX, api_token_create, api_token_revoke, token_hash
+from .tokens import TOKEN_PREFIX, api_token_create, api_token_revoke
 from .watch import watch_event_ingest, watch_state_save
 
 __all__ = [
@@ -47,15 +42,12 @@ __all__ = [
     "inputs_digest",
     "is_newer",
     "namespace_runs_recompute",
-    "namespace_settings_defaults",
-    "namespace_settings_effective",
     "namespace_settings_update",
     "records_ingest",
     "run_compute_fail",
     "runs_requeue_pending",
     "signer_load",
     "signing_key_create",
-    "token_hash",
     "validate_settings",
     "watch_event_ingest",
     "watch_state_save",

@@ -15,12 +15,13 @@ from django.utils import timezone
 from provenance.config import SETTINGS_FIELDS
 from provenance.core import dsse
 from provenance.core.chain import GENESIS, entry_hash
+from provenance.core.digests import index_form
 from provenance.core.errors import ProvenanceError
 from provenance.core.intoto import statement_bytes
 from provenance.core.plan import PlannedStatement, plan_statements
 from provenance.core.signing import KeySigner
 from provenance.core.slsa.config import SlsaConfig
-from provenance.core.tekton import PipelineRun, Run, parse_records
+from provenance.core.tekton import PipelineRun, Run
 from provenance.models import (
     Artifact,
     Attestation,
@@ -30,10 +31,11 @@ from provenance.models import (
     RunRecord,
     SigningKey,
 )
+from provenance.reads.namespaces import namespace_settings_effective
+from provenance.reads.runs import parse_run
 
 from .keys import default_key, signer_load
 from .linking import parent_of
-from .namespaces import namespace_settings_effective
 
 logger = logging.getLogger(__name__)
 
@@ -126,8 +128,7 @@ def _generate(run_id: int, values: dict[str, Any], key: SigningKey) -> ComputeOu
     # Only the top-level row is locked (see _lock_rows for the order): one compute per run.
     record = RunRecord.objects.select_for_update().get(pk=record.pk)
     children = _children_of(record) if record.kind == RunKind.PIPELINE_RUN else []
-    runs = parse_records([record.document, *(child.document for child in children)])
-    run = next(r for r in runs if r.meta.uid == record.uid and r.meta.kind == record.kind)
+    run = parse_run(record, children)
     if isinstance(run, PipelineRun):
         have = {tr.name for tr in run.task_runs}
         missing = [
@@ -269,16 +270,12 @@ def _attestation_store(
 
 
 def _artifacts_for(planned: PlannedStatement) -> list[Artifact]:
-    """The index rows of a statement's subjects, digests in the form digest search looks up.
-
-    The statement keeps each digest as Chains writes it (an ``ARTIFACT_DIGEST`` of
-    ``SHA256:…`` or ``sha256 : …`` is signed with that algorithm key and hex); the index holds
-    the algorithm trimmed and lower-cased and the hex trimmed and lower-cased, as
-    ``selectors.parse_digest_filter`` reads a search. Two spellings of one digest are one row
-    (the set drops the second before ``bulk_create``).
+    """The index rows of a statement's subjects, each digest in its index form
+    (``provenance.core.digests.index_form``), the one every lookup uses. Two spellings of one
+    digest are one row (the set drops the second before ``bulk_create``).
     """
     wanted = {
-        (name, algorithm.strip().lower(), hex_value.strip().lower())
+        (name, *index_form(algorithm, hex_value))
         for name, digest in planned.subjects
         for algorithm, hex_value in digest
     }

@@ -10,6 +10,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection, transaction
 
+from provenance.core import chain
 from provenance.core.errors import SigningError
 from provenance.core.signing import (
     ALGORITHMS,
@@ -130,3 +131,28 @@ def signer_load(key: SigningKey) -> KeySigner:
 
 def checkpoint_signer() -> KeySigner:
     return signer_load(default_key(SigningKey.Purpose.CHECKPOINT))
+
+
+def key_file_problems() -> list[chain.Problem]:
+    """Registered keys whose private key file is here but holds another key (``verify_store``).
+
+    A missing file is fine: private keys live where the workers run, often not where the check
+    runs.
+    """
+    problems = []
+    for key in SigningKey.objects.order_by("id"):
+        path = keys_dir() / key.private_key_path
+        if not path.is_file():
+            continue
+        try:
+            signer = load_file_signer(path)
+        except SigningError as exc:
+            problems.append(chain.Problem("modified", None, f"registered key {key.key_id}: {exc}"))
+            continue
+        if signer.public_key_pem.strip() != key.public_key_pem.strip():
+            problems.append(
+                chain.Problem(
+                    "modified", None, f"registered key {key.key_id} does not match its key file"
+                )
+            )
+    return problems

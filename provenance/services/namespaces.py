@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from celery import current_app
-from django.conf import settings
 from django.db import transaction
 
 from provenance.config import SETTINGS_FIELDS
@@ -14,23 +13,9 @@ from provenance.core.errors import FormatError
 from provenance.core.plan import validate_policy
 from provenance.core.slsa.config import SlsaConfig
 from provenance.models import NamespaceSettings, SettingsAudit, SigningKey
+from provenance.reads.namespaces import namespace_settings_defaults
 
 from . import queue
-
-
-def namespace_settings_defaults() -> dict[str, Any]:
-    defaults: dict[str, Any] = dict(settings.PROVENANCE_DEFAULTS)
-    return {name: defaults[name] for name in SETTINGS_FIELDS}
-
-
-def namespace_settings_effective(namespace: str) -> tuple[dict[str, Any], SigningKey | None]:
-    """The settings a namespace's runs are attested under, and its own key (or None)."""
-    row = (
-        NamespaceSettings.objects.filter(namespace=namespace).select_related("signing_key").first()
-    )
-    if row is None:
-        return namespace_settings_defaults(), None
-    return {name: getattr(row, name) for name in SETTINGS_FIELDS}, row.signing_key
 
 
 def validate_settings(values: dict[str, Any]) -> None:

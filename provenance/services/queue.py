@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
-from provenance.models import ComputeStatus, RunKind, RunRecord
+from provenance.models import ComputeStatus, RunRecord, top_level_q
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def runs_requeue_pending(*, older_than: timedelta, include_failed: bool = False)
     statuses = [ComputeStatus.PENDING] + ([ComputeStatus.FAILED] if include_failed else [])
     cutoff = timezone.now() - older_than
     ids = list(
-        top_level_runs()
+        RunRecord.objects.filter(top_level_q())
         .filter(compute_status__in=statuses)
         .filter(Q(compute_updated__isnull=True) | Q(compute_updated__lte=cutoff))
         .order_by("pk")
@@ -81,17 +81,10 @@ def runs_requeue_pending(*, older_than: timedelta, include_failed: bool = False)
     return len(ids)
 
 
-def top_level_runs() -> Any:
-    """Runs that get attestations of their own: PipelineRuns and standalone TaskRuns."""
-    return RunRecord.objects.filter(
-        Q(kind=RunKind.PIPELINE_RUN) | Q(kind=RunKind.TASK_RUN, parent_uid="", parent_name="")
-    )
-
-
 def namespace_runs_recompute(*, namespace: str) -> int:
     """Queue a compute for every top-level run of the namespace; returns how many."""
     with transaction.atomic():
-        runs = top_level_runs().filter(namespace=namespace)
+        runs = RunRecord.objects.filter(top_level_q()).filter(namespace=namespace)
         ids = list(runs.values_list("pk", flat=True))
         runs.update(
             compute_status=ComputeStatus.PENDING, compute_reason="", compute_updated=timezone.now()

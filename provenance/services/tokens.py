@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Iterable
 from datetime import datetime
@@ -11,12 +10,9 @@ from django.utils import timezone
 
 from provenance.config import NAMESPACE_NAME
 from provenance.models import ApiToken
+from provenance.reads.tokens import token_hash
 
 TOKEN_PREFIX = "cwt_"
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def api_token_create(

@@ -105,7 +105,8 @@ def test_materials_and_byproducts_keep_names_uris_and_sorted_digests() -> None:
     )
     view = read_statement(payload)
     assert view.subjects[0].digests == (("sha256", "aa"), ("sha512", "BB"))
-    assert view.names_digest("sha512", "bb")  # the index form: hex lower-cased
+    assert view.names_digest("sha512", "bb")  # hex in any case
+    assert not view.names_digest("SHA512", "bb")  # the algorithm key exactly
     assert [(m.name, m.uri) for m in view.materials] == [
         ("source", "git+https://x"),
         ("only-a-name", "only-a-name"),
