@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.urls import path, register_converter
 
+from provenance.core.digests import DIGEST_REGEX
+
 # ``schema`` registers the bearer scheme with drf-spectacular before any schema is generated.
 from . import schema, views  # noqa: F401
 
@@ -21,9 +23,9 @@ class IdConverter:
 
 
 class DigestConverter:
-    """``algorithm:hex`` as in ``sha256:abc...`` (checked further by the view)."""
+    """``algorithm:hex`` as in ``sha256:abc...`` (``provenance.core.digests``)."""
 
-    regex = "[A-Za-z0-9]{1,16}:[0-9A-Fa-f]{1,128}"
+    regex = DIGEST_REGEX
 
     def to_python(self, value: str) -> str:
         return value

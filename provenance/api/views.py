@@ -41,18 +41,18 @@ from provenance import downloads, services
 from provenance.access import Access
 from provenance.auth import request_access
 from provenance.config import NAMESPACE_NAME
-from provenance.core.digests import parse_query
+from provenance.core.digests import DIGEST_PATTERN, parse_query
 from provenance.core.errors import ProvenanceError
 from provenance.models import ApiToken, Artifact, Attestation, RunRecord
 from provenance.reads import artifacts, attestations, runs
 from provenance.reads.gate import gate_evaluate
 from provenance.reads.keys import signing_key_list
 from provenance.reads.namespaces import namespace_settings_view
-from provenance.reads.verify import verify_many, verify_rows
+from provenance.reads.verify import verify, verify_rows
 
-from . import examples
+from . import examples, outputs
 from . import serializers as s
-from .rows import artifact_detail, artifact_rows, attestation_rows, record_rows
+from .outputs import ARTIFACT, ATTESTATION, ATTESTATION_BRIEF, ATTESTATION_DETAIL, RECORD, Context
 from .schema import errors
 
 # =============================================================================================
@@ -251,14 +251,10 @@ def _filters(
     return dict(serializer.validated_data)
 
 
-def _attestation_context(request: Request, rows: list[Attestation]) -> dict[str, Any]:
-    """What ``AttestationOutput`` shows beside the rows: their subjects, and their verdicts
-    (``reads.verify``) made now."""
-    return {
-        "request": request,
-        "subjects": attestations.attestation_subjects(rows),
-        "verdicts": verify_many(rows),
-    }
+def _attestations_shown(request: Request, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``AttestationOutput`` of attestation rows, each with its verdict (``reads.verify``)
+    made now."""
+    return ATTESTATION.render(rows, Context.of(request, verdicts=verify_rows(rows)))
 
 
 # =============================================================================================
@@ -271,24 +267,24 @@ class RecordListApi(ApiView, generics.ListAPIView[RunRecord]):
     required_role = ApiToken.Role.INGESTER
     pagination_class = ApiCursorPagination
     FilterSerializer = s.RecordFilterInput
-    OutputSerializer = s.RecordOutput
     IngestOutputSerializer = s.IngestOutput
-    serializer_class = s.RecordOutput
+    serializer_class = RECORD.serializer
 
     def get_queryset(self) -> Any:
         filters = _filters(self.FilterSerializer, self.request)
-        return runs.run_record_rows(namespaces=self.visible(), **filters)
+        return runs.run_record_list(namespaces=self.visible(), **filters).values(
+            *RECORD.paged_columns
+        )
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        # Plain rows and ``rows.record_rows``: the JSON ``RecordOutput`` (the schema) describes.
         page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(record_rows(page or [], request))
+        return self.get_paginated_response(RECORD.render(page or [], Context.of(request)))
 
     @extend_schema(
         operation_id="records_list",
         summary="List PipelineRuns and TaskRuns",
         parameters=[s.RecordFilterInput],
-        responses={200: s.RecordOutput(many=True), **errors(400, 404)},
+        responses={200: RECORD.serializer(many=True), **errors(400, 404)},
         examples=[examples.RECORD_LIST],
         tags=["records"],
     )
@@ -350,23 +346,19 @@ def _record_or_404(view: ApiView, uid: str) -> RunRecord:
 class RecordDetailApi(ApiView):
     """One PipelineRun or TaskRun by uid, with its TaskRuns and attestations."""
 
-    OutputSerializer = s.RecordDetailOutput
-
     @extend_schema(
         operation_id="records_retrieve",
         summary="One run record by uid",
-        responses={200: s.RecordDetailOutput, **errors(404)},
+        responses={200: outputs.RECORD_DETAIL.serializer, **errors(404)},
         examples=[examples.RECORD_DETAIL],
         tags=["records"],
     )
     def get(self, request: Request, uid: str) -> Response:
         record = _record_or_404(self, uid)
-        context = {
-            "request": request,
-            "children": list(runs.run_children(record)),
-            "attestations": list(attestations.attestations_of_run(record.pk)),
-        }
-        return Response(self.OutputSerializer(record, context=context).data)
+        children = runs.run_children(record).values(*RECORD.columns)
+        signed = attestations.attestations_of_run(record.pk).values(*ATTESTATION_BRIEF.columns)
+        detail = outputs.record_detail(RECORD.row_of(record), children, signed, Context.of(request))
+        return Response(detail)
 
 
 class RecordRawApi(ApiView):
@@ -402,25 +394,25 @@ class ArtifactListApi(ApiView, generics.ListAPIView[Artifact]):
 
     pagination_class = ApiCursorPagination
     FilterSerializer = s.ArtifactFilterInput
-    serializer_class = s.ArtifactOutput
+    serializer_class = ARTIFACT.serializer
 
     def get_queryset(self) -> Any:
         filters = _filters(self.FilterSerializer, self.request)
         try:
-            return artifacts.artifact_list_rows(namespaces=self.visible(), **filters)
+            found = artifacts.artifact_list(namespaces=self.visible(), **filters)
         except ValueError as exc:
             raise ValidationError({"detail": str(exc)}) from None
+        return found.values(*ARTIFACT.paged_columns)
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        # Plain rows and ``rows.artifact_rows``: the JSON ``ArtifactOutput`` (the schema) describes.
         page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(artifact_rows(page or [], request))
+        return self.get_paginated_response(ARTIFACT.render(page or [], Context.of(request)))
 
     @extend_schema(
         operation_id="artifacts_list",
         summary="Search artifacts by digest, digest prefix, name or namespace",
         parameters=[s.ArtifactFilterInput],
-        responses={200: s.ArtifactOutput(many=True), **errors(400, 404)},
+        responses={200: ARTIFACT.serializer(many=True), **errors(400, 404)},
         examples=[examples.ARTIFACT_LIST],
         tags=["artifacts"],
     )
@@ -431,28 +423,24 @@ class ArtifactListApi(ApiView, generics.ListAPIView[Artifact]):
 class ArtifactDetailApi(ApiView):
     """One artifact with the attestations (visible to the caller) that name it."""
 
-    OutputSerializer = s.ArtifactDetailOutput
-
     @extend_schema(
         operation_id="artifacts_retrieve",
         parameters=[ID_PARAMETER],
         summary="One artifact with its attestations",
-        responses={200: s.ArtifactDetailOutput, **errors(404)},
+        responses={200: outputs.ARTIFACT_DETAIL.serializer, **errors(404)},
         examples=[examples.ARTIFACT_DETAIL],
         tags=["artifacts"],
     )
     def get(self, request: Request, pk: int) -> Response:
-        # Plain rows and ``rows.artifact_detail``: the JSON ``ArtifactDetailOutput`` describes.
         visible = self.visible()
-        artifact = artifacts.artifact_get_row(pk=pk, namespaces=visible)
-        if artifact is None:
+        artifact = artifacts.artifact_get(pk=pk, namespaces=visible).values(*ARTIFACT.columns)
+        row = artifact.first()
+        if row is None:
             raise Http404("no such artifact")
-        rows = list(
-            attestations.attestation_rows(
-                attestations.artifact_attestations(artifact_id=pk, namespaces=visible)
-            )
-        )
-        return Response(artifact_detail(artifact, rows, request, verify_rows(rows)))
+        naming = attestations.artifact_attestations(artifact_id=pk, namespaces=visible)
+        rows = list(naming.values(*ATTESTATION.columns))
+        ctx = Context.of(request, verdicts=verify_rows(rows))
+        return Response(outputs.artifact_detail(row, rows, ctx))
 
 
 class ArtifactAttestationsJsonlApi(ApiView):
@@ -475,7 +463,7 @@ class ArtifactAttestationsJsonlApi(ApiView):
                 "digest",
                 OpenApiTypes.STR,
                 OpenApiParameter.PATH,
-                pattern=s.DIGEST_PATTERN,
+                pattern=DIGEST_PATTERN,
                 description="sha256:<hex>",
             ),
             s.BundleFilterInput,
@@ -515,26 +503,25 @@ class AttestationListApi(ApiView, generics.ListAPIView[Attestation]):
 
     pagination_class = ApiCursorPagination
     FilterSerializer = s.AttestationFilterInput
-    serializer_class = s.AttestationOutput
+    serializer_class = ATTESTATION.serializer
 
     def get_queryset(self) -> Any:
         filters = _filters(self.FilterSerializer, self.request)
         try:
-            return attestations.attestation_list_rows(namespaces=self.visible(), **filters)
+            found = attestations.attestation_list(namespaces=self.visible(), **filters)
         except ValueError as exc:
             raise ValidationError({"detail": str(exc)}) from None
+        return found.values(*ATTESTATION.paged_columns)
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        # Plain rows and ``rows.attestation_rows``: the JSON ``AttestationOutput`` describes.
         rows = list(self.paginate_queryset(self.get_queryset()) or [])
-        verdicts = verify_rows(rows)
-        return self.get_paginated_response(attestation_rows(rows, request, verdicts))
+        return self.get_paginated_response(_attestations_shown(request, rows))
 
     @extend_schema(
         operation_id="attestations_list",
         summary="Search attestations",
         parameters=[s.AttestationFilterInput],
-        responses={200: s.AttestationOutput(many=True), **errors(400, 404)},
+        responses={200: ATTESTATION.serializer(many=True), **errors(400, 404)},
         examples=[examples.ATTESTATION_LIST],
         tags=["attestations"],
     )
@@ -552,23 +539,23 @@ def _attestation_or_404(view: ApiView, pk: int) -> Attestation:
 class AttestationDetailApi(ApiView):
     """One attestation, re-verified now, with what it superseded."""
 
-    OutputSerializer = s.AttestationDetailOutput
-
     @extend_schema(
         operation_id="attestations_retrieve",
         parameters=[ID_PARAMETER],
         summary="One attestation",
-        responses={200: s.AttestationDetailOutput, **errors(404)},
+        responses={200: ATTESTATION_DETAIL.serializer, **errors(404)},
         examples=[examples.ATTESTATION_DETAIL],
         tags=["attestations"],
     )
     def get(self, request: Request, pk: int) -> Response:
         attestation = _attestation_or_404(self, pk)
-        context = {
-            **_attestation_context(request, [attestation]),
-            "supersedes": attestations.attestation_supersedes(attestation),
-        }
-        return Response(self.OutputSerializer(attestation, context=context).data)
+        row = ATTESTATION_DETAIL.row_of(attestation)
+        ctx = Context.of(
+            request,
+            verdicts={pk: verify(attestation)},
+            supersedes={pk: attestations.attestation_supersedes(attestation)},
+        )
+        return Response(ATTESTATION_DETAIL.render_one(row, ctx))
 
 
 class AttestationEnvelopeApi(ApiView):

@@ -7,8 +7,6 @@ and namespaces count only those attestations.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib.postgres.aggregates import ArrayAgg
 from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet
 
@@ -85,25 +83,10 @@ def artifact_list(
     return _annotate(qs, namespaces).order_by("-id")
 
 
-# What the API shows of an artifact (``api.rows.artifact_rows``), with the id it pages by.
-ARTIFACT_ROW_FIELDS = ("id", "uri", "algorithm", "hex", "visible_namespaces", "attestation_count")
-
-
-def artifact_list_rows(
-    *, namespaces: set[str] | None, **filters: Any
-) -> QuerySet[Artifact, dict[str, Any]]:
-    """``artifact_list`` (same arguments) as plain rows of ``ARTIFACT_ROW_FIELDS``."""
-    rows: QuerySet[Artifact, dict[str, Any]] = artifact_list(
-        namespaces=namespaces, **filters
-    ).values(*ARTIFACT_ROW_FIELDS)
-    return rows
-
-
-def artifact_get_row(*, pk: int, namespaces: set[str] | None) -> dict[str, Any] | None:
-    """One visible artifact as a plain row of ``ARTIFACT_ROW_FIELDS``."""
-    qs = _annotate(visible_artifacts(namespaces).filter(pk=pk), namespaces)
-    row: dict[str, Any] | None = qs.values(*ARTIFACT_ROW_FIELDS).first()
-    return row
+def artifact_get(*, pk: int, namespaces: set[str] | None) -> QuerySet[Artifact]:
+    """One visible artifact (an empty queryset when unknown or invisible), annotated as in
+    ``artifact_list``."""
+    return _annotate(visible_artifacts(namespaces).filter(pk=pk), namespaces)
 
 
 def artifact_search(

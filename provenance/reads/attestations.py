@@ -130,49 +130,6 @@ def attestation_list(
     return (shown(qs) if with_bytes else listed(qs)).order_by("-id")
 
 
-# What the API shows or re-checks of an attestation (``api.rows.attestation_rows``,
-# ``verify.verify_rows``): the columns ``shown`` reads, by name.
-ATTESTATION_ROW_FIELDS = (
-    "id",
-    "namespace",
-    "run__name",
-    "run__uid",
-    "run__kind",
-    "format",
-    "scope",
-    "emit",
-    "subject_rows",
-    "run_status",
-    "run_reason",
-    "key_id",
-    "envelope",
-    "statement",
-    "envelope_sha256",
-    "statement_sha256",
-    "created",
-    "superseded_by",
-    "chain_entry__id",
-    "chain_entry__seq",
-    "chain_entry__envelope_sha256",
-    "chain_entry__prev_hash",
-    "chain_entry__entry_hash",
-    "chain_previous_hash",
-)
-
-
-def attestation_rows(qs: QuerySet[Attestation]) -> QuerySet[Attestation, dict[str, Any]]:
-    """``shown`` attestations as plain rows of ``ATTESTATION_ROW_FIELDS``."""
-    rows: QuerySet[Attestation, dict[str, Any]] = qs.values(*ATTESTATION_ROW_FIELDS)
-    return rows
-
-
-def attestation_list_rows(
-    *, namespaces: set[str] | None, **filters: Any
-) -> QuerySet[Attestation, dict[str, Any]]:
-    """``attestation_list`` (same arguments) as plain rows of ``ATTESTATION_ROW_FIELDS``."""
-    return attestation_rows(attestation_list(namespaces=namespaces, **filters))
-
-
 def attestation_get(*, pk: int, namespaces: set[str] | None) -> Attestation | None:
     """One visible attestation, ``shown`` (None for unknown and invisible alike)."""
     return visible(shown(Attestation.objects.filter(pk=pk)), namespaces).first()

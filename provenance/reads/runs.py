@@ -109,40 +109,6 @@ def run_record_list(
     return qs.order_by("-id")
 
 
-# What the API's record list shows of a record (``api.rows.record_rows``), and the id it pages by.
-RUN_RECORD_ROW_FIELDS = (
-    "id",
-    "uid",
-    "kind",
-    "namespace",
-    "name",
-    "definition",
-    "pipeline_task",
-    "parent_uid",
-    "parent_name",
-    "status",
-    "reason",
-    "start_time",
-    "completion_time",
-    "labels",
-    "resource_version",
-    "first_seen",
-    "updated",
-    "compute_status",
-    "compute_reason",
-)
-
-
-def run_record_rows(
-    *, namespaces: set[str] | None, **filters: Any
-) -> QuerySet[RunRecord, dict[str, Any]]:
-    """``run_record_list`` (same arguments) as plain rows of ``RUN_RECORD_ROW_FIELDS``."""
-    rows: QuerySet[RunRecord, dict[str, Any]] = run_record_list(
-        namespaces=namespaces, **filters
-    ).values(*RUN_RECORD_ROW_FIELDS)
-    return rows
-
-
 def run_list(*, namespaces: set[str] | None, **filters: Any) -> QuerySet[RunRecord]:
     """The runs page: ``run_record_list`` (same arguments) by start time, newest first, with
     only the columns the page shows."""
