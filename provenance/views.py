@@ -165,8 +165,8 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "wanted": wanted,
         "unknown_artifact": bool(wanted) and selected is None,
         "deep": deep,
-        "deep_default": bool(detail.settings.get("deep_inspection")),
-        "format_label": format_label(detail.settings.get("format", "")),
+        "deep_default": detail.settings.deep_inspection,
+        "format_label": format_label(detail.settings.format),
         "nav": "runs",
     }
     if request.htmx and request.htmx.target == "run-graph":  # type: ignore[attr-defined]
@@ -373,14 +373,14 @@ def _settings_context(
     token_form: TokenCreateForm | None = None,
     proposed: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    values, key = namespaces.namespace_settings_effective(namespace)
-    form = form or NamespaceSettingsForm(initial=values)
+    config, key = namespaces.namespace_settings_effective(namespace)
+    form = form or NamespaceSettingsForm(initial=config.values())
     audit = Paginator(namespaces.settings_audit(namespace), 20).get_page(
         request.GET.get("audit_page")
     )
     return {
         "namespace": namespace,
-        "values": values,
+        "values": config.values(),
         "signing_key": key,
         "form": form,
         "token_form": token_form or TokenCreateForm(),

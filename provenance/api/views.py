@@ -40,7 +40,7 @@ from rest_framework.views import APIView, exception_handler, set_rollback
 from provenance import downloads, services
 from provenance.access import Access
 from provenance.auth import request_access
-from provenance.config import NAMESPACE_NAME
+from provenance.config import NAMESPACE_NAME, ConfigError, check_fields
 from provenance.core.digests import DIGEST_PATTERN, parse_query
 from provenance.core.errors import ProvenanceError
 from provenance.models import ApiToken, Artifact, Attestation, RunRecord
@@ -675,9 +675,10 @@ class NamespaceSettingsApi(ApiView):
         self._check_namespace(namespace, write=True)
         if not isinstance(request.data, dict):
             raise ValidationError({"detail": "the body must be a JSON object"})
-        unknown = set(request.data) - set(serializer_class().fields)
-        if unknown:
-            raise ValidationError({"detail": f"unknown field(s): {', '.join(sorted(unknown))}"})
+        try:
+            check_fields(request.data)
+        except ConfigError as exc:
+            raise ValidationError({"detail": str(exc)}) from None
         serializer = serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:

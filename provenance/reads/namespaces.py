@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Count, QuerySet
 
-from provenance.config import SETTINGS_FIELDS
+from provenance.config import SETTINGS_FIELDS, NamespaceConfig, defaults
 from provenance.models import (
     ComputeStatus,
     NamespaceGrant,
@@ -20,29 +19,27 @@ from provenance.models import (
 )
 
 
-def namespace_settings_defaults() -> dict[str, Any]:
-    defaults: dict[str, Any] = dict(settings.PROVENANCE_DEFAULTS)
-    return {name: defaults[name] for name in SETTINGS_FIELDS}
-
-
-def namespace_settings_effective(namespace: str) -> tuple[dict[str, Any], SigningKey | None]:
-    """The settings a namespace's runs are attested under, and its own key (or None)."""
+def namespace_settings_effective(namespace: str) -> tuple[NamespaceConfig, SigningKey | None]:
+    """The settings a namespace's runs are attested under, and its own key (None: the default
+    key), in one query."""
     row = (
         NamespaceSettings.objects.filter(namespace=namespace).select_related("signing_key").first()
     )
     if row is None:
-        return namespace_settings_defaults(), None
-    return {name: getattr(row, name) for name in SETTINGS_FIELDS}, row.signing_key
+        return defaults(), None
+    key = row.signing_key
+    values = {name: getattr(row, name) for name in SETTINGS_FIELDS}
+    return NamespaceConfig.from_values(values, key=key.key_id if key else None), key
 
 
 def namespace_settings_view(namespace: str) -> dict[str, Any]:
     """The effective settings with the namespace's key id and whether it has settings of its
     own (the API's settings output)."""
-    values, key = namespace_settings_effective(namespace)
+    config, _ = namespace_settings_effective(namespace)
     return {
         "namespace": namespace,
-        **values,
-        "signing_key": key.key_id if key else None,
+        **config.values(),
+        "signing_key": config.key,
         "configured": NamespaceSettings.objects.filter(namespace=namespace).exists(),
     }
 
@@ -78,7 +75,7 @@ def audit_changes(entry: SettingsAudit) -> list[tuple[str, Any, Any]]:
     old = entry.old if isinstance(entry.old, dict) else {}
     new = entry.new if isinstance(entry.new, dict) else {}
     if not old:
-        old = {**namespace_settings_defaults(), "signing_key": None}
+        old = {**defaults().values(), "signing_key": None}
     names = [*SETTINGS_FIELDS, "signing_key"]
     names += sorted(k for k in {*old, *new} if k not in names)
     return [

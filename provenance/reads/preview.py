@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from provenance.config import NamespaceConfig
 from provenance.core.errors import ProvenanceError
 from provenance.core.intoto import statement_bytes
 from provenance.core.plan import Plan, plan_statements
@@ -14,13 +15,12 @@ from provenance.core.tekton import Run
 from provenance.models import RunRecord
 
 from .namespaces import namespace_settings_effective
-from .rundetail import slsa_config
 from .runs import latest_run, parse_run, run_children
 
 
 @dataclass
 class PlanSummary:
-    settings: dict[str, Any]
+    settings: NamespaceConfig
     statements: int
     subjects: list[str]
     scope: str
@@ -68,8 +68,8 @@ class SettingsPreview:
         return found
 
 
-def _summarize(run: Run, values: dict[str, Any]) -> PlanSummary:
-    plan: Plan = plan_statements(run, slsa_config(values), values["scope"], values["emit"])
+def _summarize(run: Run, config: NamespaceConfig) -> PlanSummary:
+    plan: Plan = plan_statements(run, config.slsa, config.scope, config.emit)
     subjects: list[str] = []
     digests: list[str] = []
     scopes: dict[str, tuple[str, ...]] = {}
@@ -88,10 +88,10 @@ def _summarize(run: Run, values: dict[str, Any]) -> PlanSummary:
             )
             scopes[names[0]] = tasks
     return PlanSummary(
-        settings=values,
+        settings=config,
         statements=len(plan.statements),
         subjects=list(dict.fromkeys(subjects)),
-        scope=values["scope"],
+        scope=config.scope,
         predicate=predicate or "—",
         build_type=build_type or "—",
         waiting=[f"{w.subject}: {w.reason}" if w.subject else w.reason for w in plan.waiting],
@@ -111,7 +111,7 @@ def settings_preview(namespace: str, proposed: dict[str, Any]) -> SettingsPrevie
     try:
         run = parse_run(record, children)
         preview.current = _summarize(run, current)
-        preview.proposed = _summarize(run, {**current, **proposed})
+        preview.proposed = _summarize(run, current.changed(proposed))
     except (ProvenanceError, StopIteration) as exc:
         preview.error = str(exc) or type(exc).__name__
     return preview

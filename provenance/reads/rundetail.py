@@ -8,13 +8,12 @@ children, under the namespace's effective settings.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
+from provenance.config import NamespaceConfig
 from provenance.core.digests import read_digest
 from provenance.core.errors import ProvenanceError
 from provenance.core.graph import RunGraph, build_graph
 from provenance.core.scope import ArtifactScope, artifact_scopes
-from provenance.core.slsa.config import SlsaConfig
 from provenance.core.tekton import PipelineRun, Run, TaskRun
 from provenance.models import Attestation, RunRecord
 
@@ -43,12 +42,12 @@ class TaskRow:
 class RunDetail:
     record: RunRecord
     run: Run | None
+    settings: NamespaceConfig
     error: str = ""
     children: list[RunRecord] = field(default_factory=list)
     parent: RunRecord | None = None
     graph: RunGraph | None = None
     scopes: list[ArtifactScope] = field(default_factory=list)
-    settings: dict[str, Any] = field(default_factory=dict)
     attestations: list[Attestation] = field(default_factory=list)
 
     @property
@@ -60,23 +59,14 @@ class RunDetail:
         return self.run if isinstance(self.run, TaskRun) else None
 
 
-def slsa_config(values: dict[str, Any]) -> SlsaConfig:
-    return SlsaConfig(
-        format=values["format"],
-        builder_id=values["builder_id"],
-        build_type=values["build_type"],
-        deep_inspection=bool(values["deep_inspection"]),
-    )
-
-
 def run_detail(record: RunRecord, *, namespaces: set[str] | None, deep: bool = False) -> RunDetail:
     """Everything the run page shows; ``deep`` turns deep inspection on for this view only (to
     explore artifacts tasks produced but the pipeline did not re-export)."""
-    detail = RunDetail(record=record, run=None)
+    config, _ = namespace_settings_effective(record.namespace)
+    detail = RunDetail(record=record, run=None, settings=config)
     detail.children = list(run_children(record, with_records=True))
     detail.parent = run_parent(record, namespaces)
     top = detail.parent or record
-    detail.settings, _ = namespace_settings_effective(record.namespace)
     try:
         detail.run = parse_run(record, detail.children)
     except (ProvenanceError, StopIteration) as exc:
@@ -86,8 +76,9 @@ def run_detail(record: RunRecord, *, namespaces: set[str] | None, deep: bool = F
     if pr is not None:
         try:
             detail.graph = build_graph(pr)
-            values = {**detail.settings, "deep_inspection": True} if deep else detail.settings
-            detail.scopes = artifact_scopes(pr, slsa_config(values), detail.graph)
+            if deep:
+                config = config.changed({"deep_inspection": True})
+            detail.scopes = artifact_scopes(pr, config.slsa, detail.graph)
         except (ProvenanceError, ValueError) as exc:
             detail.error = f"the graph cannot be built: {exc}"
     if top.is_top_level:

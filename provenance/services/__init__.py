@@ -23,7 +23,7 @@ from .ingest import (
     records_ingest,
 )
 from .keys import checkpoint_signer, signer_load, signing_key_create
-from .namespaces import namespace_settings_update, validate_settings
+from .namespaces import namespace_settings_update
 from .queue import namespace_runs_recompute, runs_requeue_pending
 from .tokens import TOKEN_PREFIX, api_token_create, api_token_revoke
 from .watch import watch_event_ingest, watch_state_save
@@ -48,7 +48,6 @@ __all__ = [
     "runs_requeue_pending",
     "signer_load",
     "signing_key_create",
-    "validate_settings",
     "watch_event_ingest",
     "watch_state_save",
 ]

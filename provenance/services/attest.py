@@ -12,7 +12,7 @@ import orjson
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from provenance.config import SETTINGS_FIELDS
+from provenance.config import SETTINGS_FIELDS, NamespaceConfig
 from provenance.core import dsse
 from provenance.core.chain import GENESIS, entry_hash
 from provenance.core.digests import index_form
@@ -20,7 +20,6 @@ from provenance.core.errors import ProvenanceError
 from provenance.core.intoto import statement_bytes
 from provenance.core.plan import PlannedStatement, plan_statements
 from provenance.core.signing import KeySigner
-from provenance.core.slsa.config import SlsaConfig
 from provenance.core.tekton import PipelineRun, Run
 from provenance.models import (
     Artifact,
@@ -68,11 +67,11 @@ def attestations_generate(*, run_id: int) -> ComputeOutcome:
         namespace = RunRecord.objects.filter(pk=run_id).values_list("namespace", flat=True).first()
         if namespace is None:
             return ComputeOutcome(status="missing", reason=f"run {run_id} does not exist")
-        values, own_key = namespace_settings_effective(namespace)
+        config, own_key = namespace_settings_effective(namespace)
         # Outside the compute transaction: a key file must not outlive a rolled-back row.
         key = own_key or default_key(SigningKey.Purpose.ATTESTATION)
         with transaction.atomic():
-            return _generate(run_id, values, key)
+            return _generate(run_id, config, key)
     except ProvenanceError as exc:
         reason = str(exc) or type(exc).__name__
         run_compute_fail(run_id=run_id, reason=reason)
@@ -114,8 +113,8 @@ def _children_of(record: RunRecord) -> list[RunRecord]:
     return children
 
 
-def _generate(run_id: int, values: dict[str, Any], key: SigningKey) -> ComputeOutcome:
-    """``values`` and ``key``: the namespace's effective settings and attestation key (a
+def _generate(run_id: int, config: NamespaceConfig, key: SigningKey) -> ComputeOutcome:
+    """``config`` and ``key``: the namespace's effective settings and attestation key (a
     TaskRun's parent is in its namespace)."""
     record = RunRecord.objects.filter(pk=run_id).first()
     if record is None:
@@ -140,18 +139,12 @@ def _generate(run_id: int, values: dict[str, Any], key: SigningKey) -> ComputeOu
             return _set_status(
                 record, ComputeStatus.WAITING, f"waiting for TaskRuns: {', '.join(missing)}"
             )
-    cfg = SlsaConfig(
-        format=values["format"],
-        builder_id=values["builder_id"],
-        build_type=values["build_type"],
-        deep_inspection=bool(values["deep_inspection"]),
-    )
-    plan = plan_statements(run, cfg, values["scope"], values["emit"])
+    plan = plan_statements(run, config.slsa, config.scope, config.emit)
     created: list[int] = []
     if plan.statements:
         signer = signer_load(key)
         for planned in plan.statements:
-            attestation = _attestation_store(record, run, planned, values, signer)
+            attestation = _attestation_store(record, run, planned, config, signer)
             if attestation is not None:
                 created.append(attestation.pk)
     pending = [w for w in plan.waiting if not w.final]
@@ -212,7 +205,7 @@ def _attestation_store(
     record: RunRecord,
     run: Run,
     planned: PlannedStatement,
-    values: dict[str, Any],
+    config: NamespaceConfig,
     signer: KeySigner,
 ) -> Attestation | None:
     payload = statement_bytes(planned.statement)
@@ -234,7 +227,7 @@ def _attestation_store(
         run_uid=record.uid,
         scope=planned.scope,
         subject_key=subject_key,
-        settings_values=values,
+        settings_values=config.values(),
         key_id=signer.key_id,
         statement_sha256=statement_sha,
         supersedes=current.pk if current else None,
@@ -245,9 +238,9 @@ def _attestation_store(
     attestation = Attestation.objects.create(
         run=record,
         namespace=record.namespace,
-        format=values["format"],
+        format=config.format,
         scope=planned.scope,
-        emit=values["emit"],
+        emit=config.emit,
         subject_key=subject_key,
         run_status=planned.run_status[:16],
         run_reason=planned.run_reason[:253],
@@ -256,7 +249,7 @@ def _attestation_store(
         envelope=envelope,
         envelope_sha256=sha256_hex(envelope),
         key_id=signer.key_id,
-        settings={name: values[name] for name in SETTINGS_FIELDS},
+        settings=config.values(),
         inputs_digest=digest,
     )
     attestation.subjects.add(*_artifacts_for(planned))

@@ -8,25 +8,10 @@ from typing import Any
 from celery import current_app
 from django.db import transaction
 
-from provenance.config import SETTINGS_FIELDS
-from provenance.core.errors import FormatError
-from provenance.core.plan import validate_policy
-from provenance.core.slsa.config import SlsaConfig
+from provenance.config import SETTINGS_FIELDS, NamespaceConfig, check_fields, defaults
 from provenance.models import NamespaceSettings, SettingsAudit, SigningKey
-from provenance.reads.namespaces import namespace_settings_defaults
 
 from . import queue
-
-
-def validate_settings(values: dict[str, Any]) -> None:
-    """FormatError naming the first bad value."""
-    SlsaConfig(
-        format=values["format"],
-        builder_id=values["builder_id"],
-        build_type=values["build_type"],
-        deep_inspection=bool(values["deep_inspection"]),
-    )
-    validate_policy(values["scope"], values["emit"])
 
 
 def _settings_snapshot(row: NamespaceSettings) -> dict[str, Any]:
@@ -42,10 +27,11 @@ def namespace_settings_update(
     actor: str,
     signing_key: SigningKey | None = None,
 ) -> NamespaceSettings:
-    """Change a namespace's settings; audit the change and recompute its runs after commit."""
-    unknown = set(changes) - set(SETTINGS_FIELDS)
-    if unknown:
-        raise FormatError(f"unknown settings field(s): {', '.join(sorted(unknown))}")
+    """Change a namespace's settings; audit the change and recompute its runs after commit.
+
+    ConfigError (a FormatError) names an unknown field or a bad value; nothing is saved then.
+    """
+    check_fields(changes)
     with transaction.atomic():
         row = (
             NamespaceSettings.objects.select_for_update(of=("self",))
@@ -54,15 +40,16 @@ def namespace_settings_update(
             .first()
         )
         if row is None:
-            row = NamespaceSettings(namespace=namespace, **namespace_settings_defaults())
+            current = defaults()
+            row = NamespaceSettings(namespace=namespace)
             old: dict[str, Any] = {}
         else:
+            current = NamespaceConfig.from_values(_settings_snapshot(row))
             old = _settings_snapshot(row)
-        for name, value in changes.items():
+        for name, value in current.changed(changes).values().items():
             setattr(row, name, value)
         if signing_key is not None:
             row.signing_key = signing_key
-        validate_settings({name: getattr(row, name) for name in SETTINGS_FIELDS})
         new = _settings_snapshot(row)
         if new == old:
             return row
