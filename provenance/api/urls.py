@@ -7,7 +7,7 @@ from django.urls import path, register_converter
 from provenance.core.digests import DIGEST_REGEX
 
 # ``schema`` registers the bearer scheme with drf-spectacular before any schema is generated.
-from . import schema, views  # noqa: F401
+from . import namespaces, schema, views  # noqa: F401
 
 
 class IdConverter:
@@ -65,8 +65,8 @@ urlpatterns = [
     path("gate", views.GateApi.as_view(), name="gate"),
     path(
         "namespaces/<str:namespace>/settings",
-        views.NamespaceSettingsApi.as_view(),
+        namespaces.NamespaceSettingsApi.as_view(),
         name="namespace-settings",
     ),
-    path("keys", views.KeyListApi.as_view(), name="keys"),
+    path("keys", namespaces.KeyListApi.as_view(), name="keys"),
 ]

@@ -1,4 +1,4 @@
-"""API v1 views: one class per endpoint, each a thin shell around a service or selector.
+"""API v1 views: one class per endpoint, each a thin shell around the reads or a service.
 
 Every view authenticates by bearer token or browser session (``provenance.auth``), and asks
 ``provenance.access`` what the caller may see and do: objects of other namespaces are absent
@@ -8,247 +8,47 @@ it). Every error is JSON ``{"error": "..."}`` (``error_handler``). See docs/api.
 
 from __future__ import annotations
 
-import functools
-import logging
-from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db import InterfaceError, OperationalError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.views import defaults
+from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import generics, serializers, status
+from rest_framework import generics, status
 from rest_framework.exceptions import (
-    APIException,
-    NotFound,
     ParseError,
     PermissionDenied,
     ValidationError,
 )
-from rest_framework.fields import empty
-from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.pagination import Cursor, CursorPagination
-from rest_framework.parsers import BaseParser
-from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView, exception_handler, set_rollback
 
 from provenance import downloads, services
-from provenance.access import Access
-from provenance.auth import request_access
-from provenance.config import NAMESPACE_NAME, ConfigError, check_fields
 from provenance.core.digests import DIGEST_PATTERN, parse_query
 from provenance.core.errors import ProvenanceError
 from provenance.models import ApiToken, Artifact, Attestation, RunRecord
 from provenance.reads import artifacts, attestations, runs
 from provenance.reads.gate import gate_evaluate
-from provenance.reads.keys import signing_key_list
-from provenance.reads.namespaces import namespace_settings_view
 from provenance.reads.verify import verify, verify_rows
 
 from . import examples, outputs
 from . import serializers as s
+
+# settings.REST_FRAMEWORK and chainsweb/urls.py name these here.
+from .base import (  # noqa: F401
+    ID_PARAMETER,
+    ApiCursorPagination,
+    ApiView,
+    PayloadTooLarge,
+    Unverified,
+    api_not_found,
+    api_server_error,
+    error_handler,
+    filters_of,
+)
 from .outputs import ARTIFACT, ATTESTATION, ATTESTATION_BRIEF, ATTESTATION_DETAIL, RECORD, Context
 from .schema import errors
-
-# =============================================================================================
-# Plumbing shared by every endpoint
-
-
-logger = logging.getLogger(__name__)
-
-# Seconds a client is told to wait when the database is unavailable (a restart takes a few).
-DATABASE_RETRY_AFTER = 5
-
-
-class PayloadTooLarge(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "the request body is too large"
-
-
-class Unverified(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "no attestation of this digest verifies"
-
-
-def _flatten(detail: Any, prefix: str = "") -> list[str]:
-    if isinstance(detail, dict):
-        messages = []
-        for key, value in detail.items():
-            label = "" if key in ("non_field_errors", "detail") else f"{prefix}{key}: "
-            messages.extend(_flatten(value, label))
-        return messages
-    if isinstance(detail, list):
-        return [m for item in detail for m in _flatten(item, prefix)]
-    return [f"{prefix}{detail}"]
-
-
-def error_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, reshaped to ``{"error": "..."}``.
-
-    A lost or refused database connection (Postgres restarting, failing over) is a 503 with
-    ``Retry-After``: the request changed nothing and the client should simply send it again.
-    """
-    if isinstance(exc, OperationalError | InterfaceError):
-        logger.warning("database unavailable: %s", str(exc).strip() or type(exc).__name__)
-        set_rollback()
-        return Response(
-            {"error": "the database is unavailable; retry shortly"},
-            status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
-        )
-    if isinstance(exc, RequestDataTooBig):
-        exc = PayloadTooLarge(f"the request body is larger than {settings.INGEST_MAX_BYTES} bytes")
-    response = exception_handler(exc, context)
-    if response is not None:
-        response.data = {"error": "; ".join(_flatten(response.data)) or "error"}
-    return response
-
-
-def api_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """``handler404``: JSON under /api/ (an unrouted path), the site's page elsewhere."""
-    if request.path.startswith("/api/"):
-        return JsonResponse({"error": "not found"}, status=404)
-    return defaults.page_not_found(request, exception)
-
-
-def api_server_error(request: HttpRequest) -> HttpResponse:
-    """``handler500``: JSON under /api/, the site's page elsewhere."""
-    if request.path.startswith("/api/"):
-        return JsonResponse({"error": "internal server error"}, status=500)
-    return defaults.server_error(request)
-
-
-class FirstRenderer(BaseContentNegotiation):
-    """Always JSON (or the view's one renderer): an ``Accept`` header never turns a download
-    or an error into a 406."""
-
-    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
-        content_type = request.content_type.split(";")[0].strip().lower()
-        return next((p for p in parsers if p.media_type == content_type), None)
-
-    def select_renderer(
-        self,
-        request: Request,
-        renderers: Iterable[BaseRenderer],
-        format_suffix: str | None = None,
-    ) -> tuple[BaseRenderer, str]:
-        renderer = next(iter(renderers))
-        return renderer, str(renderer.media_type)
-
-
-class ApiCursorPagination(CursorPagination):
-    """Newest first by id, ``page_size`` capped at API_MAX_PAGE_SIZE; the cursor carries only a
-    position in the caller's own filtered list, so it cannot reveal other namespaces."""
-
-    ordering = "-id"
-    page_size_query_param = "page_size"
-
-    def get_page_size(self, request: Request) -> int:
-        wanted = request.query_params.get(self.page_size_query_param)
-        if wanted is None:
-            return int(settings.API_PAGE_SIZE)
-        if not (wanted.isascii() and wanted.isdigit() and len(wanted) < 10 and int(wanted) > 0):
-            raise ValidationError({"page_size": "must be a positive integer"})
-        return min(int(wanted), int(settings.API_MAX_PAGE_SIZE))
-
-    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
-        link = {"type": "string", "format": "uri", "nullable": True}
-        return {
-            "type": "object",
-            "required": ["next", "previous", "results"],
-            "properties": {
-                "next": {
-                    **link,
-                    "example": f"{examples.HOST}/api/v1/attestations?cursor=cD00ODY%3D",
-                },
-                "previous": {**link, "example": None},
-                "results": schema,
-            },
-        }
-
-    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
-        return [
-            {
-                "name": self.cursor_query_param,
-                "required": False,
-                "in": "query",
-                "description": "Where the page starts: the cursor of a `next`/`previous` link.",
-                "schema": {"type": "string"},
-            },
-            {
-                "name": self.page_size_query_param,
-                "required": False,
-                "in": "query",
-                "description": (
-                    f"Results per page (default {settings.API_PAGE_SIZE}; larger values are "
-                    f"capped at {settings.API_MAX_PAGE_SIZE})."
-                ),
-                "schema": {"type": "integer", "minimum": 1},
-            },
-        ]
-
-    def decode_cursor(self, request: Request) -> Cursor | None:
-        cursor = super().decode_cursor(request)
-        # DRF trusts the position; a crafted one ("p=abc") would reach the database as an id.
-        if cursor is not None and cursor.position is not None:
-            position = str(cursor.position)
-            if not position.isdigit() or len(position) > 18:
-                raise NotFound(self.invalid_cursor_message)
-        return cursor
-
-
-class ApiView(APIView):
-    """Base of every endpoint: JSON, session or bearer auth, per-namespace access."""
-
-    renderer_classes = [JSONRenderer]
-    content_negotiation_class = FirstRenderer
-    # Writes need this role somewhere (``HasRole``) and in the namespace they touch (the view).
-    required_role: str = ApiToken.Role.ADMIN
-
-    @property
-    def access(self) -> Access:
-        return request_access(self.request)
-
-    def visible(self) -> set[str] | None:
-        return self.access.visible()
-
-
-ID_PARAMETER = OpenApiParameter(
-    "id",
-    {"type": "integer", "minimum": 1, "maximum": 999_999_999_999_999_999},
-    OpenApiParameter.PATH,
-    description="The object's id.",
-)
-
-
-@functools.cache
-def _optional_fields(serializer_class: type[serializers.Serializer[Any]]) -> frozenset[str] | None:
-    """The input's field names when none is required or has a default (else None): then a
-    request naming none of them validates to ``{}``."""
-    fields = serializer_class._declared_fields
-    if any(f.required or f.default is not empty for f in fields.values()):
-        return None
-    if serializer_class.validate is not serializers.Serializer.validate:
-        return None
-    return frozenset(fields)
-
-
-def _filters(
-    serializer_class: type[serializers.Serializer[Any]], request: Request
-) -> dict[str, Any]:
-    # A plain dict: DRF reads a QueryDict like an HTML form, where a missing boolean is False.
-    data = request.query_params.dict()
-    names = _optional_fields(serializer_class)
-    if names is not None and names.isdisjoint(data):
-        return {}  # no filter given: skip building the serializer's fields (most of its cost)
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 def _attestations_shown(request: Request, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -271,7 +71,7 @@ class RecordListApi(ApiView, generics.ListAPIView[RunRecord]):
     serializer_class = RECORD.serializer
 
     def get_queryset(self) -> Any:
-        filters = _filters(self.FilterSerializer, self.request)
+        filters = filters_of(self.FilterSerializer, self.request)
         return runs.run_record_list(namespaces=self.visible(), **filters).values(
             *RECORD.paged_columns
         )
@@ -397,7 +197,7 @@ class ArtifactListApi(ApiView, generics.ListAPIView[Artifact]):
     serializer_class = ARTIFACT.serializer
 
     def get_queryset(self) -> Any:
-        filters = _filters(self.FilterSerializer, self.request)
+        filters = filters_of(self.FilterSerializer, self.request)
         try:
             found = artifacts.artifact_list(namespaces=self.visible(), **filters)
         except ValueError as exc:
@@ -479,7 +279,7 @@ class ArtifactAttestationsJsonlApi(ApiView):
         tags=["artifacts"],
     )
     def get(self, request: Request, digest: str) -> HttpResponse:
-        current = _filters(self.FilterSerializer, request).get("current")
+        current = filters_of(self.FilterSerializer, request).get("current")
         try:
             algorithm, hex_value = parse_query(digest, "digest")
         except ValueError as exc:
@@ -506,7 +306,7 @@ class AttestationListApi(ApiView, generics.ListAPIView[Attestation]):
     serializer_class = ATTESTATION.serializer
 
     def get_queryset(self) -> Any:
-        filters = _filters(self.FilterSerializer, self.request)
+        filters = filters_of(self.FilterSerializer, self.request)
         try:
             found = attestations.attestation_list(namespaces=self.visible(), **filters)
         except ValueError as exc:
@@ -625,7 +425,7 @@ class GateApi(ApiView):
         tags=["gate"],
     )
     def get(self, request: Request) -> Response:
-        params = _filters(self.InputSerializer, request)
+        params = filters_of(self.InputSerializer, request)
         require = [t.strip() for t in params.get("require_tasks", "").split(",") if t.strip()]
         try:
             decision = gate_evaluate(
@@ -638,111 +438,3 @@ class GateApi(ApiView):
         except ValueError as exc:
             raise ValidationError({"detail": str(exc)}) from None
         return Response(self.OutputSerializer(decision).data)
-
-
-# =============================================================================================
-# Namespace settings and keys
-
-NAMESPACE_PARAMETER = OpenApiParameter(
-    "namespace",
-    OpenApiTypes.STR,
-    OpenApiParameter.PATH,
-    pattern=NAMESPACE_NAME.pattern.join("^$"),
-    description="A Kubernetes namespace name.",
-)
-
-
-class NamespaceSettingsApi(ApiView):
-    """GET (any role in the namespace) or PUT/PATCH (admin of it) a namespace's settings."""
-
-    required_role = ApiToken.Role.ADMIN
-    InputSerializer = s.NamespaceSettingsInput
-    ReplaceInputSerializer = s.NamespaceSettingsReplaceInput
-    OutputSerializer = s.NamespaceSettingsOutput
-
-    def _check_namespace(self, namespace: str, *, write: bool) -> None:
-        if not NAMESPACE_NAME.fullmatch(namespace):
-            raise ValidationError({"detail": f"{namespace!r} is not a Kubernetes namespace name"})
-        if write and not self.access.allows(namespace, ApiToken.Role.ADMIN):
-            raise PermissionDenied(f"you may not change the settings of namespace {namespace!r}")
-        if not write and not self.access.allows(namespace, ApiToken.Role.VIEWER):
-            raise Http404("no such namespace")
-
-    def _settings(self, namespace: str) -> Response:
-        return Response(self.OutputSerializer(namespace_settings_view(namespace)).data)
-
-    def _update(self, request: Request, namespace: str, serializer_class: type[Any]) -> Response:
-        self._check_namespace(namespace, write=True)
-        if not isinstance(request.data, dict):
-            raise ValidationError({"detail": "the body must be a JSON object"})
-        try:
-            check_fields(request.data)
-        except ConfigError as exc:
-            raise ValidationError({"detail": str(exc)}) from None
-        serializer = serializer_class(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        try:
-            services.namespace_settings_update(
-                namespace=namespace,
-                changes=dict(serializer.validated_data),
-                actor=self.access.actor,
-            )
-        except ProvenanceError as exc:
-            raise ValidationError({"detail": str(exc)}) from None
-        return self._settings(namespace)
-
-    @extend_schema(
-        operation_id="namespace_settings_retrieve",
-        summary="A namespace's attestation settings",
-        parameters=[NAMESPACE_PARAMETER],
-        responses={200: s.NamespaceSettingsOutput, **errors(400, 404)},
-        examples=[examples.SETTINGS],
-        tags=["settings"],
-    )
-    def get(self, request: Request, namespace: str) -> Response:
-        self._check_namespace(namespace, write=False)
-        return self._settings(namespace)
-
-    @extend_schema(
-        operation_id="namespace_settings_update",
-        summary="Replace a namespace's settings (admin)",
-        description="Every field is required. Audited; re-signs the namespace's runs.",
-        parameters=[NAMESPACE_PARAMETER],
-        request=s.NamespaceSettingsReplaceInput,
-        responses={200: s.NamespaceSettingsOutput, **errors(400, 403, 415)},
-        examples=[examples.SETTINGS_PUT, examples.SETTINGS],
-        tags=["settings"],
-    )
-    def put(self, request: Request, namespace: str) -> Response:
-        return self._update(request, namespace, self.ReplaceInputSerializer)
-
-    @extend_schema(
-        operation_id="namespace_settings_partial_update",
-        summary="Change some of a namespace's settings (admin)",
-        description="Only the fields given change. Audited; re-signs the namespace's runs.",
-        parameters=[NAMESPACE_PARAMETER],
-        request=s.NamespaceSettingsInput,
-        responses={200: s.NamespaceSettingsOutput, **errors(400, 403, 415)},
-        examples=[examples.SETTINGS_PATCH, examples.SETTINGS],
-        tags=["settings"],
-    )
-    def patch(self, request: Request, namespace: str) -> Response:
-        return self._update(request, namespace, self.InputSerializer)
-
-
-class KeyListApi(ApiView):
-    """The registered public keys (PEM) with their key ids."""
-
-    OutputSerializer = s.SigningKeyListOutput
-
-    @extend_schema(
-        operation_id="keys_list",
-        summary="Public keys to verify envelopes with",
-        description="Keys of the namespaces you may see, and the deployment-wide default keys.",
-        responses={200: s.SigningKeyListOutput, **errors()},
-        examples=[examples.KEYS],
-        tags=["keys"],
-    )
-    def get(self, request: Request) -> Response:
-        keys = signing_key_list(namespaces=self.visible())
-        return Response(self.OutputSerializer({"results": keys}).data)
