@@ -1,8 +1,8 @@
 """Who may see and do what, per namespace — one answer for browser sessions and API tokens.
 
-Every selector that reads namespaced rows takes ``Access.visible()``; every write checks
-``Access.allows(namespace, role)``. Objects of namespaces a caller may not see are simply absent
-(404 for one object, missing from lists and counts).
+Every read of namespaced rows takes ``Access.visible()`` (``provenance.reads.visibility``);
+every write checks ``Access.allows(namespace, role)``. Objects of namespaces a caller may not see
+are simply absent (404 for one object, missing from lists and counts).
 """
 
 from __future__ import annotations
