@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -114,7 +113,6 @@ class Signed:
     pk: int
     namespace: str
     key_id: str
-    created: datetime | None
     envelope: bytes
     statement: bytes
     envelope_sha256: str
@@ -278,7 +276,6 @@ VERIFY_COLUMNS = (
     "id",
     "namespace",
     "key_id",
-    "created",
     "envelope",
     "statement",
     "envelope_sha256",
@@ -317,7 +314,6 @@ def signed_of_row(row: Mapping[str, Any]) -> Signed:
         pk=row["id"],
         namespace=row["namespace"],
         key_id=row["key_id"],
-        created=row["created"],
         envelope=bytes(row["envelope"]),
         statement=bytes(row["statement"]),
         envelope_sha256=row["envelope_sha256"],
@@ -350,7 +346,6 @@ def signed_of(attestation: Attestation) -> Signed:
         pk=attestation.pk,
         namespace=attestation.namespace,
         key_id=attestation.key_id,
-        created=attestation.created,
         envelope=bytes(attestation.envelope),
         statement=bytes(attestation.statement),
         envelope_sha256=attestation.envelope_sha256,
