@@ -16,6 +16,8 @@ from django.core.exceptions import ImproperlyConfigured
 from kombu.entity import Queue
 
 from chainsweb.logs import logging_config
+from provenance.config import ENVIRONMENT as PROVENANCE_ENVIRONMENT
+from provenance.config import ConfigError, NamespaceConfig
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -343,6 +345,12 @@ PROVENANCE_DEFAULTS = {
     "builder_id": os.environ.get("PROVENANCE_BUILDER_ID", "https://tekton.dev/chains/v2"),
     "build_type": os.environ.get("PROVENANCE_BUILD_TYPE", "https://tekton.dev/chains/v2/slsa"),
 }
+# Checked now, so that a bad value stops every process (web, worker, command) at start-up with
+# the variable's name, rather than failing each run's compute later (provenance.config).
+try:
+    NamespaceConfig.from_values(PROVENANCE_DEFAULTS)
+except ConfigError as exc:
+    raise ImproperlyConfigured(f"{PROVENANCE_ENVIRONMENT[exc.field]}: {exc}") from None
 # Namespaces without a key of their own sign with the deployment-wide default key in KEYS_DIR,
 # created on first use unless this is off (then such runs fail visibly until a key exists).
 SIGNING_DEFAULT_KEY_AUTOCREATE = env_bool("SIGNING_DEFAULT_KEY_AUTOCREATE", True)

@@ -1,8 +1,8 @@
 """Who may see and do what, per namespace — one answer for browser sessions and API tokens.
 
-Every selector that reads namespaced rows takes ``Access.visible()``; every write checks
-``Access.allows(namespace, role)``. Objects of namespaces a caller may not see are simply absent
-(404 for one object, missing from lists and counts).
+Every read of namespaced rows takes ``Access.visible()`` (``provenance.reads.visibility``);
+every write checks ``Access.allows(namespace, role)``. Objects of namespaces a caller may not see
+are simply absent (404 for one object, missing from lists and counts).
 """
 
 from __future__ import annotations
@@ -11,10 +11,31 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .models import ApiToken, NamespaceGrant
-from .sso.reads import with_group_roles
+from .models import ROLE_RANK, ApiToken, NamespaceGrant
+from .reads.sso import with_group_roles
 
-ROLE_RANK = {ApiToken.Role.VIEWER: 0, ApiToken.Role.INGESTER: 1, ApiToken.Role.ADMIN: 2}
+
+@dataclass(frozen=True, slots=True)
+class TokenUser:
+    """``request.user`` for a bearer token (``provenance.auth``): enough of a user for DRF."""
+
+    token: ApiToken
+    is_authenticated: bool = True
+    is_anonymous: bool = False
+    is_active: bool = True
+    is_staff: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.token.name
+
+    @property
+    def namespaces(self) -> set[str] | None:
+        """The namespaces the token may use; None means all."""
+        return None if self.token.all_namespaces else set(self.token.namespaces)
+
+    def __str__(self) -> str:
+        return f"token:{self.token.name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +93,6 @@ def access_for_token(token: ApiToken) -> Access:
 
 def access_for_request(request: Any) -> Access:
     """The caller of a Django or DRF request, by bearer token or session."""
-    from .auth import TokenUser
-
     user = getattr(request, "user", None)
     if isinstance(user, TokenUser):
         return access_for_token(user.token)

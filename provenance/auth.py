@@ -6,7 +6,6 @@ Who may see what lives in ``provenance.access``; this module only connects DRF t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -16,9 +15,9 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
-from .access import ROLE_RANK, Access, access_for_request
+from .access import ROLE_RANK, Access, TokenUser, access_for_request
 from .models import ApiToken
-from .selectors import api_token_active, token_namespaces
+from .reads.tokens import api_token_active
 
 __all__ = [
     "ROLE_RANK",
@@ -28,28 +27,6 @@ __all__ = [
     "TokenUser",
     "request_access",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class TokenUser:
-    """``request.user`` for a token: enough of the user interface for DRF."""
-
-    token: ApiToken
-    is_authenticated: bool = True
-    is_anonymous: bool = False
-    is_active: bool = True
-    is_staff: bool = False
-
-    @property
-    def name(self) -> str:
-        return self.token.name
-
-    @property
-    def namespaces(self) -> set[str] | None:
-        return token_namespaces(self.token)
-
-    def __str__(self) -> str:
-        return f"token:{self.token.name}"
 
 
 class BearerTokenAuthentication(BaseAuthentication):

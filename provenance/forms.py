@@ -6,14 +6,14 @@ from typing import Any
 
 from django import forms
 
-from provenance.core.errors import FormatError
+from provenance.config import ConfigError, NamespaceConfig
 from provenance.core.plan import EMIT_POLICIES, SCOPES
 from provenance.core.slsa.config import BUILD_TYPES, FORMAT_NAMES, PREDICATE_VERSION
 
-from .dashboard import DEFAULT_PAGE_SIZE, PAGE_SIZES
 from .models import ApiToken, ComputeStatus
-from .services import validate_settings
 
+PAGE_SIZES = (25, 50, 100)
+DEFAULT_PAGE_SIZE = 25
 RUN_STATUS_CHOICES = [
     ("", "Any status"),
     ("True", "Succeeded"),
@@ -158,10 +158,9 @@ class NamespaceSettingsForm(forms.Form):
         if self.errors:
             return data
         try:
-            validate_settings(data)
-        except FormatError as exc:
-            field_name = "emit" if "emit" in str(exc) else None
-            self.add_error(field_name, str(exc))
+            NamespaceConfig.from_values(data)
+        except ConfigError as exc:
+            self.add_error(exc.field if exc.field in self.fields else None, str(exc))
         return data
 
 

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import HashIndex
 from django.db import models
+from django.db.models import Q
 from django.db.models.functions import MD5
 
 
@@ -98,7 +99,16 @@ class RunRecord(models.Model):
 
     @property
     def is_top_level(self) -> bool:
+        """``top_level_q`` for this one row."""
         return self.kind == RunKind.PIPELINE_RUN or not (self.parent_uid or self.parent_name)
+
+
+def top_level_q(prefix: str = "") -> Q:
+    """The runs that get attestations of their own: PipelineRuns, and TaskRuns that name no
+    PipelineRun (by uid or by label). ``prefix`` reaches a run through a relation (``run__``)."""
+    return Q(**{f"{prefix}kind": RunKind.PIPELINE_RUN}) | Q(
+        **{f"{prefix}parent_uid": "", f"{prefix}parent_name": ""}
+    )
 
 
 class Artifact(models.Model):
@@ -277,6 +287,10 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.role}, {self.prefix}…)"
+
+
+# Each role can do what the ones below it can (a grant, a token, a group mapping).
+ROLE_RANK = {ApiToken.Role.VIEWER: 0, ApiToken.Role.INGESTER: 1, ApiToken.Role.ADMIN: 2}
 
 
 class WatchState(models.Model):

@@ -17,6 +17,7 @@ from celery import Task, shared_task
 from django.db import DatabaseError, InterfaceError, OperationalError
 
 from . import metrics, services
+from .services.queue import COMPUTE_TASK, NAMESPACE_RECOMPUTE_TASK
 
 logger = logging.getLogger(__name__)
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
@@ -40,6 +41,7 @@ class _StoresFailure(Task):  # type: ignore[misc]
 
 
 @shared_task(  # type: ignore[untyped-decorator]
+    name=COMPUTE_TASK,
     base=_StoresFailure,
     acks_late=True,
     autoretry_for=TRANSIENT_ERRORS,
@@ -61,6 +63,7 @@ def attestations_compute(run_id: int) -> str:
 
 
 @shared_task(  # type: ignore[untyped-decorator]
+    name=NAMESPACE_RECOMPUTE_TASK,
     acks_late=True,
     autoretry_for=TRANSIENT_ERRORS,
     retry_backoff=2,

@@ -1,13 +1,13 @@
 """Dashboard views: server-rendered pages, htmx fragments, downloads.
 
 Thin by design: access comes from ``access_for_request`` (objects of namespaces the user may not
-see are 404s), reads from ``provenance.dashboard``, writes from ``provenance.services``.
+see are 404s), reads from ``provenance.reads`` (the same ones the API uses), writes from
+``provenance.services``, downloads from ``provenance.downloads``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -15,24 +15,22 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
-from django.http import (
-    Http404,
-    HttpRequest,
-    HttpResponse,
-    HttpResponseBase,
-    StreamingHttpResponse,
-)
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from provenance.core.digests import read_digest
 from provenance.core.errors import FormatError
+from provenance.core.statements import StatementError, read_statement
 
-from . import dashboard, metrics
+from . import downloads, metrics
 from .access import Access, access_for_request
+from .config import SETTINGS_FIELDS, format_label
 from .forms import (
+    DEFAULT_PAGE_SIZE,
     ArtifactFilterForm,
     AttestationFilterForm,
     NamespaceSettingsForm,
@@ -44,13 +42,12 @@ from .forms import (
 )
 from .graph_layout import layout
 from .models import ApiToken
-from .services import (
-    SETTINGS_FIELDS,
-    api_token_create,
-    api_token_revoke,
-    namespace_settings_effective,
-    namespace_settings_update,
-)
+from .reads import artifacts, attestations, namespaces, preview, rundetail, runs
+from .reads.overview import attention, namespace_summaries
+from .reads.search import SEARCH_GROUP_LIMIT, search_results
+from .reads.tokens import namespace_tokens
+from .reads.verify import key_ring, verify, verify_many
+from .services import api_token_create, api_token_revoke, namespace_settings_update
 from .sso.forms import settings_section
 
 ADMIN = ApiToken.Role.ADMIN
@@ -65,13 +62,7 @@ def _page(request: HttpRequest, items: QuerySet[Any], per_page: int) -> Page[Any
 
 
 def _per_page(data: dict[str, Any]) -> int:
-    return int(data.get("per_page") or dashboard.DEFAULT_PAGE_SIZE)
-
-
-def _attachment(data: bytes, filename: str, content_type: str) -> HttpResponse:
-    response = HttpResponse(data, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return int(data.get("per_page") or DEFAULT_PAGE_SIZE)
 
 
 # =============================================================================================
@@ -87,9 +78,9 @@ def overview(request: HttpRequest) -> HttpResponse:
         request,
         "provenance/overview.html",
         {
-            "namespaces": dashboard.namespace_summaries(access),
-            "latest": dashboard.latest_attestations(visible),
-            "attention": dashboard.attention(visible),
+            "namespaces": namespace_summaries(visible, access.role_in),
+            "latest": attestations.latest_attestations(visible),
+            "attention": attention(visible),
             "nav": "overview",
         },
     )
@@ -107,14 +98,12 @@ def run_list(request: HttpRequest) -> HttpResponse:
     visible = _access(request).visible()
     form = RunFilterForm(
         request.GET,
-        namespaces=dashboard.namespace_names(visible),
-        pipelines=dashboard.pipeline_names(visible),
+        namespaces=namespaces.namespace_names(visible),
+        pipelines=runs.pipeline_names(visible),
     )
     data = valid_data(form)
-    filters = dashboard.RunFilters(
-        **{k: v for k, v in data.items() if k in dashboard.RunFilters.__dataclass_fields__ and v}
-    )
-    page = _page(request, dashboard.run_list(visible=visible, filters=filters), _per_page(data))
+    listed = runs.run_list(namespaces=visible, **_run_filters(data))
+    page = _page(request, listed, _per_page(data))
     context = {
         "form": form,
         "page": page,
@@ -126,19 +115,40 @@ def run_list(request: HttpRequest) -> HttpResponse:
     return render(request, "provenance/run_list.html", context)
 
 
+def _run_filters(data: dict[str, Any]) -> dict[str, Any]:
+    """The runs form's fields as ``reads.runs.run_record_list`` filters (days are whole days in
+    the current time zone)."""
+    zone = timezone.get_current_timezone()
+    kind = data.get("kind") or ""
+    filters = {
+        "namespace": data.get("namespace"),
+        "definition": data.get("pipeline"),
+        "status": data.get("status") or None,
+        "compute_status": data.get("signing"),
+        "kind": "" if kind == "top" else kind,
+        "top_level": kind == "top",
+        "text": (data.get("q") or "").strip(),
+    }
+    if data.get("started_from"):
+        filters["started_after"] = datetime.combine(data["started_from"], time.min, zone)
+    if data.get("started_to"):
+        filters["started_before"] = datetime.combine(data["started_to"], time.max, zone)
+    return {name: value for name, value in filters.items() if value}
+
+
 # The same URL answers a page or an htmx fragment: caches must keep them apart.
 @vary_on_headers("HX-Request", "HX-Target")
 @login_required
 @require_GET
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     visible = _access(request).visible()
-    record = dashboard.run_get(pk=pk, visible=visible)
+    record = runs.run_get(pk=pk, namespaces=visible)
     if record is None:
         raise Http404("no such run")
     deep = request.GET.get("deep") == "1"
-    detail = dashboard.run_detail(record, visible=visible, deep=deep)
+    detail = rundetail.run_detail(record, namespaces=visible, deep=deep)
     wanted = request.GET.get("artifact", "").strip()
-    selected = dashboard.scope_for(detail.scopes, wanted) if wanted else None
+    selected = rundetail.scope_for(detail.scopes, wanted) if wanted else None
     graph = layout(detail.graph, selected) if detail.graph is not None else None
     run = detail.run
     context = {
@@ -148,16 +158,16 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "params": list(run.meta.params) if run else [],
         "results": list(run.meta.results) if run else [],
         "graph": graph,
-        "tasks": dashboard.task_rows(detail, selected),
-        "artifacts": [(dashboard.scope_key(s), s) for s in detail.scopes],
+        "tasks": rundetail.task_rows(detail, selected),
+        "artifacts": [(rundetail.scope_key(s), s) for s in detail.scopes],
         "child_ids": {child.name: child.pk for child in detail.children},
         "selected": selected,
-        "selected_key": dashboard.scope_key(selected) if selected else "",
+        "selected_key": rundetail.scope_key(selected) if selected else "",
         "wanted": wanted,
         "unknown_artifact": bool(wanted) and selected is None,
         "deep": deep,
-        "deep_default": bool(detail.settings.get("deep_inspection")),
-        "format_label": dashboard.format_label(detail.settings.get("format", "")),
+        "deep_default": detail.settings.deep_inspection,
+        "format_label": format_label(detail.settings.format),
         "nav": "runs",
     }
     if request.htmx and request.htmx.target == "run-graph":  # type: ignore[attr-defined]
@@ -173,26 +183,24 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def artifact_list(request: HttpRequest) -> HttpResponse:
     visible = _access(request).visible()
-    form = ArtifactFilterForm(request.GET, namespaces=dashboard.namespace_names(visible))
+    form = ArtifactFilterForm(request.GET, namespaces=namespaces.namespace_names(visible))
     data = valid_data(form)
-    filters = dashboard.ArtifactFilters(q=data.get("q") or "", namespace=data.get("namespace", ""))
-    page = _page(
-        request, dashboard.artifact_list(visible=visible, filters=filters), _per_page(data)
-    )
+    text, namespace = data.get("q") or "", data.get("namespace") or ""
+    found = artifacts.artifact_search(namespaces=visible, text=text, namespace=namespace)
     return render(
         request,
         "provenance/artifact_list.html",
         {
             "form": form,
-            "page": page,
-            "filtered": bool(filters.q or filters.namespace),
+            "page": _page(request, found, _per_page(data)),
+            "filtered": bool(text.strip() or namespace),
             "nav": "artifacts",
         },
     )
 
 
 def _digest_or_404(digest: str) -> tuple[str, str]:
-    pair = dashboard.normalize_digest(digest)
+    pair = read_digest(digest)
     if pair is None:
         raise Http404("not a digest")
     return pair
@@ -205,16 +213,14 @@ def digest_detail(request: HttpRequest, digest: str) -> HttpResponseBase:
     if digest != f"{algorithm}:{hex_value}":
         return redirect("provenance:digest", digest=f"{algorithm}:{hex_value}")
     visible = _access(request).visible()
-    attestations = dashboard.digest_attestations(
-        visible=visible, algorithm=algorithm, hex_value=hex_value
-    )
-    page = _page(request, attestations, _per_page(valid_data(PageSizeMixin(request.GET))))
+    naming = attestations.attestations_naming(namespaces=visible, digest=f"{algorithm}:{hex_value}")
+    newest = attestations.shown(naming).order_by("-created", "-id")
+    page = _page(request, newest, _per_page(valid_data(PageSizeMixin(request.GET))))
     if not page.object_list:
         raise Http404("no attestation of this digest")
     rows = list(page.object_list)
-    checks = dashboard.verify_all(rows)
-    metrics.verifications_observed("dashboard", (check.ok for check in checks.values()))
-    uris = sorted({s.uri for a in rows for s in a.subjects.all() if s.hex == hex_value})
+    verdicts = verify_many(rows)
+    metrics.verifications_observed("dashboard", (v.ok for v in verdicts.values()))
     return render(
         request,
         "provenance/digest_detail.html",
@@ -222,9 +228,9 @@ def digest_detail(request: HttpRequest, digest: str) -> HttpResponseBase:
             "algorithm": algorithm,
             "hex": hex_value,
             "digest": f"{algorithm}:{hex_value}",
-            "uris": uris,
+            "uris": artifacts.digest_names(visible, algorithm, hex_value),
             "page": page,
-            "rows": [(a, checks[a.pk]) for a in rows],
+            "rows": [(a, verdicts[a.pk]) for a in rows],
             "nav": "artifacts",
         },
     )
@@ -233,43 +239,37 @@ def digest_detail(request: HttpRequest, digest: str) -> HttpResponseBase:
 @login_required
 @require_GET
 def digest_jsonl(request: HttpRequest, digest: str) -> HttpResponseBase:
-    """Every visible attestation of the digest: one DSSE envelope per line (``.intoto.jsonl``)."""
+    """Every visible attestation of the digest that verifies: one DSSE envelope per line
+    (``provenance.downloads``, the API's bundle too)."""
     algorithm, hex_value = _digest_or_404(digest)
-    visible = _access(request).visible()
-    if not dashboard.digest_attestations(
-        visible=visible, algorithm=algorithm, hex_value=hex_value
-    ).exists():
-        raise Http404("no attestation of this digest")
-
-    def lines() -> Iterator[bytes]:
-        for envelope in dashboard.digest_envelopes(
-            visible=visible, algorithm=algorithm, hex_value=hex_value
-        ):
-            yield envelope.rstrip(b"\n") + b"\n"
-
-    response = StreamingHttpResponse(lines(), content_type="application/jsonl")
-    response["Content-Disposition"] = (
-        f'attachment; filename="{algorithm}-{hex_value[:16]}.intoto.jsonl"'
+    bundle = attestations.attestations_bundle(
+        namespaces=_access(request).visible(), digest=f"{algorithm}:{hex_value}"
     )
-    return response
+    if bundle.empty:
+        raise Http404("no attestation of this digest")
+    if not bundle.envelopes:
+        return HttpResponse(
+            downloads.unverified_message(bundle), status=409, content_type="text/plain"
+        )
+    return downloads.bundle_download(bundle, algorithm, hex_value)
 
 
 @login_required
 @require_GET
 def attestation_list(request: HttpRequest) -> HttpResponse:
     visible = _access(request).visible()
-    form = AttestationFilterForm(request.GET, namespaces=dashboard.namespace_names(visible))
+    form = AttestationFilterForm(request.GET, namespaces=namespaces.namespace_names(visible))
     data = valid_data(form)
-    filters = dashboard.AttestationFilters(
-        namespace=data.get("namespace") or "",
-        format=data.get("format") or "",
-        scope=data.get("scope") or "",
-        current=data.get("current") or "",
-        run=data.get("run"),
+    found = attestations.attestation_list(
+        namespaces=visible,
+        namespace=data.get("namespace") or None,
+        format=data.get("format") or None,
+        scope=data.get("scope") or None,
+        current={"1": True, "0": False}.get(data.get("current") or ""),
+        run_id=data.get("run"),
+        with_bytes=False,
     )
-    page = _page(
-        request, dashboard.attestation_list(visible=visible, filters=filters), _per_page(data)
-    )
+    page = _page(request, found, _per_page(data))
     return render(
         request,
         "provenance/attestation_list.html",
@@ -283,7 +283,7 @@ def attestation_list(request: HttpRequest) -> HttpResponse:
 
 
 def _attestation_or_404(request: HttpRequest, pk: int) -> Any:
-    attestation = dashboard.attestation_get(pk=pk, visible=_access(request).visible())
+    attestation = attestations.attestation_get(pk=pk, namespaces=_access(request).visible())
     if attestation is None:
         raise Http404("no such attestation")
     return attestation
@@ -293,28 +293,27 @@ def _attestation_or_404(request: HttpRequest, pk: int) -> Any:
 @require_GET
 def attestation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     attestation = _attestation_or_404(request, pk)
-    keys = dashboard.keys_for([attestation])
-    verification = dashboard.attestation_verify(attestation, keys)
-    metrics.verifications_observed("dashboard", [verification.ok])
+    ring = key_ring()
+    verdict = verify(attestation, ring)
+    metrics.verifications_observed("dashboard", [verdict.ok])
     decoded = None
     decode_error = ""
     try:
-        decoded = dashboard.statement_decode(bytes(attestation.statement))
-    except ValueError as exc:
+        decoded = read_statement(bytes(attestation.statement))
+    except StatementError as exc:
         decode_error = str(exc)
-    subjects = list(attestation.subjects.all())
+    subjects = attestation.subject_rows
     return render(
         request,
         "provenance/attestation_detail.html",
         {
             "attestation": attestation,
-            "verification": verification,
-            "key": keys.get(attestation.key_id),
+            "verdict": verdict,
+            "key": ring.keys.get(attestation.key_id),
             "decoded": decoded,
             "decode_error": decode_error,
-            "subjects": subjects,
-            "digests": sorted({(s.algorithm, s.hex) for s in subjects}),
-            "format_label": dashboard.format_label(attestation.format),
+            "digests": sorted({(s["algorithm"], s["hex"]) for s in subjects}),
+            "format_label": format_label(attestation.format),
             "nav": "attestations",
         },
     )
@@ -324,24 +323,14 @@ def attestation_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def attestation_statement(request: HttpRequest, pk: int) -> HttpResponse:
     """The exact statement bytes that were signed."""
-    attestation = _attestation_or_404(request, pk)
-    return _attachment(
-        bytes(attestation.statement),
-        f"attestation-{attestation.pk}.statement.json",
-        "application/json",
-    )
+    return downloads.statement_download(_attestation_or_404(request, pk))
 
 
 @login_required
 @require_GET
 def attestation_envelope(request: HttpRequest, pk: int) -> HttpResponse:
     """The DSSE envelope as stored and served."""
-    attestation = _attestation_or_404(request, pk)
-    return _attachment(
-        bytes(attestation.envelope),
-        f"attestation-{attestation.pk}.dsse.json",
-        "application/json",
-    )
+    return downloads.envelope_download(_attestation_or_404(request, pk))
 
 
 # =============================================================================================
@@ -353,7 +342,7 @@ def attestation_envelope(request: HttpRequest, pk: int) -> HttpResponse:
 def search(request: HttpRequest) -> HttpResponseBase:
     form = SearchForm(request.GET)
     query = valid_data(form).get("q") or ""
-    results = dashboard.search(query, visible=_access(request).visible())
+    results = search_results(query, namespaces=_access(request).visible())
     return render(
         request,
         "provenance/search.html",
@@ -361,7 +350,7 @@ def search(request: HttpRequest) -> HttpResponseBase:
             "form": form,
             "query": query,
             "results": results,
-            "limit": dashboard.SEARCH_GROUP_LIMIT,
+            "limit": SEARCH_GROUP_LIMIT,
             "nav": "search",
         },
     )
@@ -374,7 +363,7 @@ def search(request: HttpRequest) -> HttpResponseBase:
 def _admin_namespace(request: HttpRequest, namespace: str) -> Access:
     """404 for a namespace the user cannot see (or that does not exist), 403 for non-admins."""
     access = _access(request)
-    if not access.allows(namespace) or not dashboard.namespace_exists(namespace):
+    if not access.allows(namespace) or not namespaces.namespace_exists(namespace):
         raise Http404("no such namespace")
     if not access.allows(namespace, ADMIN):
         raise PermissionDenied("only admins of this namespace can change its settings")
@@ -388,22 +377,22 @@ def _settings_context(
     token_form: TokenCreateForm | None = None,
     proposed: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    values, key = namespace_settings_effective(namespace)
-    form = form or NamespaceSettingsForm(initial=values)
-    audit = Paginator(dashboard.settings_audit(namespace), 20).get_page(
+    config, key = namespaces.namespace_settings_effective(namespace)
+    form = form or NamespaceSettingsForm(initial=config.values())
+    audit = Paginator(namespaces.settings_audit(namespace), 20).get_page(
         request.GET.get("audit_page")
     )
     return {
         "namespace": namespace,
-        "values": values,
+        "values": config.values(),
         "signing_key": key,
         "form": form,
         "token_form": token_form or TokenCreateForm(),
-        "preview": dashboard.settings_preview(namespace, proposed or {}),
+        "preview": preview.settings_preview(namespace, proposed or {}),
         "audit": audit,
-        "audit_rows": [(entry, dashboard.audit_changes(entry)) for entry in audit],
-        "progress": dashboard.recompute_progress(namespace),
-        "tokens": Paginator(dashboard.namespace_tokens(namespace), 25).get_page(
+        "audit_rows": [(entry, namespaces.audit_changes(entry)) for entry in audit],
+        "progress": namespaces.recompute_progress(namespace),
+        "tokens": Paginator(namespace_tokens(namespace), 25).get_page(
             request.GET.get("tokens_page")
         ),
         "now": timezone.now(),
@@ -456,7 +445,7 @@ def namespace_settings_preview(request: HttpRequest, namespace: str) -> HttpResp
         "provenance/_settings_preview.html",
         {
             "namespace": namespace,
-            "preview": dashboard.settings_preview(namespace, proposed),
+            "preview": preview.settings_preview(namespace, proposed),
             "form": form,
         },
     )
@@ -470,7 +459,7 @@ def namespace_progress(request: HttpRequest, namespace: str) -> HttpResponse:
     return render(
         request,
         "provenance/_recompute_progress.html",
-        {"namespace": namespace, "progress": dashboard.recompute_progress(namespace)},
+        {"namespace": namespace, "progress": namespaces.recompute_progress(namespace)},
     )
 
 
@@ -501,7 +490,7 @@ def token_create(request: HttpRequest, namespace: str) -> HttpResponse:
 @require_POST
 def token_revoke(request: HttpRequest, namespace: str, token_id: int) -> HttpResponseBase:
     access = _admin_namespace(request, namespace)
-    token = dashboard.namespace_tokens(namespace).filter(pk=token_id).first()
+    token = namespace_tokens(namespace).filter(pk=token_id).first()
     if token is None:
         raise Http404("no such token")
     # A token spanning several namespaces is revoked only by someone who administers them all.

@@ -174,12 +174,16 @@ def test_envelope_and_statement_downloads_verify_with_securesystemslib(viewer, c
         attestation = corpus[name]
         envelope = viewer.get(f"/api/v1/attestations/{attestation.pk}/envelope")
         assert envelope.status_code == 200
-        assert envelope["Content-Type"] == "application/json"
-        assert "attachment" in envelope["Content-Disposition"]
+        assert envelope["Content-Type"] == "application/vnd.dsse.envelope.v1+json"
+        assert envelope["Content-Disposition"] == (
+            f'attachment; filename="attestation-{attestation.pk}.dsse.json"'
+        )
         statement = viewer.get(f"/api/v1/attestations/{attestation.pk}/statement")
         assert statement.status_code == 200
         assert statement["Content-Type"] == "application/vnd.in-toto+json"
-        assert "attachment" in statement["Content-Disposition"]
+        assert statement["Content-Disposition"] == (
+            f'attachment; filename="attestation-{attestation.pk}.intoto.json"'
+        )
         pem = served_key(viewer, attestation.key_id)
         # The envelope verifies, and its payload is byte for byte the statement download.
         assert sslib_verify(envelope.content, pem, attestation.key_id) == statement.content

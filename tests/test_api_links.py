@@ -1,4 +1,4 @@
-"""The serializers' per-request link cache gives exactly what ``reverse()`` gives, row by row."""
+"""The outputs' per-request link cache gives exactly what ``reverse()`` gives, row by row."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from django.test import RequestFactory
 from django.urls import reverse, set_script_prefix
 
-from provenance.api.serializers import _link
+from provenance.api.outputs import Links
 
 ARGS = {
     "api:attestation-detail": [1, 42, 999_999_999_999_999_999],
@@ -33,12 +33,12 @@ def test_links_match_reverse(prefix: str, host: str, settings: Any) -> None:
     request = RequestFactory().get("/api/v1/attestations", HTTP_HOST=host, secure=True)
     set_script_prefix(prefix)
     try:
-        context = {"request": request}
+        links = Links(request)
         for route, args in ARGS.items():
             for arg in args * 2:  # the second round is served from the cache
                 expected = request.build_absolute_uri(reverse(route, args=[arg]))
-                assert _link(context, route, arg) == expected
-        assert "_links" in context
-        assert _link({}, "api:record-detail", "x") == reverse("api:record-detail", args=["x"])
+                assert links.url(route, arg) == expected
+        assert set(links.halves) == set(ARGS)
+        assert Links(None).url("api:record-detail", "x") == reverse("api:record-detail", args=["x"])
     finally:
         set_script_prefix("/")

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from provenance import services
 from provenance.models import ApiToken
-from provenance.selectors import api_token_active
+from provenance.reads.tokens import api_token_active
 from tests.apidata import caller_with_token
 
 pytestmark = pytest.mark.django_db

@@ -22,7 +22,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from provenance.models import ApiToken, Attestation, NamespaceSettings, RunRecord, SigningKey
-from provenance.selectors import api_token_active
+from provenance.reads.tokens import api_token_active
 from tests.factories import as_list, pipeline_docs, taskrun_doc
 
 BASE_DIR = Path(__file__).resolve().parent.parent

@@ -465,12 +465,12 @@ def test_import_records(case, settings, tmp_path, django_capture_on_commit_callb
 def test_unexpected_compute_error_is_stored_on_the_run(
     token, monkeypatch, django_capture_on_commit_callbacks
 ) -> None:
-    from provenance import services
+    from provenance.services import attest
 
     def crash(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("boom: an engine bug")
 
-    monkeypatch.setattr(services, "plan_statements", crash)
+    monkeypatch.setattr(attest, "plan_statements", crash)
     body = (HOSTILE / "cases" / "csv-formula--f5-name-and-result.json").read_bytes()
     client = Client(raise_request_exception=False)
     with django_capture_on_commit_callbacks(execute=True):

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from bench.engine import synthetic_input
-from provenance import selectors, services
+from provenance import services
 from provenance.core import load_documents, parse_records
 from provenance.core.errors import RecordError
 from provenance.core.intoto import statement_bytes
@@ -24,6 +24,8 @@ from provenance.models import (
     SettingsAudit,
     SigningKey,
 )
+from provenance.reads.attestations import attestations_naming
+from provenance.reads.gate import gate_evaluate
 from tests.core.test_dsse import sslib_verify
 from tests.factories import as_list, bump, pipeline_docs, taskrun_doc
 
@@ -260,10 +262,10 @@ def test_digest_index_is_canonical_and_the_statement_is_not(ingest) -> None:
     rows = Artifact.objects.filter(uri="pkg:generic/app@1.0")
     assert [(a.algorithm, a.hex) for a in rows] == [("sha256", hex_value)]
     assert set(attestation.subjects.all()) >= set(rows)
-    found = selectors.attestations_for_digest(namespaces=None, digest="SHA256:" + hex_value)
+    found = attestations_naming(namespaces=None, digest="SHA256:" + hex_value)
     assert list(found) == [attestation]
     # The gate reads the signed statement, which names SHA256/"sha256 ", not sha256: no.
-    decision = selectors.gate_evaluate(namespaces=None, digest="sha256:" + hex_value)
+    decision = gate_evaluate(namespaces=None, digest="sha256:" + hex_value)
     assert not decision.allowed
     assert any("does not name sha256:" in reason for reason in decision.reasons), decision
 

@@ -27,7 +27,7 @@ from django.db import connection
 from chainsweb.celery import app as celery_app
 from provenance import services
 from provenance.models import Attestation, ChainEntry, ComputeStatus, RunRecord, SigningKey
-from provenance.selectors import store_verify
+from provenance.reads.store import store_verify
 from tests.core.test_dsse import sslib_verify
 from tests.factories import as_list, make_token, pipeline_docs, taskrun_doc
 

@@ -18,7 +18,8 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from provenance import selectors, services
+from provenance import services
+from provenance.config import SETTINGS_FIELDS
 from provenance.models import (
     ApiToken,
     Artifact,
@@ -30,6 +31,8 @@ from provenance.models import (
     SettingsAudit,
     SigningKey,
 )
+from provenance.reads.namespaces import namespace_settings_view
+from provenance.reads.tokens import token_hash
 from tests.browser.samples import HOSTILE, hostile_items, ingest, sample_items
 from tests.core.pipeline_builder import Task, digest, pipeline_run
 from tests.core.test_dsse import sslib_verify
@@ -459,9 +462,13 @@ def test_downloads_are_the_stored_bytes_and_verify(
     assert sslib_verify(envelope.content, key.public_key_pem, key.key_id) == bytes(
         attestation.statement
     )
+    assert envelope["Content-Type"] == "application/vnd.dsse.envelope.v1+json"
     statement = viewer.get(f"/attestations/{attestation.pk}/statement.json")
     assert statement.content == bytes(attestation.statement)
-    assert statement["Content-Type"] == "application/json"
+    assert statement["Content-Type"] == "application/vnd.in-toto+json"
+    assert statement["Content-Disposition"] == (
+        f'attachment; filename="attestation-{attestation.pk}.intoto.json"'
+    )
 
 
 def test_jsonl_holds_every_visible_envelope_of_the_digest(
@@ -563,8 +570,8 @@ def test_settings_page_explains_each_setting(admin: Client, signed: dict[str, Ru
 def test_admin_changes_a_setting_audited_and_recomputed(
     admin: Client, signed: dict[str, RunRecord], django_capture_on_commit_callbacks: Any
 ) -> None:
-    data = selectors.namespace_settings_view(INVENTORY)
-    form = {k: data[k] for k in services.SETTINGS_FIELDS}
+    data = namespace_settings_view(INVENTORY)
+    form = {k: data[k] for k in SETTINGS_FIELDS}
     form.update(scope="per-run", emit="on-completion", deep_inspection="")
     with django_capture_on_commit_callbacks(execute=True):
         response = admin.post(f"/namespaces/{INVENTORY}/settings/", {**form, "action": "save"})
@@ -582,8 +589,8 @@ def test_admin_changes_a_setting_audited_and_recomputed(
 def test_invalid_settings_are_refused_with_the_reason(
     admin: Client, signed: dict[str, RunRecord]
 ) -> None:
-    data = selectors.namespace_settings_view(INVENTORY)
-    form = {k: data[k] for k in services.SETTINGS_FIELDS}
+    data = namespace_settings_view(INVENTORY)
+    form = {k: data[k] for k in SETTINGS_FIELDS}
     form.update(scope="per-run", emit="on-artifact", deep_inspection="")
     response = admin.post(f"/namespaces/{INVENTORY}/settings/", {**form, "action": "save"})
     assert response.status_code == 400
@@ -594,8 +601,8 @@ def test_invalid_settings_are_refused_with_the_reason(
 def test_preview_shows_what_changes_for_the_latest_run(
     admin: Client, signed: dict[str, RunRecord]
 ) -> None:
-    data = selectors.namespace_settings_view(INVENTORY)
-    form = {k: data[k] for k in services.SETTINGS_FIELDS}
+    data = namespace_settings_view(INVENTORY)
+    form = {k: data[k] for k in SETTINGS_FIELDS}
     form.update(scope="per-run", emit="on-completion", format="slsa/v1", deep_inspection="")
     response = admin.post(
         f"/namespaces/{INVENTORY}/settings/preview", form, headers={"HX-Request": "true"}
@@ -606,7 +613,7 @@ def test_preview_shows_what_changes_for_the_latest_run(
     assert "predicate: SLSA v1.0 → SLSA v0.2" in body
     assert "scope: per-artifact → per-run" in body
     # Nothing was saved.
-    assert selectors.namespace_settings_view(INVENTORY)["scope"] == "per-artifact"
+    assert namespace_settings_view(INVENTORY)["scope"] == "per-artifact"
     # The same preview without JavaScript: the form's Preview button.
     page = admin.post(f"/namespaces/{INVENTORY}/settings/", {**form, "action": "preview"})
     assert page.status_code == 200 and "statements for this run: 2 → 1" in text(page)
@@ -633,7 +640,7 @@ def test_token_create_shows_it_once_and_revoke(admin: Client, signed: dict[str, 
     assert token is not None
     row = ApiToken.objects.get(name="ci-bot")
     assert row.namespaces == [INVENTORY] and row.role == "ingester"
-    assert services.token_hash(token.group(1)) == row.token_hash
+    assert token_hash(token.group(1)) == row.token_hash
     listing = text(admin.get(f"/namespaces/{INVENTORY}/settings/"))
     assert "ci-bot" in listing and token.group(1) not in listing
     revoked = admin.post(f"/namespaces/{INVENTORY}/tokens/{row.pk}/revoke")
@@ -656,8 +663,8 @@ def test_forms_need_csrf(django_user_model: Any, signed: dict[str, RunRecord]) -
     user = django_user_model.objects.create_user("csrf", password="x", is_staff=True)
     client = Client(enforce_csrf_checks=True)
     client.force_login(user)
-    data = selectors.namespace_settings_view(INVENTORY)
-    form = {k: data[k] for k in services.SETTINGS_FIELDS}
+    data = namespace_settings_view(INVENTORY)
+    form = {k: data[k] for k in SETTINGS_FIELDS}
     for url in (
         f"/namespaces/{INVENTORY}/settings/",
         f"/namespaces/{INVENTORY}/settings/preview",

@@ -1,34 +1,25 @@
-"""Input and output shapes of the API; no logic.
+"""The API's inputs, and its smaller outputs (ingest, gate, settings, keys); no logic.
 
-Field names are part of the API contract (docs/api.md): add fields, never rename or drop them.
+The record, attestation and artifact outputs are defined in ``provenance.api.outputs``. Field
+names are part of the API contract (docs/api.md): add fields, never rename or drop them.
 """
 
 from __future__ import annotations
 
-import copy
-import re
-from collections.abc import Mapping, MutableMapping
-from datetime import UTC, tzinfo
-from functools import cached_property
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
-from django.db import models
-from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from provenance.core.digests import DIGEST_PATTERN, DIGEST_PREFIX_PATTERN
 from provenance.core.plan import EMIT_POLICIES, SCOPES
 from provenance.core.slsa.config import BUILD_TYPES, FORMAT_NAMES, PREDICATE_VERSION
-from provenance.models import Artifact, Attestation, ComputeStatus, RunKind, RunRecord
+from provenance.models import ComputeStatus, RunKind
 
 if TYPE_CHECKING:
     from django.utils.functional import _StrPromise as StrPromise
 
-DIGEST_PATTERN = r"^[A-Za-z0-9]{1,16}:[0-9a-fA-F]{1,128}$"
-DIGEST_PREFIX_PATTERN = r"^[A-Za-z0-9]{1,16}:[0-9a-fA-F]{4,128}$"
 CONDITION_STATUSES = ("True", "False", "Unknown")
 DIGEST_ERRORS: dict[str, str | StrPromise] = {"invalid": "must look like sha256:<hex>"}
 DIGEST_PREFIX_ERRORS: dict[str, str | StrPromise] = {
@@ -61,106 +52,6 @@ class StrictChoiceField(serializers.ChoiceField):
         if not isinstance(data, str):
             self.fail("invalid_choice", input=data)
         return super().to_internal_value(data)
-
-
-def _absolute(context: Mapping[str, Any], path: str) -> str:
-    request = context.get("request")
-    return request.build_absolute_uri(path) if request is not None else path
-
-
-# An argument ``reverse()`` puts into a path as it is (nothing to quote, no dot segment).
-_PLAIN_ARG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,300}")
-# Stand-ins for a route's argument, tried in turn until one fits its converter (id, str, digest).
-_MARKERS = ("987654321987654321", "zq9xmarkzq9x", "zq9x:9876543210fedcba9876543210")
-
-
-class _Links:
-    """Absolute API links for one request: one ``reverse()`` per route, not one per row.
-
-    Each route is reversed once with a stand-in argument and split around it; a row's link is
-    its argument joined into the two halves. An argument ``reverse()`` would quote takes the
-    slow path, so a link is always what ``build_absolute_uri(reverse(...))`` gives.
-    """
-
-    def __init__(self, context: Mapping[str, Any]) -> None:
-        self.context = context
-        self.halves: dict[str, list[str] | None] = {}
-
-    def _split(self, route: str) -> list[str] | None:
-        for marker in _MARKERS:
-            try:
-                parts = _absolute(self.context, reverse(route, args=[marker])).split(marker)
-            except NoReverseMatch:
-                continue
-            return parts if len(parts) == 2 else None
-        return None
-
-    def url(self, route: str, arg: int | str) -> str:
-        if route not in self.halves:
-            self.halves[route] = self._split(route)
-        halves = self.halves[route]
-        text = str(arg)
-        if halves is None or not _PLAIN_ARG.fullmatch(text):
-            return _absolute(self.context, reverse(route, args=[arg]))
-        return text.join(halves)
-
-
-def _link(context: Mapping[str, Any], route: str, arg: int | str) -> str:
-    """``route``'s absolute link for ``arg``, through the request's one ``_Links``."""
-    links: _Links | None = context.get("_links")
-    if links is None:
-        links = _Links(context)
-        if isinstance(context, MutableMapping):  # DRF's: one dict shared by every row
-            context["_links"] = links
-    return links.url(route, arg)
-
-
-def output_zone() -> tzinfo | None:
-    """The zone DRF's ``DateTimeField`` shows times in (None: naive UTC); ``datetime.UTC`` for
-    the UTC zone, the zone the database's times come in, so they need no conversion."""
-    if not settings.USE_TZ:
-        return None
-    zone = timezone.get_current_timezone()
-    return UTC if getattr(zone, "key", None) in ("UTC", "Etc/UTC") else zone
-
-
-class _DateTimeOutput(serializers.DateTimeField):
-    """DRF's, asking for the current time zone once per field (a field lives one request), not
-    once per value."""
-
-    def default_timezone(self) -> tzinfo | None:
-        if not hasattr(self, "_zone"):
-            self._zone = output_zone()
-        return self._zone
-
-
-_M = TypeVar("_M", bound=models.Model)
-
-
-# A model's output exactly as DRF shows it, with two per-row costs paid once per serializer.
-# (A comment, not a docstring: drf-spectacular would put it in every subclass's schema.)
-class _ModelOutput(serializers.ModelSerializer[_M]):
-    serializer_field_mapping = {
-        **serializers.ModelSerializer.serializer_field_mapping,
-        models.DateTimeField: _DateTimeOutput,
-    }
-
-    @cached_property
-    def _readable_fields(self) -> list[serializers.Field[Any, Any, Any, Any]]:
-        # DRF's is a generator over its field mapping, walked again for every row.
-        return [field for field in self.fields.values() if not field.write_only]
-
-    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
-        # DRF builds the fields from the model for every serializer (every request); they only
-        # depend on the class, so build them once per class and hand out copies, as DRF does
-        # with the declared fields.
-        built = _BUILT_FIELDS.get(type(self))
-        if built is None:
-            built = _BUILT_FIELDS[type(self)] = super().get_fields()
-        return copy.deepcopy(built)
-
-
-_BUILT_FIELDS: dict[type[serializers.Serializer[Any]], dict[str, Any]] = {}
 
 
 # =============================================================================================
@@ -206,110 +97,6 @@ class RecordFilterInput(serializers.Serializer[Any]):
     completed_before = serializers.DateTimeField(required=False)
 
 
-def record_pipeline(kind: str, definition: str, labels: Mapping[str, Any] | None) -> str:
-    """A PipelineRun's pipeline; a TaskRun's ``tekton.dev/pipeline`` label."""
-    if kind == RunKind.PIPELINE_RUN:
-        return definition
-    return str((labels or {}).get("tekton.dev/pipeline", ""))
-
-
-def record_task(kind: str, definition: str) -> str:
-    """A TaskRun's task; empty for a PipelineRun."""
-    return definition if kind == RunKind.TASK_RUN else ""
-
-
-class RecordOutput(_ModelOutput[RunRecord]):
-    pipeline = serializers.SerializerMethodField()
-    task = serializers.SerializerMethodField()
-    url = serializers.SerializerMethodField()
-    raw_url = serializers.SerializerMethodField()
-
-    class Meta:
-        model = RunRecord
-        fields = [
-            "uid",
-            "kind",
-            "namespace",
-            "name",
-            "pipeline",
-            "task",
-            "pipeline_task",
-            "parent_uid",
-            "parent_name",
-            "status",
-            "reason",
-            "start_time",
-            "completion_time",
-            "labels",
-            "resource_version",
-            "first_seen",
-            "updated",
-            "compute_status",
-            "compute_reason",
-            "url",
-            "raw_url",
-        ]
-        read_only_fields = fields
-
-    def get_pipeline(self, obj: RunRecord) -> str:
-        return record_pipeline(obj.kind, obj.definition, obj.labels)
-
-    def get_task(self, obj: RunRecord) -> str:
-        return record_task(obj.kind, obj.definition)
-
-    def get_url(self, obj: RunRecord) -> str:
-        return _link(self.context, "api:record-detail", obj.uid)
-
-    def get_raw_url(self, obj: RunRecord) -> str:
-        return _link(self.context, "api:record-raw", obj.uid)
-
-
-class AttestationBriefOutput(_ModelOutput[Attestation]):
-    predicate = serializers.SerializerMethodField()
-    status = serializers.CharField(source="run_status")
-    url = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Attestation
-        fields = [
-            "id",
-            "namespace",
-            "format",
-            "predicate",
-            "scope",
-            "emit",
-            "status",
-            "created",
-            "superseded_by",
-            "url",
-        ]
-        read_only_fields = fields
-
-    def get_predicate(self, obj: Attestation) -> str:
-        return PREDICATE_VERSION.get(obj.format, "")
-
-    def get_url(self, obj: Attestation) -> str:
-        return _link(self.context, "api:attestation-detail", obj.pk)
-
-
-class RecordDetailOutput(RecordOutput):
-    children = serializers.SerializerMethodField()
-    attestations = serializers.SerializerMethodField()
-
-    class Meta(RecordOutput.Meta):
-        fields = [*RecordOutput.Meta.fields, "children", "attestations"]
-        read_only_fields = fields
-
-    @extend_schema_field(RecordOutput(many=True))
-    def get_children(self, obj: RunRecord) -> Any:
-        return RecordOutput(self.context["children"], many=True, context=self.context).data
-
-    @extend_schema_field(AttestationBriefOutput(many=True))
-    def get_attestations(self, obj: RunRecord) -> Any:
-        rows = self.context["attestations"]
-        return AttestationBriefOutput(rows, many=True, context=self.context).data
-
-
 # =============================================================================================
 # Attestations
 
@@ -330,11 +117,6 @@ def _digest_prefix_filter() -> serializers.RegexField:
         required=False,
         help_text="Digest prefix, at least 4 hex digits.",
     )
-
-
-class SubjectOutput(serializers.Serializer[Any]):
-    name = serializers.CharField()
-    digest = serializers.DictField(child=serializers.CharField())
 
 
 class AttestationFilterInput(serializers.Serializer[Any]):
@@ -365,97 +147,6 @@ class AttestationFilterInput(serializers.Serializer[Any]):
     )
 
 
-class AttestationOutput(_ModelOutput[Attestation]):
-    pipeline_run = serializers.CharField(source="run.name")
-    run_uid = serializers.CharField(source="run.uid")
-    run_kind = serializers.CharField(source="run.kind")
-    predicate = serializers.SerializerMethodField()
-    subjects = serializers.SerializerMethodField()
-    status = serializers.CharField(source="run_status")
-    reason = serializers.CharField(source="run_reason")
-    chain_seq = serializers.SerializerMethodField()
-    verified = serializers.SerializerMethodField()
-    url = serializers.SerializerMethodField()
-    envelope_url = serializers.SerializerMethodField()
-    statement_url = serializers.SerializerMethodField()
-    run_url = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Attestation
-        fields = [
-            "id",
-            "namespace",
-            "pipeline_run",
-            "run_uid",
-            "run_kind",
-            "format",
-            "predicate",
-            "scope",
-            "emit",
-            "subjects",
-            "status",
-            "reason",
-            "key_id",
-            "envelope_sha256",
-            "statement_sha256",
-            "created",
-            "superseded_by",
-            "chain_seq",
-            "verified",
-            "url",
-            "envelope_url",
-            "statement_url",
-            "run_url",
-        ]
-        read_only_fields = fields
-
-    def get_predicate(self, obj: Attestation) -> str:
-        return PREDICATE_VERSION.get(obj.format, "")
-
-    @extend_schema_field(SubjectOutput(many=True))
-    def get_subjects(self, obj: Attestation) -> list[dict[str, Any]]:
-        subjects: dict[int, list[dict[str, Any]]] = self.context["subjects"]
-        return subjects.get(obj.pk, [])
-
-    def get_chain_seq(self, obj: Attestation) -> int | None:
-        entry = getattr(obj, "chain_entry", None)
-        return entry.seq if entry is not None else None
-
-    def get_verified(self, obj: Attestation) -> bool:
-        problems: dict[int, list[str]] = self.context.get("problems", {})
-        return not problems.get(obj.pk, ["not checked"])
-
-    def get_url(self, obj: Attestation) -> str:
-        return _link(self.context, "api:attestation-detail", obj.pk)
-
-    def get_envelope_url(self, obj: Attestation) -> str:
-        return _link(self.context, "api:attestation-envelope", obj.pk)
-
-    def get_statement_url(self, obj: Attestation) -> str:
-        return _link(self.context, "api:attestation-statement", obj.pk)
-
-    def get_run_url(self, obj: Attestation) -> str:
-        return _link(self.context, "api:record-detail", obj.run.uid)
-
-
-class AttestationDetailOutput(AttestationOutput):
-    settings = serializers.JSONField()
-    supersedes = serializers.SerializerMethodField()
-    problems = serializers.SerializerMethodField()
-
-    class Meta(AttestationOutput.Meta):
-        fields = [*AttestationOutput.Meta.fields, "settings", "supersedes", "problems"]
-        read_only_fields = fields
-
-    def get_supersedes(self, obj: Attestation) -> list[int]:
-        supersedes: list[int] = self.context.get("supersedes", [])
-        return supersedes
-
-    def get_problems(self, obj: Attestation) -> list[str]:
-        problems: dict[int, list[str]] = self.context.get("problems", {})
-        return problems.get(obj.pk, [])
-
-
 # =============================================================================================
 # Artifacts
 
@@ -473,52 +164,6 @@ class BundleFilterInput(serializers.Serializer[Any]):
     current = serializers.BooleanField(
         required=False, help_text="true: leave out superseded attestations."
     )
-
-
-class ArtifactOutput(_ModelOutput[Artifact]):
-    digest = serializers.SerializerMethodField()
-    namespaces = serializers.ListField(child=serializers.CharField(), source="visible_namespaces")
-    attestation_count = serializers.IntegerField()
-    url = serializers.SerializerMethodField()
-    attestations_url = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Artifact
-        fields = [
-            "id",
-            "uri",
-            "algorithm",
-            "hex",
-            "digest",
-            "namespaces",
-            "attestation_count",
-            "url",
-            "attestations_url",
-        ]
-        read_only_fields = fields
-
-    def get_digest(self, obj: Artifact) -> str:
-        return f"{obj.algorithm}:{obj.hex}"
-
-    def get_url(self, obj: Artifact) -> str:
-        return _link(self.context, "api:artifact-detail", obj.pk)
-
-    def get_attestations_url(self, obj: Artifact) -> str:
-        digest = f"{obj.algorithm}:{obj.hex}"
-        return _link(self.context, "api:artifact-attestations-jsonl", digest)
-
-
-class ArtifactDetailOutput(ArtifactOutput):
-    attestations = serializers.SerializerMethodField()
-
-    class Meta(ArtifactOutput.Meta):
-        fields = [*ArtifactOutput.Meta.fields, "attestations"]
-        read_only_fields = fields
-
-    @extend_schema_field(AttestationOutput(many=True))
-    def get_attestations(self, obj: Artifact) -> Any:
-        rows = self.context["attestations"]
-        return AttestationOutput(rows, many=True, context=self.context).data
 
 
 # =============================================================================================

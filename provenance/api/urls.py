@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from django.urls import path, register_converter
 
+from provenance.core.digests import DIGEST_REGEX
+
 # ``schema`` registers the bearer scheme with drf-spectacular before any schema is generated.
-from . import schema, views  # noqa: F401
+from . import namespaces, schema, views  # noqa: F401
 
 
 class IdConverter:
@@ -21,9 +23,9 @@ class IdConverter:
 
 
 class DigestConverter:
-    """``algorithm:hex`` as in ``sha256:abc...`` (checked further by the view)."""
+    """``algorithm:hex`` as in ``sha256:abc...`` (``provenance.core.digests``)."""
 
-    regex = "[A-Za-z0-9]{1,16}:[0-9A-Fa-f]{1,128}"
+    regex = DIGEST_REGEX
 
     def to_python(self, value: str) -> str:
         return value
@@ -63,8 +65,8 @@ urlpatterns = [
     path("gate", views.GateApi.as_view(), name="gate"),
     path(
         "namespaces/<str:namespace>/settings",
-        views.NamespaceSettingsApi.as_view(),
+        namespaces.NamespaceSettingsApi.as_view(),
         name="namespace-settings",
     ),
-    path("keys", views.KeyListApi.as_view(), name="keys"),
+    path("keys", namespaces.KeyListApi.as_view(), name="keys"),
 ]

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from .digests import IMAGE_REFERENCE_DIGEST, parse_digest
 from .tekton import Result
 
 IMAGE_URL = "IMAGE_URL"
@@ -24,13 +25,6 @@ GIT_URL = "CHAINS-GIT_URL"
 GIT_COMMIT = "CHAINS-GIT_COMMIT"
 
 DEFAULT_REGISTRY = "index.docker.io"
-_HEX = {
-    "sha256": re.compile(r"[a-f0-9]{64}"),
-    "sha384": re.compile(r"[a-f0-9]{96}"),
-    "sha512": re.compile(r"[a-f0-9]{128}"),
-    "sha1": re.compile(r"[a-f0-9]{40}"),
-}
-_IMAGE_DIGEST = re.compile(r"sha256:[a-f0-9]{64}")
 _REPOSITORY_CHARS = re.compile(r"[a-z0-9_\-./]{2,255}")
 _TAG = re.compile(r"[\w][\w.\-]{0,127}")
 
@@ -51,23 +45,6 @@ class Artifact:
 # --- validation --------------------------------------------------------------------------------
 
 
-def parse_digest(value: str) -> tuple[str, str] | None:
-    """``<alg>:<hex>`` as Chains' ``ParseDigest`` accepts it, or None.
-
-    sha256/sha384/sha512 (go-digest) and sha1 need lowercase hex of the right length; the
-    algorithm is trimmed and lower-cased for the check only.
-    """
-    parts = value.split(":")
-    if len(parts) != 2:
-        return None
-    algorithm = parts[0].strip().lower()
-    hex_part = parts[1].strip()
-    pattern = _HEX.get(algorithm)
-    if pattern is None or not pattern.fullmatch(hex_part):
-        return None
-    return algorithm, hex_part
-
-
 def image_repository(reference: str) -> tuple[str, str] | None:
     """Parse ``repo[:tag]@sha256:<hex>`` like go-containerregistry's ``name.NewDigest``.
 
@@ -78,7 +55,7 @@ def image_repository(reference: str) -> tuple[str, str] | None:
     if len(parts) != 2:
         return None
     base, digest = parts
-    if not _IMAGE_DIGEST.fullmatch(digest):
+    if not IMAGE_REFERENCE_DIGEST.fullmatch(digest):
         return None
     name_parts = base.split(":")
     if len(name_parts) > 1 and "/" not in name_parts[-1]:

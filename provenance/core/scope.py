@@ -32,11 +32,11 @@ from .intoto import Statement
 from .slsa import v02, v1
 from .slsa._common import pipeline_subjects
 from .slsa.config import SlsaConfig
+from .statements import RUN_STATE_KEY, run_state_home
 from .tekton import PipelineRun, Result
 
 PER_ARTIFACT_BUILD_TYPE_V1 = "https://chainsweb.dev/buildtypes/tekton-per-artifact/v1"
 PER_ARTIFACT_BUILD_TYPE_V02 = "https://chainsweb.dev/buildtypes/tekton-per-artifact/v0.2"
-RUN_STATE_KEY = "chainsweb.dev/runState"
 _json_of = attrgetter("json")  # map() with it beats a comprehension over every excluded task
 
 DigestPair = tuple[str, str]
@@ -431,10 +431,9 @@ def per_artifact_statement(
     predicate = base["predicate"]
     if cfg.is_v02:
         predicate["buildType"] = PER_ARTIFACT_BUILD_TYPE_V02
-        predicate["metadata"][RUN_STATE_KEY] = state
     else:
         predicate["buildDefinition"]["buildType"] = PER_ARTIFACT_BUILD_TYPE_V1
-        predicate["runDetails"]["metadata"][RUN_STATE_KEY] = state
+    run_state_home(predicate, cfg.is_v02)[RUN_STATE_KEY] = state
     return {
         "_type": base["_type"],
         "subject": [dict(s) for s in scope.subjects],

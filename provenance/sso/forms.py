@@ -7,9 +7,8 @@ from typing import Any
 from django import forms
 
 from provenance.models import ApiToken
-
-from .reads import group_mappings
-from .services import MAX_GROUP
+from provenance.reads.sso import group_mappings
+from provenance.services.sso import MAX_GROUP
 
 
 class GroupMappingForm(forms.Form):

@@ -25,7 +25,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
-from .services import SignInRefused, sso_user_signed_in
+from provenance.services.sso import SignInRefused, sso_user_signed_in
 
 logger = logging.getLogger(__name__)
 

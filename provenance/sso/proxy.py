@@ -18,9 +18,8 @@ from django.http import HttpRequest, HttpResponseBase
 
 from provenance.models import SsoIdentity
 from provenance.ops import address_allowed
-
-from .reads import staff_by_groups
-from .services import SignInRefused, sso_user_signed_in
+from provenance.reads.sso import staff_by_groups
+from provenance.services.sso import SignInRefused, sso_user_signed_in
 
 logger = logging.getLogger(__name__)
 

@@ -19,16 +19,16 @@ from django.views import View
 from django.views.decorators.http import require_POST
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
-from provenance.views import _admin_namespace, _settings_context
-
-from .forms import GroupMappingForm, settings_section
-from .oidc import HTTP_ERROR, PROVIDER_ERRORS, ProviderUnavailable, discovery
-from .services import (
+from provenance.services.sso import (
     GroupMappingError,
     SignInRefused,
     sso_group_mapping_remove,
     sso_group_mapping_set,
 )
+from provenance.views import _admin_namespace, _settings_context
+
+from .forms import GroupMappingForm, settings_section
+from .oidc import HTTP_ERROR, PROVIDER_ERRORS, ProviderUnavailable, discovery
 
 logger = logging.getLogger(__name__)
 

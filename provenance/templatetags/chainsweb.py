@@ -6,6 +6,7 @@ values come from run records, which anyone who can create a TaskRun controls.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +16,8 @@ from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from provenance.dashboard import format_label
+from provenance.config import format_label
+from provenance.models import ComputeStatus
 
 register = template.Library()
 
@@ -93,10 +95,12 @@ def scope_badge(mark: str) -> SafeString:
 
 
 @register.simple_tag
-def verification_badge(verification: Any) -> SafeString:
-    if verification.ok:
+def verification_badge(verdict: Any) -> SafeString:
+    """A ``reads.verify.Verdict``: green only when it passes; the reasons in its title."""
+    if verdict.ok:
         return _badge("verify", "succeeded", "✓", "Signature verified")
-    return _badge("verify", "failed", "✕", f"Not verified: {verification.summary}")
+    reasons = "; ".join(verdict.messages)[:300]
+    return _badge("verify", "failed", "✕", f"Not verified: {verdict.headline}", reasons)
 
 
 def _short(value: str, keep: int) -> str:
@@ -205,9 +209,11 @@ def get(mapping: Any, key: Any) -> Any:
 
 
 @register.filter
-def digest_of(artifact: Any) -> str:
-    """``alg:hex`` of an Artifact row."""
-    return f"{artifact.algorithm}:{artifact.hex}"
+def digest_of(subject: Any) -> str:
+    """``alg:hex`` of an Artifact, or of a subject row (``{"uri", "algorithm", "hex"}``)."""
+    if isinstance(subject, dict):
+        return f"{subject['algorithm']}:{subject['hex']}"
+    return f"{subject.algorithm}:{subject.hex}"
 
 
 @register.filter
@@ -217,9 +223,7 @@ def pairs(items: Any) -> list[tuple[Any, None]]:
 
 
 @register.filter
-def segments(progress: dict[str, int]) -> list[Any]:
-    from provenance.dashboard import progress_segments
-
+def segments(progress: dict[str, int]) -> list[Segment]:
     return progress_segments(progress)
 
 
@@ -235,3 +239,34 @@ def ago(value: Any) -> str:
     if (timezone.now() - moment).total_seconds() < 60:
         return "just now"
     return f"{timesince(moment, depth=1)} ago"
+
+
+PROGRESS_ORDER = (
+    (ComputeStatus.SIGNED, "Signed"),
+    (ComputeStatus.SKIPPED, "Skipped"),
+    (ComputeStatus.WAITING, "Waiting"),
+    (ComputeStatus.PENDING, "Pending"),
+    (ComputeStatus.FAILED, "Failed"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    status: str
+    label: str
+    count: int
+    x: float  # percent of the bar
+    width: float
+
+
+def progress_segments(progress: dict[str, int]) -> list[Segment]:
+    """The recompute progress bar as SVG-ready segments (no inline styles needed)."""
+    total = progress.get("total", 0)
+    segments = []
+    x = 0.0
+    for status, label in PROGRESS_ORDER:
+        count = progress.get(status, 0)
+        width = 100.0 * count / total if total else 0.0
+        segments.append(Segment(status, label, count, round(x, 3), round(width, 3)))
+        x += width
+    return segments

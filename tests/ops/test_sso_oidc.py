@@ -23,8 +23,8 @@ from django.core.management import call_command
 from provenance import services
 from provenance.access import access_for_user
 from provenance.models import NamespaceGrant, SsoIdentity
+from provenance.services.sso import sso_group_mapping_set
 from provenance.sso.oidc import forget_discovery
-from provenance.sso.services import sso_group_mapping_set
 from tests.browser.conftest import CHROMIUM_ARGS
 from tests.factories import as_list, taskrun_doc
 

@@ -44,7 +44,7 @@ from provenance.models import (
     RunRecord,
     SigningKey,
 )
-from provenance.selectors import store_verify
+from provenance.reads.store import store_verify
 from tests.core.pipeline_builder import Task, digest
 from tests.core.pipeline_builder import pipeline_run as build_pipeline_run
 from tests.core.test_dsse import sslib_verify

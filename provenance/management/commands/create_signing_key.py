@@ -7,9 +7,10 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from provenance.config import NAMESPACE_NAME
 from provenance.core.errors import ProvenanceError
 from provenance.core.signing import ALGORITHMS
-from provenance.services import NAMESPACE_NAME, signing_key_create
+from provenance.services import signing_key_create
 
 
 class Command(BaseCommand):

@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from provenance.key_reads import signing_key_effective
-from provenance.services import NAMESPACE_NAME
+from provenance.config import NAMESPACE_NAME
+from provenance.reads.keys import signing_key_effective
 
 
 class Command(BaseCommand):

@@ -16,11 +16,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
+from provenance.config import NAMESPACE_NAME
 from provenance.core import keyfiles
 from provenance.core.errors import ProvenanceError
-from provenance.key_import import signing_key_import
 from provenance.management.commands.watch_records import api_client_for
-from provenance.services import NAMESPACE_NAME
+from provenance.services.key_import import signing_key_import
 
 k8s: Any = kubernetes
 BAD_INPUT = 2

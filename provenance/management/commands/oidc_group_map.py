@@ -13,8 +13,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from provenance.models import ApiToken
-from provenance.sso.reads import all_group_mappings
-from provenance.sso.services import (
+from provenance.reads.sso import all_group_mappings
+from provenance.services.sso import (
     GroupMappingError,
     sso_group_mapping_remove,
     sso_group_mapping_set,

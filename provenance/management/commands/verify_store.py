@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from provenance.core import chain
 from provenance.core.errors import ProvenanceError
-from provenance.selectors import store_verify
-from provenance.services import checkpoint_signer
+from provenance.reads.store import store_verify
+from provenance.services.keys import checkpoint_signer, key_file_problems
 
 
 class Command(BaseCommand):
@@ -46,6 +46,7 @@ class Command(BaseCommand):
             except ProvenanceError as exc:
                 raise CommandError(f"{options['checkpoint']}: {exc}") from None
         report = store_verify(checkpoint=checkpoint)
+        report.problems.extend(key_file_problems())
         for problem in report.problems:
             self.stdout.write(f"{problem.kind.upper()}: {problem.message}")
         summary = (

@@ -11,10 +11,9 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from provenance.config import NAMESPACE_NAME
 from provenance.models import ApiToken, SettingsAudit, SsoGroupMapping, SsoIdentity
-from provenance.services import NAMESPACE_NAME
-
-from .reads import staff_by_groups
+from provenance.reads.sso import staff_by_groups
 
 logger = logging.getLogger(__name__)
 

@@ -9,14 +9,12 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db.models import CharField, Exists, Func, OuterRef, QuerySet
 
-from provenance.models import ApiToken, SsoGroupMapping, SsoIdentity
+from provenance.models import ROLE_RANK, ApiToken, SsoGroupMapping, SsoIdentity
 
 
 def with_group_roles(user: Any, granted: dict[str, str]) -> dict[str, str]:
     """The grants given by hand, raised to what the groups of the user's last sign-in give where
     that is more (the strongest role when several groups give one). One query."""
-    from provenance.access import ROLE_RANK
-
     group_as_array = Func(
         OuterRef("group"),
         template="ARRAY[%(expressions)s]::varchar(255)[]",

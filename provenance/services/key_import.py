@@ -15,9 +15,10 @@ from django.db import transaction
 from provenance.core.errors import SigningError
 from provenance.core.keyfiles import KeyMaterial
 from provenance.core.signing import KeySigner
+from provenance.models import SigningKey
 
-from .models import SigningKey
-from .services import _write_private_key, namespace_settings_update, signer_load
+from .keys import _write_private_key, signer_load
+from .namespaces import namespace_settings_update
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,130 @@
+"""How a namespace's runs are attested: one typed value, made and checked in one place.
+
+A :class:`NamespaceConfig` is what ``NamespaceSettings`` stores for a namespace, or the
+deployment defaults (``PROVENANCE_DEFAULTS``, from the ``PROVENANCE_*`` variables) for one
+without settings of its own. Every value is checked when the config is made, so a config that
+exists can always be computed with: ``chainsweb/settings.py`` makes the defaults at start-up,
+and a bad ``PROVENANCE_*`` value stops the process with the variable's name.
+
+This module imports no model (settings.py imports it before the app registry is ready).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+
+from provenance.core.errors import FormatError
+from provenance.core.plan import SCOPES, validate_policy
+from provenance.core.slsa.config import BUILD_TYPES, FORMAT_NAMES, PREDICATE_VERSION, SlsaConfig
+
+# RFC 1123 label: what Kubernetes accepts as a namespace name.
+NAMESPACE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+MAX_NAMESPACE = 63
+MAX_BUILDER_ID = 500  # NamespaceSettings.builder_id
+
+
+class ConfigError(FormatError):
+    """A setting that cannot be used; ``field`` names it (``format``, ``emit``, ...)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceConfig:
+    """A namespace's settings (docs/backend.md): Chains' format, deep inspection, builder id
+    and build type, the scope and emit policy, and the namespace's own signing key (its id;
+    None: the deployment's default key)."""
+
+    format: str
+    deep_inspection: bool
+    scope: str
+    emit: str
+    builder_id: str
+    build_type: str
+    key: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("format", "scope", "emit", "builder_id", "build_type"):
+            if not isinstance(getattr(self, name), str):
+                raise ConfigError(name, f"{name} must be a string")
+        if not isinstance(self.deep_inspection, bool):
+            raise ConfigError("deep_inspection", "deep_inspection must be true or false")
+        if len(self.builder_id) > MAX_BUILDER_ID:
+            raise ConfigError("builder_id", f"the builder id is over {MAX_BUILDER_ID} characters")
+        try:
+            _ = self.slsa  # SlsaConfig checks the format, build type and builder id
+        except FormatError as exc:
+            raise ConfigError(self._slsa_field(), str(exc)) from None
+        try:
+            validate_policy(self.scope, self.emit)
+        except FormatError as exc:
+            raise ConfigError("scope" if self.scope not in SCOPES else "emit", str(exc)) from None
+
+    def _slsa_field(self) -> str:
+        if self.format not in FORMAT_NAMES:
+            return "format"
+        return "build_type" if self.build_type not in BUILD_TYPES else "builder_id"
+
+    @property
+    def slsa(self) -> SlsaConfig:
+        """The engine's view of these settings."""
+        return SlsaConfig(
+            format=self.format,
+            builder_id=self.builder_id,
+            build_type=self.build_type,
+            deep_inspection=self.deep_inspection,
+        )
+
+    @property
+    def predicate(self) -> str:
+        return PREDICATE_VERSION[self.format]
+
+    def values(self) -> dict[str, Any]:
+        """The six settings as JSON (audit entries, an attestation's ``settings``, the API)."""
+        return {name: getattr(self, name) for name in SETTINGS_FIELDS}
+
+    def changed(self, changes: Mapping[str, Any]) -> NamespaceConfig:
+        """These settings with ``changes`` applied, checked; ConfigError for an unknown field
+        or a bad value."""
+        check_fields(changes)
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any], key: str | None = None) -> NamespaceConfig:
+        """From the six settings (a row, a form, ``PROVENANCE_DEFAULTS``); ConfigError names
+        a missing or bad one."""
+        missing = [name for name in SETTINGS_FIELDS if name not in values]
+        if missing:
+            raise ConfigError(missing[0], f"{missing[0]} is missing")
+        return cls(key=key, **{name: values[name] for name in SETTINGS_FIELDS})
+
+
+SETTINGS_FIELDS = tuple(f.name for f in dataclasses.fields(NamespaceConfig) if f.name != "key")
+# Where each field's default comes from (chainsweb/settings.py).
+ENVIRONMENT = {name: f"PROVENANCE_{name.upper()}" for name in SETTINGS_FIELDS}
+
+
+def check_fields(names: Iterable[str]) -> None:
+    """ConfigError naming the settings fields that do not exist."""
+    unknown = sorted(set(names) - set(SETTINGS_FIELDS))
+    if unknown:
+        raise ConfigError(unknown[0], f"unknown field(s): {', '.join(unknown)}")
+
+
+def defaults() -> NamespaceConfig:
+    """The deployment's defaults (``PROVENANCE_DEFAULTS``), for namespaces without settings."""
+    return NamespaceConfig.from_values(settings.PROVENANCE_DEFAULTS)
+
+
+def format_label(fmt: str) -> str:
+    """What a person reads for a Chains format name: the predicate version."""
+    version = PREDICATE_VERSION.get(fmt)
+    return f"{version} ({fmt})" if version else fmt

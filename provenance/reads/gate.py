@@ -1,0 +1,208 @@
+"""The deployment gate: may this digest be deployed? (docs/api.md, "The deployment gate").
+
+Each candidate is verified by ``verify`` first; everything after reads the signed statement
+bytes just verified (``provenance.core.statements``), never the columns beside them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from provenance.core.digests import parse_query
+from provenance.core.statements import StatementError, StatementView, read_statement
+from provenance.models import Attestation, RunKind, RunRecord
+
+from .attestations import attestations_naming
+from .runs import run_children
+from .verify import KeyRing, key_ring, verify, with_chain_link
+
+
+@dataclass(frozen=True, slots=True)
+class GateCandidate:
+    attestation: Attestation
+    allowed: bool
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GateDecision:
+    digest: str
+    allowed: bool
+    reasons: tuple[str, ...]
+    attestation: int | None
+    candidates: tuple[GateCandidate, ...] = ()
+
+
+def gate_evaluate(
+    *,
+    namespaces: set[str] | None,
+    digest: str,
+    namespace: str | None = None,
+    require_tasks: Sequence[str] = (),
+    scope: str | None = None,
+) -> GateDecision:
+    """May ``digest`` be deployed?
+
+    The candidates are the caller's visible, current (not superseded) attestations naming the
+    digest, newest first, optionally in one namespace and of one scope. The answer is "allowed"
+    as soon as one candidate passes every check; otherwise every candidate's reasons are given.
+    An unknown digest and one in a namespace the caller cannot see get the same answer.
+    """
+    algorithm, hex_value = parse_query(digest, "digest")
+    normalized = f"{algorithm}:{hex_value}"
+    required = tuple(dict.fromkeys(t for t in require_tasks if t))
+    qs = attestations_naming(namespaces=namespaces, digest=normalized, current=True)
+    if namespace:
+        qs = qs.filter(namespace=namespace)
+    if scope:
+        qs = qs.filter(scope=scope)
+    attestations = list(with_chain_link(qs.select_related("run").defer("run__raw")).order_by("-id"))
+    if not attestations:
+        where = f" in namespace {namespace}" if namespace else ""
+        kind = f" {scope}" if scope else ""
+        return GateDecision(
+            digest=normalized,
+            allowed=False,
+            reasons=(f"no current{kind} attestation names {normalized}{where}",),
+            attestation=None,
+        )
+    ring = key_ring()
+    candidates = []
+    for attestation in attestations:
+        reasons = _gate_check(attestation, algorithm, hex_value, required, ring)
+        allowed = not reasons
+        if allowed:
+            reasons = [_allowed_reason(attestation, required)]
+        candidates.append(GateCandidate(attestation, allowed, tuple(reasons)))
+    winner = next((c for c in candidates if c.allowed), None)
+    if winner is not None:
+        return GateDecision(
+            digest=normalized,
+            allowed=True,
+            reasons=winner.reasons,
+            attestation=winner.attestation.pk,
+            candidates=tuple(candidates),
+        )
+    return GateDecision(
+        digest=normalized,
+        allowed=False,
+        reasons=tuple(r for c in candidates for r in c.reasons),
+        attestation=None,
+        candidates=tuple(candidates),
+    )
+
+
+def _allowed_reason(attestation: Attestation, required: Sequence[str]) -> str:
+    text = (
+        f"attestation {attestation.pk} ({attestation.namespace}, {attestation.scope}) verifies "
+        "and its recorded in-scope tasks all succeeded"
+    )
+    if required:
+        text += f"; required tasks succeeded: {', '.join(required)}"
+    return text
+
+
+def _gate_check(
+    attestation: Attestation,
+    algorithm: str,
+    hex_value: str,
+    required: Sequence[str],
+    ring: KeyRing,
+) -> list[str]:
+    """Why this attestation does not allow the deployment (empty: it does)."""
+    label = f"attestation {attestation.pk}"
+    verdict = verify(attestation, ring)
+    if not verdict.ok:
+        return [
+            f"{label} does not verify: {m.removeprefix(label + ': ')}" for m in verdict.messages
+        ]
+    try:
+        statement = read_statement(bytes(attestation.statement))
+    except StatementError as exc:
+        return [f"{label}: {exc}"]
+    if not statement.has_predicate:
+        return [f"{label}: the signed statement has no predicate"]
+    if not statement.names_digest(algorithm, hex_value):
+        return [f"{label}: the signed statement does not name {algorithm}:{hex_value}"]
+    if statement.run_state is not None:
+        return [f"{label}: {r}" for r in _run_state_reasons(statement.run_state, required)]
+    run = attestation.run
+    if attestation.scope == "per-artifact" and run.kind == RunKind.PIPELINE_RUN:
+        return [f"{label}: a per-artifact statement without its run state"]
+    reasons = []
+    if attestation.run_status != "True":
+        status = attestation.run_status or "none"
+        reasons.append(f"the {run.kind}'s status at signing was {status}, not succeeded (True)")
+    if run.kind == RunKind.PIPELINE_RUN and statement.is_v02:
+        reasons.extend(_v02_task_reasons(statement, required))
+    elif run.kind == RunKind.PIPELINE_RUN:
+        reasons.extend(_child_record_reasons(run, required))
+    else:
+        task = run.definition or run.name
+        names = {task, run.pipeline_task} - {""}
+        reasons.extend(
+            f"required task {name} is not this TaskRun's task ({task})"
+            for name in required
+            if name not in names
+        )
+    return [f"{label}: {r}" for r in reasons]
+
+
+def _run_state_reasons(state: Mapping[str, Any], required: Sequence[str]) -> list[str]:
+    """Per-artifact: every in-scope task succeeded, and each required task is recorded (in
+    scope or not) as succeeded."""
+    in_scope = [t for t in state.get("inScope") or [] if isinstance(t, dict)]
+    excluded = [t for t in state.get("excluded") or [] if isinstance(t, dict)]
+    if not in_scope:
+        return ["the run state records no in-scope tasks"]
+    reasons = [
+        f"in-scope task {t.get('pipelineTask')} ({t.get('taskRun')}) has status "
+        f"{t.get('status') or 'none'}, not succeeded (True)"
+        for t in in_scope
+        if t.get("status") != "True"
+    ]
+    for name in required:
+        entries = [t for t in in_scope + excluded if t.get("pipelineTask") == name]
+        if not entries:
+            reasons.append(f"required task {name} is not recorded in the statement")
+        elif any(t.get("status") != "True" or not t.get("taskRun") for t in entries):
+            statuses = ", ".join(sorted({str(t.get("status") or "none") for t in entries}))
+            reasons.append(f"required task {name} did not succeed (status {statuses})")
+    return reasons
+
+
+def _v02_task_reasons(statement: StatementView, required: Sequence[str]) -> list[str]:
+    """Per-run SLSA v0.2: ``buildConfig.tasks[].status`` is Succeeded for every task."""
+    if not statement.tasks:
+        return ["the statement records no tasks (buildConfig.tasks)"]
+    reasons = [
+        f"task {t.name} has status {t.status or 'none'}, not Succeeded"
+        for t in statement.tasks
+        if t.status != "Succeeded"
+    ]
+    names = {t.name for t in statement.tasks}
+    reasons.extend(
+        f"required task {name} is not recorded in the statement"
+        for name in required
+        if name not in names
+    )
+    return reasons
+
+
+def _child_record_reasons(run: RunRecord, required: Sequence[str]) -> list[str]:
+    """Per-run SLSA v1.0 has no task status in the statement: the run's status at signing stands
+    for its tasks, and required tasks are looked up among the run's stored TaskRuns."""
+    if not required:
+        return []
+    children = list(run_children(run).values_list("pipeline_task", "status"))
+    reasons = []
+    for name in required:
+        statuses = [status for task, status in children if task == name]
+        if not statuses:
+            reasons.append(f"required task {name} has no TaskRun in this PipelineRun")
+        elif any(status != "True" for status in statuses):
+            shown = ", ".join(sorted({s or "none" for s in statuses}))
+            reasons.append(f"required task {name} did not succeed (status {shown})")
+    return reasons

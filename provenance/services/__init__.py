@@ -1,0 +1,53 @@
+"""Writes, split by domain: ingest and linking, queueing, namespace settings, signing keys,
+compute and sign (attest), API tokens, watch state.
+
+Every function takes keyword arguments and is the only way its rows get written. The core engine
+(``provenance.core``) does the parsing, planning and signing; these modules store the results.
+Reads (``provenance.reads``) never import this package.
+"""
+
+from __future__ import annotations
+
+from .attest import (
+    CHAIN_LOCK,
+    ComputeOutcome,
+    attestations_generate,
+    inputs_digest,
+    run_compute_fail,
+)
+from .ingest import (
+    IngestedRecord,
+    IngestResult,
+    NamespaceForbidden,
+    is_newer,
+    records_ingest,
+)
+from .keys import checkpoint_signer, signer_load, signing_key_create
+from .namespaces import namespace_settings_update
+from .queue import namespace_runs_recompute, runs_requeue_pending
+from .tokens import TOKEN_PREFIX, api_token_create, api_token_revoke
+from .watch import watch_event_ingest, watch_state_save
+
+__all__ = [
+    "CHAIN_LOCK",
+    "TOKEN_PREFIX",
+    "ComputeOutcome",
+    "IngestResult",
+    "IngestedRecord",
+    "NamespaceForbidden",
+    "api_token_create",
+    "api_token_revoke",
+    "attestations_generate",
+    "checkpoint_signer",
+    "inputs_digest",
+    "is_newer",
+    "namespace_runs_recompute",
+    "namespace_settings_update",
+    "records_ingest",
+    "run_compute_fail",
+    "runs_requeue_pending",
+    "signer_load",
+    "signing_key_create",
+    "watch_event_ingest",
+    "watch_state_save",
+]

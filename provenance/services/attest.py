@@ -1,0 +1,304 @@
+"""Compute, sign and store: the statements a run's namespace settings ask for, each signed
+(DSSE), stored with its subjects and appended to the hash chain in one transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from django.db import InterfaceError, OperationalError, connection, transaction
+from django.utils import timezone
+
+from provenance import metrics
+from provenance.config import SETTINGS_FIELDS, NamespaceConfig
+from provenance.core.chain import GENESIS, entry_hash
+from provenance.core.digests import index_form
+from provenance.core.errors import ProvenanceError
+from provenance.core.intoto import statement_bytes
+from provenance.core.plan import PlannedStatement, plan_statements
+from provenance.core.signing import KeySigner
+from provenance.core.tekton import PipelineRun, Run
+from provenance.models import (
+    Artifact,
+    Attestation,
+    ChainEntry,
+    ComputeStatus,
+    RunKind,
+    RunRecord,
+    SigningKey,
+)
+from provenance.reads.namespaces import namespace_settings_effective
+from provenance.reads.runs import parse_run
+
+from .keys import default_key, signer_load
+from .linking import parent_of
+
+logger = logging.getLogger(__name__)
+
+# pg_advisory_xact_lock key: one writer at a time appends to the chain.
+CHAIN_LOCK = 7_411_001
+
+
+def canonical_json(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class ComputeOutcome:
+    status: str
+    reason: str = ""
+    created: tuple[int, ...] = field(default_factory=tuple)
+
+
+def attestations_generate(*, run_id: int) -> ComputeOutcome:
+    """Compute, sign and store what the namespace's settings ask for this run (idempotent).
+
+    Transient database errors propagate (the task retries them); engine and key errors are
+    permanent and stored on the run with their reason.
+    """
+    try:
+        namespace = RunRecord.objects.filter(pk=run_id).values_list("namespace", flat=True).first()
+        if namespace is None:
+            return ComputeOutcome(status="missing", reason=f"run {run_id} does not exist")
+        config, own_key = namespace_settings_effective(namespace)
+        # Outside the compute transaction: a key file must not outlive a rolled-back row.
+        key = own_key or default_key(SigningKey.Purpose.ATTESTATION)
+        with transaction.atomic():
+            return _generate(run_id, config, key)
+    except ProvenanceError as exc:
+        metrics.compute_failed(run_id, exc)
+        reason = str(exc) or type(exc).__name__
+        run_compute_fail(run_id=run_id, reason=reason)
+        return ComputeOutcome(status=ComputeStatus.FAILED, reason=reason)
+    except (OperationalError, InterfaceError, ConnectionError, TimeoutError):
+        raise  # transient: the task retries with backoff
+    except Exception as exc:
+        # Anything else will fail the same way next time: store it on the run rather than
+        # leave it pending (in eager mode Celery re-raises before the task's on_failure runs).
+        logger.exception("computing run %s failed", run_id)
+        metrics.compute_failed(run_id, exc)
+        reason = f"unexpected error: {type(exc).__name__}: {exc}"
+        run_compute_fail(run_id=run_id, reason=reason)
+        return ComputeOutcome(status=ComputeStatus.FAILED, reason=reason)
+
+
+def run_compute_fail(*, run_id: int, reason: str) -> None:
+    """Record a permanent failure on the run (visible in the API, admin and dashboard)."""
+    logger.warning("computing run %s failed: %s", run_id, reason)
+    RunRecord.objects.filter(pk=run_id).update(
+        compute_status=ComputeStatus.FAILED,
+        compute_reason=reason[:2000],
+        compute_updated=timezone.now(),
+    )
+
+
+def _set_status(record: RunRecord, status: str, reason: str) -> ComputeOutcome:
+    RunRecord.objects.filter(pk=record.pk).update(
+        compute_status=status, compute_reason=reason, compute_updated=timezone.now()
+    )
+    return ComputeOutcome(status=status, reason=reason)
+
+
+def _children_of(record: RunRecord) -> list[RunRecord]:
+    children = list(RunRecord.objects.filter(kind=RunKind.TASK_RUN, parent_uid=record.uid))
+    # Independent of arrival order, so replays give the same statement bytes. The engine then
+    # puts the children named in childReferences in that order, as Chains does.
+    far_future = timezone.now().replace(year=9999)
+    children.sort(key=lambda c: (c.start_time or far_future, c.name, c.uid))
+    return children
+
+
+def _generate(run_id: int, config: NamespaceConfig, key: SigningKey) -> ComputeOutcome:
+    """``config`` and ``key``: the namespace's effective settings and attestation key (a
+    TaskRun's parent is in its namespace)."""
+    record = RunRecord.objects.filter(pk=run_id).first()
+    if record is None:
+        return ComputeOutcome(status="missing", reason=f"run {run_id} does not exist")
+    if not record.is_top_level:
+        parent = parent_of(record)
+        if parent is None:
+            return ComputeOutcome(status=ComputeStatus.WAITING, reason="no parent yet")
+        record = parent
+    # Only the top-level row is locked (see _lock_rows for the order): one compute per run.
+    record = RunRecord.objects.select_for_update().get(pk=record.pk)
+    children = _children_of(record) if record.kind == RunKind.PIPELINE_RUN else []
+    run = parse_run(record, children)
+    if isinstance(run, PipelineRun):
+        have = {tr.name for tr in run.task_runs}
+        missing = [
+            ref.name
+            for ref in run.child_references
+            if ref.kind == "TaskRun" and ref.name not in have
+        ]
+        if missing:
+            return _set_status(
+                record, ComputeStatus.WAITING, f"waiting for TaskRuns: {', '.join(missing)}"
+            )
+    plan = plan_statements(run, config.slsa, config.scope, config.emit)
+    created: list[int] = []
+    if plan.statements:
+        signer = signer_load(key)
+        for planned in plan.statements:
+            attestation = _attestation_store(record, run, planned, config, signer)
+            if attestation is not None:
+                created.append(attestation.pk)
+    pending = [w for w in plan.waiting if not w.final]
+    final = [w for w in plan.waiting if w.final]
+
+    def describe(items: list[Any]) -> str:
+        return "; ".join(f"{w.subject}: {w.reason}" if w.subject else w.reason for w in items)
+
+    if pending:
+        outcome = _set_status(record, ComputeStatus.WAITING, describe(pending))
+    elif plan.statements or record.attestations.exists():
+        outcome = _set_status(record, ComputeStatus.SIGNED, describe(final))
+    else:
+        outcome = _set_status(record, ComputeStatus.SKIPPED, describe(final) or "nothing to sign")
+    return ComputeOutcome(status=outcome.status, reason=outcome.reason, created=tuple(created))
+
+
+def _subject_key(planned: PlannedStatement) -> str:
+    if planned.scope == "per-run":
+        return ""
+    return canonical_json(
+        [[name, list(map(list, digest))] for name, digest in planned.subjects]
+    ).decode()
+
+
+def inputs_digest(
+    *,
+    run_uid: str,
+    scope: str,
+    subject_key: str,
+    settings_values: dict[str, Any],
+    key_id: str,
+    statement_sha256: str,
+    supersedes: int | None,
+) -> str:
+    """The idempotency key of an attestation: the same inputs never give a second one.
+
+    The statement is a pure function of the stored records and the settings, so its sha256
+    stands for the records' content; the attestation it would replace is part of the key so that
+    going back to an earlier statement (settings A → B → A) is a new attestation, not a clash.
+    """
+    return sha256_hex(
+        canonical_json(
+            {
+                "run": run_uid,
+                "scope": scope,
+                "subjects": subject_key,
+                "settings": {name: settings_values[name] for name in SETTINGS_FIELDS},
+                "key": key_id,
+                "statement": statement_sha256,
+                "supersedes": supersedes,
+            }
+        )
+    )
+
+
+def _attestation_store(
+    record: RunRecord,
+    run: Run,
+    planned: PlannedStatement,
+    config: NamespaceConfig,
+    signer: KeySigner,
+) -> Attestation | None:
+    payload = statement_bytes(planned.statement)
+    statement_sha = sha256_hex(payload)
+    subject_key = _subject_key(planned)
+    current = (
+        Attestation.objects.filter(
+            run=record, scope=planned.scope, subject_key=subject_key, superseded_by__isnull=True
+        )
+        .order_by("-id")
+        .first()
+    )
+    if current is not None and (current.statement_sha256, current.key_id) == (
+        statement_sha,
+        signer.key_id,
+    ):
+        return None  # already signed: same statement, same key
+    digest = inputs_digest(
+        run_uid=record.uid,
+        scope=planned.scope,
+        subject_key=subject_key,
+        settings_values=config.values(),
+        key_id=signer.key_id,
+        statement_sha256=statement_sha,
+        supersedes=current.pk if current else None,
+    )
+    if Attestation.objects.filter(inputs_digest=digest).exists():
+        return None
+    envelope = metrics.sign(payload, signer).to_json()
+    attestation = Attestation.objects.create(
+        run=record,
+        namespace=record.namespace,
+        format=config.format,
+        scope=planned.scope,
+        emit=config.emit,
+        subject_key=subject_key,
+        run_status=planned.run_status[:16],
+        run_reason=planned.run_reason[:253],
+        statement=payload,
+        statement_sha256=statement_sha,
+        envelope=envelope,
+        envelope_sha256=sha256_hex(envelope),
+        key_id=signer.key_id,
+        settings=config.values(),
+        inputs_digest=digest,
+    )
+    attestation.subjects.add(*_artifacts_for(planned))
+    _chain_append(attestation)
+    if current is not None:
+        # The one column the application ever changes on an attestation (docs/backend.md).
+        Attestation.objects.filter(pk=current.pk, superseded_by__isnull=True).update(
+            superseded_by=attestation
+        )
+    return attestation
+
+
+def _artifacts_for(planned: PlannedStatement) -> list[Artifact]:
+    """The index rows of a statement's subjects, each digest in its index form
+    (``provenance.core.digests.index_form``), the one every lookup uses. Two spellings of one
+    digest are one row (the set drops the second before ``bulk_create``).
+    """
+    wanted = {
+        (name, *index_form(algorithm, hex_value))
+        for name, digest in planned.subjects
+        for algorithm, hex_value in digest
+    }
+    if not wanted:
+        return []
+    Artifact.objects.bulk_create(
+        [Artifact(uri=u, algorithm=a, hex=h) for u, a, h in sorted(wanted)],
+        ignore_conflicts=True,
+    )
+    # One plain IN on the digest index, the exact triples picked here: an OR of one Q per
+    # subject cost more to build in the ORM than the query took to run.
+    candidates = Artifact.objects.filter(
+        uri__in={u for u, _, _ in wanted}, hex__in={h for _, _, h in wanted}
+    )
+    return [a for a in candidates if (a.uri, a.algorithm, a.hex) in wanted]
+
+
+def _chain_append(attestation: Attestation) -> ChainEntry:
+    with connection.cursor() as cursor:
+        # Held until this transaction ends: appends are serialized across workers.
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK])
+    last = ChainEntry.objects.order_by("-seq").first()
+    prev = bytes.fromhex(last.entry_hash) if last else GENESIS
+    digest = entry_hash(prev, bytes.fromhex(attestation.envelope_sha256), attestation.pk)
+    return ChainEntry.objects.create(
+        seq=(last.seq + 1) if last else 1,
+        attestation=attestation,
+        envelope_sha256=attestation.envelope_sha256,
+        prev_hash=prev.hex(),
+        entry_hash=digest.hex(),
+    )

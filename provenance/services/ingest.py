@@ -1,0 +1,350 @@
+"""Ingest: validate run records with the engine and store them, one transaction per batch.
+
+See docs/backend.md, "Ingest", for the order of the steps and the resourceVersion rule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
+from datetime import datetime
+from typing import Any
+
+import orjson
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from provenance.config import MAX_NAMESPACE, NAMESPACE_NAME
+from provenance.core.documents import load_documents
+from provenance.core.errors import RecordError
+from provenance.core.tekton import parse_records
+from provenance.models import ComputeStatus, RunKind, RunRecord
+
+from . import queue
+from .linking import Stored, link
+
+PIPELINE_RUN_LABEL = "tekton.dev/pipelineRun"
+PIPELINE_TASK_LABEL = "tekton.dev/pipelineTask"
+# metadata.name: a DNS subdomain's length, the RunRecord.name column's size.
+MAX_NAME = 253
+
+
+class NamespaceForbidden(Exception):
+    """A record (or request) names a namespace the caller may not write to."""
+
+    def __init__(self, namespace: str) -> None:
+        super().__init__(f"this token may not write to namespace {namespace!r}")
+        self.namespace = namespace
+
+
+@dataclass(frozen=True, slots=True)
+class IngestedRecord:
+    kind: str
+    namespace: str
+    name: str
+    uid: str
+    outcome: str  # created | updated | unchanged
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    records: tuple[IngestedRecord, ...]
+    enqueued: tuple[int, ...] = ()
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for r in self.records if r.outcome == outcome)
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    kind: str
+    uid: str
+    namespace: str
+    name: str
+    resource_version: str
+    raw_json: bytes
+    raw_sha256: str
+    status: str
+    reason: str
+    start_time: datetime | None
+    completion_time: datetime | None
+    labels: dict[str, str]
+    definition: str
+    pipeline_task: str
+    parent_uid: str
+    parent_name: str
+
+
+def _prepare(obj: dict[str, Any], index: int) -> _Prepared:
+    """Validate one object with the engine and pull out what the row stores."""
+    runs = parse_records([obj])  # RecordError names the problem
+    kind = str(obj.get("kind"))
+    run = next(r for r in runs if r.meta.kind == kind)
+    meta = run.meta
+    shown = meta.name if len(meta.name) <= 80 else meta.name[:80] + "…"
+    label = f"object {index + 1} ({kind} {shown!r})" if meta.name else f"object {index + 1}"
+    for field_name, value in (("name", meta.name), ("namespace", meta.namespace)):
+        if not value:
+            raise RecordError(f"{label}: metadata.{field_name} is missing")
+    if len(meta.name) > MAX_NAME:
+        raise RecordError(
+            f"{label}: metadata.name is too long ({len(meta.name)} characters; "
+            f"a Kubernetes name has at most {MAX_NAME})"
+        )
+    _check_namespace(meta.namespace, label)
+    if not meta.uid:
+        raise RecordError(f"{label}: metadata.uid is missing (records are keyed by uid)")
+    if len(meta.uid) > 128 or len(meta.resource_version) > 64:
+        raise RecordError(f"{label}: metadata.uid or resourceVersion is too long")
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    assert isinstance(spec, dict)
+    ref_key, label_key = (
+        ("pipelineRef", "tekton.dev/pipeline")
+        if kind == "PipelineRun"
+        else ("taskRef", "tekton.dev/task")
+    )
+    ref = spec.get(ref_key)
+    definition = (ref.get("name") if isinstance(ref, dict) else None) or meta.labels.get(
+        label_key, ""
+    )
+    parent_uid = ""
+    parent_name = ""
+    if kind == "TaskRun":
+        owners = [
+            o
+            for o in ((obj.get("metadata") or {}).get("ownerReferences") or [])
+            if isinstance(o, dict) and o.get("kind") == "PipelineRun" and o.get("uid")
+        ]
+        if owners:
+            parent_uid = str(owners[0]["uid"])
+            parent_name = str(owners[0].get("name") or "")
+        parent_name = meta.labels.get(PIPELINE_RUN_LABEL, "") or parent_name
+    raw_json = orjson.dumps(obj)
+    succeeded = meta.succeeded
+    return _Prepared(
+        kind=kind,
+        uid=meta.uid,
+        namespace=meta.namespace,
+        name=meta.name,
+        resource_version=meta.resource_version,
+        raw_json=raw_json,
+        raw_sha256=hashlib.sha256(raw_json).hexdigest(),
+        status=succeeded.status if succeeded else "",
+        reason=(succeeded.reason if succeeded else "")[:253],
+        start_time=parse_datetime(meta.start_time) if meta.start_time else None,
+        completion_time=parse_datetime(meta.completion_time) if meta.completion_time else None,
+        labels=meta.labels,
+        definition=str(definition)[:253],
+        pipeline_task=meta.labels.get(PIPELINE_TASK_LABEL, "")[:253],
+        parent_uid=parent_uid,
+        parent_name=parent_name[:253],
+    )
+
+
+def _check_namespace(namespace: str, label: str) -> None:
+    """Namespaces are identities (tokens, grants, settings are per namespace): only what
+    Kubernetes accepts as a namespace name, an RFC 1123 label, is stored."""
+    if len(namespace) > MAX_NAMESPACE:
+        raise RecordError(
+            f"{label}: metadata.namespace is too long ({len(namespace)} characters; "
+            f"a Kubernetes namespace name has at most {MAX_NAMESPACE})"
+        )
+    if not NAMESPACE_NAME.fullmatch(namespace):
+        raise RecordError(
+            f"{label}: metadata.namespace {namespace!r} is not a Kubernetes namespace name "
+            "(an RFC 1123 label: lower-case letters, digits and '-', starting and ending "
+            "with a letter or digit)"
+        )
+
+
+def is_newer(incoming: str, stored: str, incoming_sha: str, stored_sha: str) -> bool:
+    """The resourceVersion rule: compare as integers when both are (etcd's are); otherwise an
+    equal version is the same object and a different one wins only if its content differs."""
+    if incoming.isdigit() and stored.isdigit():
+        return int(incoming) > int(stored)
+    if incoming == stored:
+        return False
+    return incoming_sha != stored_sha
+
+
+def records_ingest(
+    *, data: bytes, namespaces_allowed: set[str] | None, source: str, background: bool = False
+) -> IngestResult:
+    """Parse, validate and store run records; enqueue compute for what changed.
+
+    ``background``: bulk work (an import): its computes go to the backfill queue, so they never
+    sit in front of live ingests.
+
+    Every object is validated before anything is written, and all of them are stored in one
+    transaction: a bad record or a forbidden namespace stores nothing. RecordError and
+    NamespaceForbidden carry the message for the caller.
+    """
+    objects = load_documents(data)
+    prepared = [_prepare(obj, index) for index, obj in enumerate(objects)]
+    if namespaces_allowed is not None:
+        for item in prepared:
+            if item.namespace not in namespaces_allowed:
+                raise NamespaceForbidden(item.namespace)
+    return _records_store(prepared, source=source[:300], background=background)
+
+
+def _lock_rows(prepared: list[_Prepared]) -> None:
+    """Lock the PipelineRuns this batch touches, before any TaskRun row (see _records_write).
+
+    Global order: PipelineRuns, then TaskRuns, each by uid. Compute locks a PipelineRun before
+    reading its children, so with this order two ingests (or an ingest and a compute) never
+    wait on each other in a cycle.
+
+    First, one advisory lock per PipelineRun identity (namespace/name and uid) the batch touches,
+    for the PipelineRuns themselves and for the TaskRuns' parents: a PipelineRun and its child
+    arriving in two concurrent transactions then run one after the other, so the second sees the
+    first's row instead of both waiting for each other forever. Sorted, so they never deadlock.
+    """
+    keys: set[str] = set()
+    for item in prepared:
+        if item.kind == "PipelineRun":
+            keys.add(f"pr-name:{item.namespace}/{item.name}")
+            keys.add(f"pr-uid:{item.uid}")
+        if item.parent_name:
+            keys.add(f"pr-name:{item.namespace}/{item.parent_name}")
+        if item.parent_uid:
+            keys.add(f"pr-uid:{item.parent_uid}")
+    with connection.cursor() as cursor:
+        for key in sorted(keys):
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
+    parents = Q(uid__in={p.uid for p in prepared if p.kind == "PipelineRun"})
+    parents |= Q(uid__in={p.parent_uid for p in prepared if p.parent_uid})
+    for item in prepared:
+        if item.parent_name and not item.parent_uid:
+            parents |= Q(namespace=item.namespace, name=item.parent_name)
+    list(
+        RunRecord.objects.select_for_update()
+        .filter(parents, kind=RunKind.PIPELINE_RUN)
+        .order_by("uid")
+        .values_list("pk", flat=True)
+    )
+
+
+@transaction.atomic
+def _records_store(prepared: list[_Prepared], *, source: str, background: bool) -> IngestResult:
+    _lock_rows(prepared)
+    for attempt in range(1, 4):
+        try:
+            # A savepoint: if a concurrent ingest inserts one of these uids between our read and
+            # our INSERT, only this attempt is rolled back and the next one sees its row.
+            with transaction.atomic():
+                outcomes, touched = _records_write(prepared, source)
+            break
+        except IntegrityError:
+            if attempt == 3:
+                raise
+    to_compute = link(touched)
+    results = [
+        IngestedRecord(
+            kind=item.kind,
+            namespace=item.namespace,
+            name=item.name,
+            uid=item.uid,
+            outcome=outcomes[index],
+        )
+        for index, item in enumerate(prepared)
+    ]
+    ids = tuple(sorted(to_compute))
+    if ids:
+        RunRecord.objects.filter(pk__in=ids).update(
+            compute_status=ComputeStatus.PENDING, compute_reason="", compute_updated=timezone.now()
+        )
+        queue.on_commit(queue.enqueue_compute, ids, background)
+    return IngestResult(records=tuple(results), enqueued=ids)
+
+
+_STORED_FIELDS = tuple(f.name for f in dataclass_fields(Stored))
+# What deciding created / updated / unchanged needs of a stored row.
+_ROW_STATE = (*_STORED_FIELDS, "resource_version", "raw_sha256", "compute_status")
+
+
+def _row_fields(item: _Prepared, source: str) -> dict[str, Any]:
+    return {
+        "kind": item.kind,
+        "namespace": item.namespace,
+        "name": item.name,
+        "definition": item.definition,
+        "pipeline_task": item.pipeline_task,
+        "status": item.status,
+        "reason": item.reason,
+        "start_time": item.start_time,
+        "completion_time": item.completion_time,
+        "labels": item.labels,
+        "resource_version": item.resource_version,
+        "raw": zlib.compress(item.raw_json, 6),
+        "raw_sha256": item.raw_sha256,
+        "source": source,
+    }
+
+
+def _records_write(prepared: list[_Prepared], source: str) -> tuple[dict[int, str], list[Stored]]:
+    """Insert the new records and update the newer ones: one SELECT, one INSERT for all new
+    rows and one UPDATE per changed row. Returns each object's outcome (by input position) and
+    the rows that need linking and compute."""
+    stored = {
+        row["uid"]: row
+        for row in RunRecord.objects.select_for_update()
+        .filter(uid__in={item.uid for item in prepared})
+        .order_by("kind", "uid")  # PipelineRun < TaskRun: the global lock order
+        .values(*_ROW_STATE)
+    }
+    outcomes: dict[int, str] = {}
+    created: dict[str, RunRecord] = {}
+    changed: dict[str, dict[str, Any]] = {}
+    # Duplicates of one uid are applied in input order, each against the one before it.
+    for index, item in enumerate(prepared):
+        row = stored.get(item.uid)
+        if row is None:
+            created[item.uid] = RunRecord(
+                uid=item.uid,
+                parent_uid=item.parent_uid,
+                parent_name=item.parent_name,
+                **_row_fields(item, source),
+            )
+            stored[item.uid] = row = {name: getattr(created[item.uid], name) for name in _ROW_STATE}
+            outcomes[index] = "created"
+            continue
+        if row["kind"] != item.kind:
+            raise RecordError(
+                f"{item.kind} {item.name!r}: uid {item.uid} is already stored as a {row['kind']}"
+            )
+        if not is_newer(
+            item.resource_version, row["resource_version"], item.raw_sha256, row["raw_sha256"]
+        ):
+            outcomes[index] = "unchanged"
+            continue
+        fields = _row_fields(item, source)
+        # A parent link, once resolved, is kept: a later version cannot change its owner.
+        fields["parent_uid"] = row["parent_uid"] or item.parent_uid
+        fields["parent_name"] = item.parent_name or row["parent_name"]
+        row.update(fields)
+        if item.uid in created:
+            for name, value in fields.items():
+                setattr(created[item.uid], name, value)
+        else:
+            changed[item.uid] = fields
+        outcomes[index] = "updated"
+    # Inserts wait on each other's unique-index entries: the same global order as the locks.
+    RunRecord.objects.bulk_create(sorted(created.values(), key=lambda r: (r.kind, r.uid)))
+    now = timezone.now()
+    for uid in sorted(changed):
+        RunRecord.objects.filter(pk=stored[uid]["pk"]).update(**changed[uid], updated=now)
+    for uid, record in created.items():
+        stored[uid]["pk"] = record.pk
+    touched = [
+        Stored(**{name: row[name] for name in _STORED_FIELDS})
+        for uid, row in stored.items()
+        if uid in created
+        or uid in changed
+        or row["compute_status"] in (ComputeStatus.PENDING, ComputeStatus.FAILED)
+    ]
+    return outcomes, touched

@@ -1,0 +1,158 @@
+"""Signing keys: private keys in 0600 files under KEYS_DIR, public keys registered in the
+database; the deployment-wide default keys are created on first use when allowed."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from provenance.core import chain
+from provenance.core.errors import SigningError
+from provenance.core.signing import (
+    ALGORITHMS,
+    KeySigner,
+    generate_private_key_pem,
+    load_file_signer,
+)
+from provenance.models import SigningKey
+
+from .namespaces import namespace_settings_update
+
+logger = logging.getLogger(__name__)
+
+# pg_advisory_xact_lock key: one writer at a time creates the default keys.
+KEY_LOCK = 7_411_002
+
+
+def keys_dir() -> Path:
+    return Path(settings.KEYS_DIR)
+
+
+def _write_private_key(pem: bytes, file_name: str) -> Path:
+    folder = keys_dir()
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = folder / file_name
+    # O_EXCL: never overwrite a key; 0600 from creation, so the key is never readable by others.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, pem)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return path
+
+
+def signing_key_create(
+    *,
+    namespace: str,
+    algorithm: str,
+    actor: str,
+    purpose: str = SigningKey.Purpose.ATTESTATION,
+) -> SigningKey:
+    """Generate a key pair: the private key to a 0600 file under KEYS_DIR, the public key to
+    the database. A namespace key becomes that namespace's signing key (an audited change)."""
+    if algorithm not in ALGORITHMS:
+        raise SigningError(
+            f"unknown signing algorithm {algorithm!r}; expected one of {', '.join(ALGORITHMS)}"
+        )
+    pem = generate_private_key_pem(algorithm)
+    signer = KeySigner.from_private_pem(pem)
+    safe_id = signer.key_id.removeprefix("SHA256:").replace("/", "_").replace("+", "-")
+    label = namespace or ("checkpoint" if purpose == SigningKey.Purpose.CHECKPOINT else "default")
+    file_name = f"{label}-{algorithm}-{safe_id[:16]}.pem"
+    path = _write_private_key(pem, file_name)
+    try:
+        with transaction.atomic():
+            key = SigningKey.objects.create(
+                key_id=signer.key_id,
+                algorithm=signer.algorithm,
+                public_key_pem=signer.public_key_pem,
+                namespace=namespace,
+                purpose=purpose,
+                private_key_path=file_name,
+            )
+            if namespace:
+                namespace_settings_update(
+                    namespace=namespace, changes={}, actor=actor, signing_key=key
+                )
+    except BaseException:
+        path.unlink(missing_ok=True)  # no orphan private key without its registration
+        raise
+    logger.info("created %s signing key %s for %s", algorithm, key.key_id, label)
+    return key
+
+
+def default_key(purpose: str) -> SigningKey:
+    """The deployment-wide key of this purpose, created on first use if allowed."""
+    keys = SigningKey.objects.filter(namespace="", purpose=purpose).order_by("-id")
+    key = keys.first()
+    if key is not None:
+        return key
+    if purpose == SigningKey.Purpose.ATTESTATION and not settings.SIGNING_DEFAULT_KEY_AUTOCREATE:
+        raise SigningError(
+            "no signing key for this namespace and no default key: run "
+            "`manage.py create_signing_key` (SIGNING_DEFAULT_KEY_AUTOCREATE is off)"
+        )
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [KEY_LOCK])
+        key = keys.first()
+        if key is None:
+            algorithm = (
+                "ed25519"
+                if purpose == SigningKey.Purpose.CHECKPOINT
+                else settings.SIGNING_DEFAULT_ALGORITHM
+            )
+            try:
+                key = signing_key_create(
+                    namespace="", algorithm=algorithm, actor="system", purpose=purpose
+                )
+            except OSError as exc:
+                raise SigningError(
+                    f"cannot create the default {purpose} key in {keys_dir()}: {exc.strerror}"
+                ) from None
+    return key
+
+
+def signer_load(key: SigningKey) -> KeySigner:
+    """The signer for a registered key; SigningError if the file is missing or does not match."""
+    signer = load_file_signer(keys_dir() / key.private_key_path)
+    if signer.key_id != key.key_id:
+        raise SigningError(
+            f"key file {key.private_key_path} does not hold the registered key {key.key_id}"
+        )
+    return signer
+
+
+def checkpoint_signer() -> KeySigner:
+    return signer_load(default_key(SigningKey.Purpose.CHECKPOINT))
+
+
+def key_file_problems() -> list[chain.Problem]:
+    """Registered keys whose private key file is here but holds another key (``verify_store``).
+
+    A missing file is fine: private keys live where the workers run, often not where the check
+    runs.
+    """
+    problems = []
+    for key in SigningKey.objects.order_by("id"):
+        path = keys_dir() / key.private_key_path
+        if not path.is_file():
+            continue
+        try:
+            signer = load_file_signer(path)
+        except SigningError as exc:
+            problems.append(chain.Problem("modified", None, f"registered key {key.key_id}: {exc}"))
+            continue
+        if signer.public_key_pem.strip() != key.public_key_pem.strip():
+            problems.append(
+                chain.Problem(
+                    "modified", None, f"registered key {key.key_id} does not match its key file"
+                )
+            )
+    return problems
