@@ -15,8 +15,8 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
-from .access import ROLE_RANK, Access, TokenUser, access_for_request
-from .models import ApiToken
+from .access import Access, TokenUser, access_for_request
+from .models import ROLE_RANK, ApiToken
 from .reads.tokens import api_token_active
 
 __all__ = [
