@@ -23,26 +23,53 @@ class DescriptorList:
     """Ordered subjects or materials with Chains' merge rule (spec §6.4).
 
     An addition with the same name (or uri) as an earlier entry that shares at least one
-    (algorithm, hex) pair is merged into it, digest maps unioned; otherwise it is appended.
-    Entries are indexed by name so that adding n descriptors costs O(n), not O(n²).
+    (algorithm, hex) pair is merged into the first such entry, digest maps unioned; otherwise
+    it is appended. Each (name, algorithm, hex) points at the first entry holding it, so adding
+    n descriptors costs O(n) even when they all share one name (one repository, many digests).
     """
 
-    __slots__ = ("_by_key", "_key", "entries")
+    __slots__ = ("_first", "_key", "entries")
 
     def __init__(self, key: str = "name") -> None:
         self._key = key
         self.entries: list[dict[str, Any]] = []
-        self._by_key: dict[str, list[dict[str, str]]] = {}
+        # (name, algorithm, hex) -> position of the first entry that holds the pair
+        self._first: dict[tuple[str, str, str], int] = {}
 
     def add(self, name: str, digest: dict[str, str]) -> None:
-        candidates = self._by_key.setdefault(name, [])
-        for current in candidates:
-            if any(current.get(alg) == hex_ for alg, hex_ in digest.items()):
-                current.update(digest)
+        first = self._first
+        found = -1
+        for alg, hex_ in digest.items():
+            position = first.get((name, alg, hex_), -1)
+            if position >= 0 and (found < 0 or position < found):
+                found = position
+        if found < 0:
+            found = len(self.entries)
+            self.entries.append({self._key: name, "digest": dict(digest)})
+        else:
+            current = self.entries[found]["digest"]
+            replaced = [
+                (alg, current[alg])
+                for alg in digest
+                if current.get(alg, digest[alg]) != digest[alg]
+            ]
+            current.update(digest)
+            for alg, old in replaced:
+                self._reindex(name, alg, old)
+        for alg, hex_ in digest.items():
+            position = first.get((name, alg, hex_), -1)
+            if position < 0 or found < position:
+                first[(name, alg, hex_)] = found
+
+    def _reindex(self, name: str, alg: str, hex_: str) -> None:
+        """A merge replaced a pair's hex: point the pair at the next entry still holding it
+        (rare: the same name with two hexes for one algorithm)."""
+        key = (name, alg, hex_)
+        self._first.pop(key, None)
+        for position, entry in enumerate(self.entries):
+            if entry[self._key] == name and entry["digest"].get(alg) == hex_:
+                self._first[key] = position
                 return
-        entry_digest = dict(digest)
-        candidates.append(entry_digest)
-        self.entries.append({self._key: name, "digest": entry_digest})
 
     def extend(self, items: Iterable[tuple[str, dict[str, str]]]) -> None:
         for name, digest in items:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from provenance.core import RecordError, parse_records
 from provenance.core.hints import (
@@ -544,3 +546,31 @@ def test_pipeline_run_git_hints_use_the_same_precedence() -> None:
 
 def test_git_source_ignores_non_string_values() -> None:
     assert git_source([[(URL, "https://a"), (COMMIT, "c")], [(URL, ["x"])]]) == ("https://a", "c")
+
+
+def _append_artifacts(items: list[tuple[str, dict[str, str]]]) -> list[dict[str, Any]]:
+    """Chains' AppendMaterials, step by step: the first entry with the same name that shares a
+    pair takes the new digest into its own map; anything else is appended."""
+    entries: list[dict[str, Any]] = []
+    for name, digest in items:
+        for entry in entries:
+            if entry["uri"] == name and any(
+                digest.get(alg) == hex_ for alg, hex_ in entry["digest"].items()
+            ):
+                entry["digest"].update(digest)
+                break
+        else:
+            entries.append({"uri": name, "digest": dict(digest)})
+    return entries
+
+
+_small_digests = st.dictionaries(
+    st.sampled_from(["sha1", "sha256", "sha512"]), st.sampled_from(["a", "b", "c"]), min_size=1
+)
+
+
+@given(st.lists(st.tuples(st.sampled_from(["oci://x", "oci://y"]), _small_digests), max_size=12))
+def test_descriptor_list_merges_as_chains_does(items: list[tuple[str, dict[str, str]]]) -> None:
+    materials = DescriptorList("uri")
+    materials.extend(items)
+    assert materials.entries == _append_artifacts(items)

@@ -104,6 +104,58 @@ class GoTypes:
             return self.decoder(definition)
         return self._struct(expression)
 
+    def _merged(
+        self,
+        type_: str,
+        raw: dict[str, Any],
+        upto: str,
+        index: int,
+        exact: dict[str, int],
+        folded: dict[str, int],
+    ) -> Any:
+        """The raw values of every key of ``raw`` up to ``upto`` that name field ``index``,
+        combined the way Go decodes them one after the other into the same field."""
+        combined: Any = _MISSING
+        for key, item in raw.items():
+            if _field_index(key, exact, folded) == index:
+                combined = item if combined is _MISSING else self._merge(type_, combined, item)
+            if key == upto:
+                break
+        return combined
+
+    def _merge(self, type_: str, first: Any, second: Any) -> Any:
+        """Go's decode of ``second`` into the value decoded from ``first``: structs (also behind
+        a pointer) keep the fields the second leaves out, maps keep their other keys; anything
+        else is replaced."""
+        underlying = self._underlying(type_)
+        if underlying.startswith("*"):
+            return None if second is None else self._merge(underlying[1:], first, second)
+        if not (isinstance(first, dict) and isinstance(second, dict)):
+            return second
+        if underlying.startswith("map["):
+            return {**first, **second}
+        definition = self._types.get(underlying)
+        if not isinstance(definition, list):
+            return second
+        fields = self.fields(underlying)
+        exact = {f.name: i for i, f in enumerate(fields)}
+        folded: dict[str, int] = {}
+        for i, f in enumerate(fields):
+            folded.setdefault(f.name.lower(), i)
+        merged: dict[str, Any] = {}
+        key_of: dict[int, str] = {}
+        for key, item in (*first.items(), *second.items()):
+            index = _field_index(key, exact, folded)
+            if index is None:
+                continue
+            if index in key_of:
+                earlier = key_of[index]
+                merged[earlier] = self._merge(fields[index].type, merged[earlier], item)
+            else:
+                key_of[index] = key
+                merged[key] = item
+        return merged
+
     def _underlying(self, expression: str) -> str:
         while True:
             definition = self._types.get(expression)
@@ -175,6 +227,7 @@ class GoTypes:
         names = [f.name for f in fields]
         modes = [f.omit for f in fields]
         decoders = [self.decoder(f.type) for f in fields]
+        types_ = [f.type for f in fields]
         exact = {f.name: i for i, f in enumerate(fields)}
         folded: dict[str, int] = {}
         for i, f in enumerate(fields):
@@ -202,6 +255,9 @@ class GoTypes:
                     index = folded.get(key.lower())
                     if index is None:
                         continue  # unknown field: Go drops it
+                if index in got:
+                    # "status" and "Status": Go decodes the second into what the first built.
+                    item = self._merged(types_[index], raw, key, index, exact, folded)
                 try:
                     got[index] = decoders[index](item)
                 except DecodeError as exc:
@@ -220,6 +276,11 @@ class GoTypes:
             return out
 
         return decode
+
+
+def _field_index(key: str, exact: dict[str, int], folded: dict[str, int]) -> int | None:
+    index = exact.get(key)
+    return folded.get(key.lower()) if index is None else index
 
 
 def _zero(decoder: Decoder) -> Any:
