@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from provenance.core import FormatError, SlsaConfig, generate, parse_records
+from provenance.core import FormatError, RecordError, SlsaConfig, generate, parse_records
 
 from .builders import (
     child,
@@ -694,11 +694,18 @@ def test_artifact_inputs_dependency_uses_the_parsed_digest() -> None:
 
 
 def test_task_run_run_spec_prunes_empty_fields_and_keeps_service_account() -> None:
-    tr = task_run(params=[], spec_extra={"serviceAccountName": "", "workspaces": [], "timeout": ""})
+    tr = task_run(params=[], spec_extra={"serviceAccountName": "", "workspaces": [], "retries": 0})
     assert external(provenance(tr))["runSpec"] == {
         "serviceAccountName": "",
         "taskRef": {"name": "build", "kind": "Task"},
     }
+
+
+def test_an_empty_timeout_is_refused_as_chains_decoder_refuses_it() -> None:
+    # metav1.Duration parses "" with time.ParseDuration, which fails: Chains gets no TaskRun.
+    tr = task_run(spec_extra={"timeout": ""})
+    with pytest.raises(RecordError, match=r"spec\.timeout: invalid duration"):
+        provenance(tr)
 
 
 def test_task_run_run_spec_gets_service_account_when_missing() -> None:
@@ -768,9 +775,11 @@ def test_build_config_source_for_a_remote_pipeline_ref() -> None:
         pipeline_ref={"resolver": "bundles", "params": [param("bundle", "gcr.io/p:1")]},
         ref=ref_source(PIPELINES_REPO, SHA1),
     )
+    # Chains writes a map[string]string with all three keys: no entryPoint is "path": "".
     assert external(provenance(pr))["buildConfigSource"] == {
         "repository": PIPELINES_REPO,
         "ref": f"sha1:{SHA1}",
+        "path": "",
     }
 
 
@@ -838,8 +847,14 @@ def test_slsa_tekton_always_emits_pipeline_task_with_content() -> None:
     ]
     assert resolved[0].keys() == {"name", "content"}
     assert resolved[2]["digest"] == {"sha1": SHA1}
-    assert decode(resolved[0]["content"]) == a
-    assert decode(resolved[2]["content"]) == b
+    # The child TaskRun as Go encodes v1.TaskRun: TypeMeta, metadata, spec, status, in the
+    # type's field order, with its non-omitempty fields (podName) even when the record has none.
+    content = decode(resolved[0]["content"])
+    assert list(content) == ["kind", "apiVersion", "metadata", "spec", "status"]
+    assert content["metadata"]["name"] == a["metadata"]["name"]
+    assert content["status"]["podName"] == ""
+    assert content["status"]["steps"][0]["imageID"] == a["status"]["steps"][0]["imageID"]
+    assert decode(resolved[2]["content"])["metadata"]["name"] == b["metadata"]["name"]
 
 
 def test_slsa_tekton_pipeline_task_is_not_deduped_against_the_pipeline() -> None:
