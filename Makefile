@@ -1,6 +1,6 @@
 # Local entry points; .ci/run calls `make test`. Recipes use TABs.
 .DEFAULT_GOAL := test
-.PHONY: venv services lint test demo browser clean-venv
+.PHONY: venv services lint test demo browser ssh-keygen clean-venv
 
 PYTHON ?= python3
 VENV := .venv
@@ -34,12 +34,16 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(CHECK_ENV) $(BIN)/mypy
 
-test: venv services lint browser
+test: venv services lint browser ssh-keygen
 	$(CHECK_ENV) $(BIN)/pytest -n 2
 
 # The browser tests drive Debian's chromium (never a downloaded browser).
 browser:
 	test -x /usr/bin/chromium || (apt-get update && apt-get install -y --no-install-recommends chromium)
+
+# OpenSSH's ssh-keygen checks envelope key ids independently (tests/core/test_dsse.py).
+ssh-keygen:
+	test -x /usr/bin/ssh-keygen || (apt-get update && apt-get install -y --no-install-recommends openssh-client)
 
 # The embedded demo: its own Postgres in .pgdata/ and eager tasks (no DATABASE_URL, no broker).
 # `demo` loads provenance/samples/, signs them and prints the demo users' passwords.
