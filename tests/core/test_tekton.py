@@ -617,6 +617,17 @@ def test_bad_times_are_record_errors(raw: str) -> None:
         parse_records([task_run(start=raw)])
 
 
+@pytest.mark.parametrize("text", ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00"])
+def test_times_outside_the_years_utc_can_hold_are_record_errors(text: str) -> None:
+    # Year 10000 and year 0 once in UTC: Chains cannot write them either.
+    with pytest.raises(RecordError, match=r"status\.startTime is out of range"):
+        to_utc(text, "status.startTime")
+    obj = task_run()
+    obj["status"]["completionTime"] = text
+    with pytest.raises(RecordError, match=r"status\.completionTime is out of range"):
+        parse_records([obj])
+
+
 def test_nanosecond_times_keep_their_precision() -> None:
     assert to_utc("2024-05-02T10:00:00.123456789Z", "t") == "2024-05-02T10:00:00.123456789Z"
 
