@@ -1,7 +1,7 @@
 """in-toto statement pieces: resource descriptors with Chains' merge rule, statement envelopes.
 
-Statements are plain dicts ready for ``orjson.dumps``; the exact bytes that get signed are
-produced once by :func:`statement_bytes` and kept.
+Statements are plain dicts; the exact bytes that get signed, Chains' own, are produced once by
+:func:`statement_bytes` and kept.
 """
 
 from __future__ import annotations
@@ -82,5 +82,35 @@ def json_content(value: Any) -> str:
 
 
 def statement_bytes(statement: Statement) -> bytes:
-    """The exact payload bytes we sign and store: compact JSON, keys in insertion order."""
-    return orjson.dumps(statement)
+    """The exact payload bytes Chains signs: ``protojson.Marshal`` of an in-toto Statement.
+
+    The Statement's fields come in their protobuf order (``_type``, ``subject``,
+    ``predicateType``, ``predicate``), each subject's as ``ResourceDescriptor`` declares them
+    (``name``, ``uri``, ``digest``) with its digest map sorted, and the predicate, a
+    ``structpb.Struct``, with every object's keys sorted. protojson escapes strings as orjson
+    does (control characters only, in lowercase hex) and writes integral numbers without a
+    fraction, so orjson gives the same bytes.
+    """
+    parts = [b'{"_type":', orjson.dumps(statement["_type"])]
+    subjects = statement.get("subject")
+    if subjects:
+        parts += [b',"subject":', orjson.dumps([_descriptor(s) for s in subjects])]
+    parts += [b',"predicateType":', orjson.dumps(statement["predicateType"])]
+    if "predicate" in statement:
+        parts += [b',"predicate":', orjson.dumps(statement["predicate"], option=_SORTED)]
+    parts.append(b"}")
+    return b"".join(parts)
+
+
+_SORTED = orjson.OPT_SORT_KEYS
+_DESCRIPTOR_FIELDS = ("name", "uri", "digest", "content", "downloadLocation", "mediaType")
+
+
+def _descriptor(subject: dict[str, Any]) -> dict[str, Any]:
+    """A ResourceDescriptor in protobuf field order, empty fields left out (proto3)."""
+    out: dict[str, Any] = {}
+    for key in _DESCRIPTOR_FIELDS:
+        value = subject.get(key)
+        if value:
+            out[key] = dict(sorted(value.items())) if key == "digest" else value
+    return out

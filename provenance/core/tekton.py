@@ -309,10 +309,8 @@ def _build_pipeline_run(doc: JsonObject, children: list[TaskRun]) -> PipelineRun
         for ref in (status.get("childReferences") or [])
         if isinstance(ref, dict)
     )
-    # Chains gathers children in childReferences order; children it does not name follow in
-    # input order.
-    order = {ref.name: position for position, ref in enumerate(refs)}
-    ordered = sorted(children, key=lambda tr: order.get(tr.name, len(order)))
+    gathered = _gather(refs, children)
+    ordered = list({id(tr): tr for tr in gathered}.values())
     pipeline_spec = status.get("pipelineSpec")
     if isinstance(pipeline_spec, dict):
         for part in ("tasks", "finally", "results", "params", "workspaces"):
@@ -328,7 +326,7 @@ def _build_pipeline_run(doc: JsonObject, children: list[TaskRun]) -> PipelineRun
         if isinstance(s, dict) and s.get("name")
     )
     by_label: dict[str, list[TaskRun]] = {}
-    for tr in ordered:
+    for tr in gathered:
         if tr.pipeline_task is not None:
             by_label.setdefault(tr.pipeline_task, []).append(tr)
     spec = pipeline_spec if isinstance(pipeline_spec, dict) else None
@@ -348,6 +346,19 @@ def _build_pipeline_run(doc: JsonObject, children: list[TaskRun]) -> PipelineRun
         task_runs_by_label={label: tuple(runs) for label, runs in by_label.items()},
         executed=executed,
     )
+
+
+def _gather(refs: tuple[ChildReference, ...], children: list[TaskRun]) -> list[TaskRun]:
+    """The children Chains' controller appends: for each ``childReferences`` name in order, the
+    TaskRun of that name (the first one given when several share it; a name listed twice gives
+    it twice). Without ``childReferences``, every joined child in input order, as Chains' own
+    tests append them."""
+    if not refs:
+        return children
+    by_name: dict[str, TaskRun] = {}
+    for tr in children:
+        by_name.setdefault(tr.name, tr)
+    return [by_name[ref.name] for ref in refs if ref.name in by_name]
 
 
 def parse_task_run(obj: JsonObject) -> TaskRun:

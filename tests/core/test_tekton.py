@@ -206,7 +206,8 @@ def test_child_reference_order_comes_from_the_yaml_record(tekton_data: Path) -> 
     assert child_names(pr) == ["build-push-run-clone", "build-push-run-build"]
 
 
-def test_children_not_in_child_references_follow_in_input_order() -> None:
+def test_with_child_references_only_the_children_they_name_are_used() -> None:
+    # Chains' controller fetches exactly the TaskRuns childReferences name; others it never sees.
     pr = pipeline_run("pr", child_refs=["pr-named"])
     objects = [
         child("x", "pr-extra-1"),
@@ -214,7 +215,24 @@ def test_children_not_in_child_references_follow_in_input_order() -> None:
         child("y", "pr-extra-2"),
         child("named", "pr-named"),
     ]
-    assert child_names(only_pipeline_run(objects)) == ["pr-named", "pr-extra-1", "pr-extra-2"]
+    assert child_names(only_pipeline_run(objects)) == ["pr-named"]
+
+
+def test_without_child_references_every_joined_child_is_used_in_input_order() -> None:
+    # Chains' own test data has no childReferences: its tests append every TaskRun given.
+    pr = pipeline_run("pr")
+    objects = [pr, child("y", "pr-b"), child("x", "pr-a")]
+    assert child_names(only_pipeline_run(objects)) == ["pr-b", "pr-a"]
+
+
+def test_a_name_shared_by_two_task_runs_gives_the_first_for_every_reference() -> None:
+    pr = pipeline_run("pr", child_refs=["pr-a", "pr-dup", "pr-dup"])
+    first, second = child("x", "pr-dup"), child("y", "pr-dup")
+    objects = [pr, child("a", "pr-a"), first, second]
+    run = only_pipeline_run(objects)
+    assert child_names(run) == ["pr-a", "pr-dup"]
+    assert [tr.pipeline_task for tr in run.task_runs_for("x")] == ["x", "x"]
+    assert run.task_runs_for("y") == ()
 
 
 def test_task_run_is_joined_by_owner_reference_uid() -> None:
