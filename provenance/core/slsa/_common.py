@@ -58,9 +58,7 @@ def parameters(meta: RunMeta, spec_params: Any) -> dict[str, Any]:
     values: dict[str, Any] = dict(declared_defaults_of(spec_params))
     for name, value in meta.params:
         if value is None:
-            raise FormatError(
-                f"param {name!r} has no value: Chains cannot encode it (impossible ParamValues.Type)"
-            )
+            raise FormatError(f"param {name!r} has no value: Chains cannot encode it")
         values[name] = value
     return values
 
