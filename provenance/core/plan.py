@@ -126,22 +126,13 @@ def _plan(run: Run, cfg: SlsaConfig, scope: str, emit: str, explain: bool) -> Pl
     )
 
 
-SIGNED_ANNOTATION = "chains.tekton.dev/signed"
-
-
 def chains_holds(run: Run) -> Waiting | None:
-    """Why Chains' controller would not sign this finished run (yet), or None.
+    """Why Chains' controller would not sign this finished PipelineRun yet, or None.
 
-    Chains skips a run it has already reconciled (``chains.tekton.dev/signed`` is ``true`` or
-    ``failed``), and signs a PipelineRun only once every TaskRun its ``childReferences`` name
-    exists and has completed. Chains gives up for good on a child that does not exist; a record
-    store may simply not have received it yet, so that is a wait here, like an unfinished child.
+    Chains signs a PipelineRun only once every TaskRun its ``childReferences`` name exists and
+    has completed. It gives up for good on a child that does not exist; a record store may simply
+    not have received it yet, so that is a wait here, like an unfinished child.
     """
-    if run.meta.annotations.get(SIGNED_ANNOTATION) in ("true", "failed"):
-        value = run.meta.annotations[SIGNED_ANNOTATION]
-        return Waiting(
-            None, f"Chains has already reconciled it ({SIGNED_ANNOTATION}: {value})", final=True
-        )
     if isinstance(run, PipelineRun):
         children = {tr.name: tr for tr in run.task_runs}
         for ref in run.child_references:
