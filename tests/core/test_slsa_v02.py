@@ -645,6 +645,29 @@ def test_after_includes_when_expression_references() -> None:
     assert after_of(tasks)["deploy"] == ["check", "gate"]
 
 
+def test_after_includes_references_in_a_cel_when_expression() -> None:
+    tasks = [
+        pipeline_task("scan"),
+        pipeline_task("release", when=[{"cel": "'$(tasks.scan.results.verdict)' == 'clean'"}]),
+    ]
+    assert after_of(tasks)["release"] == ["scan"]
+
+
+def test_after_keeps_run_after_as_written_and_skips_six_part_references() -> None:
+    tasks = [
+        pipeline_task("a"),
+        pipeline_task(
+            "b",
+            run_after=["a", "a"],
+            params=[
+                param("deep", "$(tasks.x.results.obj.key.more)"),
+                param("f", "$(finally.z.results.r)"),
+            ],
+        ),
+    ]
+    assert after_of(tasks)["b"] == ["a", "a", "z"]
+
+
 def test_after_includes_matrix_and_matrix_include_references() -> None:
     tasks = [
         pipeline_task("platforms"),

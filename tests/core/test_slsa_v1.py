@@ -472,6 +472,18 @@ def test_v2alpha4_deep_inspection_adds_step_inputs_then_child_inputs() -> None:
     ]
 
 
+@pytest.mark.parametrize("url", [None, ""])
+def test_step_result_commit_without_url_gives_git_dot_git(url: str | None) -> None:
+    # Chains' FromStepActionsResults builds the URL before it checks it, as for TaskRun hints.
+    step_results = [result("CHAINS-GIT_COMMIT", "e" * 40)]
+    if url is not None:
+        step_results.append(result("CHAINS-GIT_URL", url))
+    pr = pipeline_run(tasks=[pipeline_task("clone")])
+    clone = child("clone", steps=[step("fetch", "gcr.io/t/git", "1", step_results=step_results)])
+    found = [d for d in deps(provenance(pr, clone, fmt=ALPHA4, deep=True)) if d.get("name")]
+    assert found == [{"name": "inputs/result", "uri": "git+.git", "digest": {"sha1": "e" * 40}}]
+
+
 def test_v2alpha3_deep_inspection_adds_child_inputs_but_not_step_inputs() -> None:
     assert dep_keys(provenance(*deep_fixture(), fmt=ALPHA3, deep=True)) == [
         ("", "oci://gcr.io/t/git"),
