@@ -12,6 +12,8 @@ from typing import Any
 
 import orjson
 
+from .gojson import go_json
+
 STATEMENT_V01 = "https://in-toto.io/Statement/v0.1"
 STATEMENT_V1 = "https://in-toto.io/Statement/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -77,8 +79,9 @@ class DescriptorList:
 
 
 def json_content(value: Any) -> str:
-    """Base64 of the compact JSON of a result value, object keys sorted (spec §9.5)."""
-    return base64.b64encode(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).decode()
+    """Base64 of ``json.Marshal`` of a result value: compact, object keys sorted, ``<>&``
+    escaped (spec §9.5)."""
+    return base64.b64encode(go_json(value, sort_keys=True)).decode()
 
 
 def statement_bytes(statement: Statement) -> bytes:

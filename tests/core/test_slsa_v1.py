@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
@@ -190,6 +191,21 @@ def test_v2alpha4_artifact_uri_pair_is_not_a_subject_but_a_byproduct() -> None:
             "taskRunResults/tr/ARTIFACT_DIGEST": sha256("b"),
         },
     )
+
+
+def test_byproduct_content_is_go_json_of_the_value() -> None:
+    # json.Marshal: compact, map keys sorted, <, > and & escaped.
+    tr = task_run(
+        name="tr",
+        status_results=[result("report", {"z": "a<b", "a": "x&y"}), result("note", "1 > 0")],
+    )
+    contents = [
+        b["content"] for b in provenance(tr, fmt=ALPHA4)["predicate"]["runDetails"]["byproducts"]
+    ]
+    assert [base64.b64decode(c) for c in contents] == [
+        b'{"a":"x\\u0026y","z":"a\\u003cb"}',
+        b'"1 \\u003e 0"',
+    ]
 
 
 def test_v2alpha4_output_without_build_marker_is_only_a_byproduct() -> None:

@@ -46,9 +46,10 @@ def go_value(type_name: str, raw: Any, what: str) -> Any:
         raise FormatError(f"{what}: Chains cannot encode it: {exc}") from None
 
 
-def go_json(value: Any) -> bytes:
-    """The bytes ``json.Marshal`` writes for a JSON value whose object keys are in Go's order."""
-    data = orjson.dumps(value)
+def go_json(value: Any, *, sort_keys: bool = False) -> bytes:
+    """The bytes ``json.Marshal`` writes for a JSON value whose object keys are in Go's order
+    (or, with ``sort_keys``, a value made of Go maps, whose keys Go writes sorted)."""
+    data = orjson.dumps(value, option=orjson.OPT_SORT_KEYS if sort_keys else None)
     for plain, escaped in _GO_ESCAPES:
         if plain in data:
             data = data.replace(plain, escaped)
