@@ -243,6 +243,11 @@ class GoTypes:
                 raise UnencodableError(f"{names[index]}: {value.problem}")
             return value
 
+        # Per field: 0 never omitted, 1 omitted when nil, 2 omitted when empty (omitempty).
+        omit = [{"never": 0, "nil": 1, "empty": 2}[mode] for mode in modes]
+        # A field whose Go type is string takes a JSON string as it is, without a call.
+        plain = [decoder is _string for decoder in decoders]
+
         def decode(raw: Any) -> Any:
             if raw is None:
                 raw = {}
@@ -258,19 +263,19 @@ class GoTypes:
                 if index in got:
                     # "status" and "Status": Go decodes the second into what the first built.
                     item = self._merged(types_[index], raw, key, index, exact, folded)
+                elif plain[index] and type(item) is str:
+                    got[index] = item
+                    continue
                 try:
                     got[index] = decoders[index](item)
                 except DecodeError as exc:
                     exc.path.append(key)
                     raise
             out: dict[str, Any] = {}
-            for index in sorted(got.keys() | always) if got else sorted(always):
+            for index in sorted(got.keys() | always if always else got):
                 value = got[index] if index in got else zero_of(index)
-                mode = modes[index]
-                if mode == "empty":
-                    if not value:
-                        continue
-                elif mode == "nil" and value is None:
+                rule = omit[index]
+                if rule and (not value if rule == 2 else value is None):
                     continue
                 out[names[index]] = value
             return out

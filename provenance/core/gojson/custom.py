@@ -8,6 +8,7 @@ generator refuses a custom type that has no codec here.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -52,6 +53,12 @@ def time_codec(raw: Any) -> Any:
         return None
     if not isinstance(raw, str):
         raise CodecError("must be an RFC 3339 time string")
+    return _time_text(raw)
+
+
+@functools.lru_cache(maxsize=4096)
+def _time_text(raw: str) -> str | None:
+    # Records repeat their times (a step's start is its TaskRun's start): parse each once.
     match = _RFC3339.fullmatch(raw)
     if match is None:
         raise CodecError(f"is not an RFC 3339 time: {raw!r}")
@@ -75,6 +82,11 @@ def duration_codec(raw: Any) -> Any:
     """``metav1.Duration``: a Go duration string, written back by ``Duration.String()``."""
     if not isinstance(raw, str):
         raise CodecError("must be a duration string such as 1h30m")
+    return _duration_text(raw)
+
+
+@functools.lru_cache(maxsize=1024)
+def _duration_text(raw: str) -> str:
     try:
         return format_duration(parse_duration(raw))
     except DurationError as exc:
@@ -88,6 +100,11 @@ def quantity_codec(raw: Any) -> Any:
     if isinstance(raw, bool) or not isinstance(raw, str | int | float):
         raise CodecError("must be a quantity such as 500m or 1Gi")
     text = raw.strip() if isinstance(raw, str) else orjson.dumps(raw).decode()
+    return _quantity_text(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _quantity_text(text: str) -> str:
     try:
         return canonical_quantity(text)
     except QuantityError as exc:
