@@ -135,7 +135,9 @@ def pipeline_task_result_refs(task: dict[str, Any]) -> list[str]:
     finds them: in its params (matrix ones too), its when expressions (``input``, ``cel``,
     ``values``) and the named fields of an inline task's steps and sidecars, in that order."""
     texts: list[str] = []
-    matrix = task.get("matrix") if isinstance(task.get("matrix"), dict) else {}
+    matrix = task.get("matrix")
+    if not isinstance(matrix, dict):
+        matrix = {}
     params = [*_dicts(task.get("params")), *_dicts(matrix.get("params"))]
     for include in _dicts(matrix.get("include")):
         params.extend(_dicts(include.get("params")))
