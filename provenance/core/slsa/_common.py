@@ -142,6 +142,10 @@ def pipeline_task_result_refs(task: dict[str, Any]) -> list[str]:
     for include in _dicts(matrix.get("include")):
         params.extend(_dicts(include.get("params")))
     for param in params:
+        raw = param.get("value")
+        if type(raw) is str:  # the common case, already what ParamValue holds
+            texts.append(raw)
+            continue
         value = param_value(param)
         if isinstance(value, str):
             texts.append(value)

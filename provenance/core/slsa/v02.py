@@ -8,7 +8,7 @@ from typing import Any
 from ..gojson import go_value
 from ..hints import subjects_v02
 from ..intoto import STATEMENT_V01, DescriptorList, Statement
-from ..tekton import PipelineRun, RefSource, RunMeta, TaskRun
+from ..tekton import PipelineRun, RefSource, Result, RunMeta, TaskRun
 from ._common import (
     ExecutedWalk,
     environment,
@@ -192,9 +192,9 @@ class PipelineRunStatements:
         if steps:
             entry["steps"] = steps
         entry["invocation"] = invocation(tr.meta, (tr.task_spec or {}).get("params"))
-        results = go_value("[]v1.TaskRunResult", tr.raw["status"].get("results"), "results")
-        if results:
-            entry["results"] = results
+        if tr.meta.results:
+            # []v1.TaskRunResult: name, type when set, value (parsed as Tekton's ParamValue).
+            entry["results"] = [_result_entry(r) for r in tr.meta.results]
         return entry
 
 
@@ -255,12 +255,12 @@ def metadata(meta: RunMeta) -> dict[str, Any]:
 
 def _step_entry(spec_step: dict[str, Any] | None, image_id: str, container: str) -> dict[str, Any]:
     spec_step = spec_step or {}
-    script = go_value("string", spec_step.get("script"), "step script")
-    command = go_value("[]string", spec_step.get("command"), "step command")
+    script = _go_strings("string", spec_step.get("script"), "step script")
+    command = _go_strings("[]string", spec_step.get("command"), "step command")
     return {
         "entryPoint": script or " ".join(command or ()),
         # step.Args in an interface: a nil slice is null, an empty one [].
-        "arguments": go_value("[]string", spec_step.get("args"), "step args"),
+        "arguments": _go_strings("[]string", spec_step.get("args"), "step args"),
         "environment": {"image": step_image_reference(image_id), "container": container},
         "annotations": None,
     }
@@ -304,3 +304,21 @@ def task_status(tr: TaskRun) -> str:
     if not tr.meta.conditions:
         return ""
     return _STATUS_WORDS.get(tr.meta.conditions[0].status, "")
+
+
+def _go_strings(type_name: str, raw: Any, what: str) -> Any:
+    """A string or list of strings as Go decodes it; what is already that shape is taken as it
+    is (most steps), the rest goes through the decoder (null elements, wrong types)."""
+    if raw is None or type(raw) is str:
+        return "" if raw is None and type_name == "string" else raw
+    if type(raw) is list and all(type(item) is str for item in raw):
+        return raw
+    return go_value(type_name, raw, what)
+
+
+def _result_entry(result: Result) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": result.name}
+    if result.type:
+        entry["type"] = result.type
+    entry["value"] = result.value
+    return entry
