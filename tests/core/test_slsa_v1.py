@@ -885,6 +885,20 @@ def test_slsa_tekton_always_emits_pipeline_task_with_content() -> None:
     assert decode(resolved[2]["content"])["metadata"]["name"] == b["metadata"]["name"]
 
 
+def test_slsa_tekton_skips_a_child_go_cannot_encode_with_its_images() -> None:
+    # A param without a value: json.Marshal of the TaskRun fails, Chains logs it and skips the
+    # task (its pipelineTask entry and its step images); the statement is still written.
+    pr = pipeline_run(tasks=[pipeline_task("a"), pipeline_task("b")])
+    a = child("a", steps=[step("s", "gcr.io/t/one", "1")])
+    a["spec"]["params"] = [{"name": "broken"}]
+    b = child("b", steps=[step("s", "gcr.io/t/two", "2")])
+    resolved = deps(provenance(pr, a, b, build_type=SLSA_TEKTON))
+    assert [(d.get("name", ""), d.get("uri", "")) for d in resolved] == [
+        ("pipelineTask", ""),
+        ("", "oci://gcr.io/t/two"),
+    ]
+
+
 def test_slsa_tekton_pipeline_task_is_not_deduped_against_the_pipeline() -> None:
     pr = pipeline_run(tasks=[pipeline_task("a")], ref=ref_source(PIPELINES_REPO, SHA1))
     tr = child("a", ref=ref_source(PIPELINES_REPO, SHA1))

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from ..errors import FormatError
 from ..gojson import go_json, go_value
 from ..hints import (
     git_source,
@@ -123,7 +124,12 @@ class PipelineRunStatements:
         tr = self.walk.pairs[position][1]
         deps: list[dict[str, Any]] = []
         if self.cfg.build_type == BUILD_TYPE_SLSA_TEKTON:
-            deps.append(_pipeline_task_content(tr))
+            try:
+                deps.append(_pipeline_task_content(tr))
+            except FormatError:
+                # Go cannot encode this TaskRun (a param without a value): Chains logs it and
+                # goes on with the next task, without this one's images either.
+                return []
         elif tr.meta.ref_source is not None:
             deps.append(_ref_dependency("pipelineTask", tr.meta.ref_source))
         if self.cfg.is_v2alpha4:
