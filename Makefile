@@ -42,7 +42,8 @@ browser:
 	test -x /usr/bin/chromium || (apt-get update && apt-get install -y --no-install-recommends chromium)
 
 # The OCI publishing tests run Debian's docker-registry (the CNCF distribution registry), read
-# back with skopeo, with htpasswd (apache2-utils) for basic auth; the key tests use ssh-keygen.
+# back with skopeo, with htpasswd (apache2-utils) for basic auth; the key tests and the DSSE key id
+# tests (tests/core/test_dsse.py) check fingerprints with OpenSSH's ssh-keygen.
 REGISTRY_TOOLS := /usr/bin/docker-registry /usr/bin/skopeo /usr/bin/htpasswd /usr/bin/ssh-keygen
 registry-tools:
 	@missing=""; for f in $(REGISTRY_TOOLS); do test -x $$f || missing=1; done; \

@@ -44,15 +44,22 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from provenance.core import SlsaConfig, load_documents, parse_records  # noqa: E402
+from provenance.core.intoto import statement_bytes  # noqa: E402
 from provenance.core.plan import plan_statements  # noqa: E402
 from provenance.core.tekton import PipelineRun, Run  # noqa: E402
 
 JsonObject = dict[str, Any]
+SLSA_TEKTON = "https://tekton.dev/chains/v2/slsa-tekton"
+# (format, deep inspection, build type): every Chains format, and SLSA v1.0's two build types.
 CONFIGS = [
-    ("slsa/v1", False),
-    ("slsa/v1", True),
-    ("slsa/v2alpha4", False),
-    ("slsa/v2alpha4", True),
+    ("slsa/v1", False, None),
+    ("slsa/v1", True, None),
+    ("slsa/v2alpha3", False, None),
+    ("slsa/v2alpha3", True, None),
+    ("slsa/v2alpha4", False, None),
+    ("slsa/v2alpha4", True, None),
+    ("slsa/v2alpha4", False, SLSA_TEKTON),
+    ("slsa/v2alpha4", True, SLSA_TEKTON),
 ]
 CHAIN = 10  # tasks per dependency chain: a clone, then tasks that each runAfter the previous one
 
@@ -66,6 +73,14 @@ def _hex(seed: str, length: int = 64) -> str:
 
 def _image(name: str) -> str:
     return f"registry.bench.example/tools/{name}@sha256:{_hex(name)}"
+
+
+def _step_image(step: str, index: int, one_repository: bool) -> str:
+    """A step's image id: 21 images shared by all tasks, or (``--one-repository``) one
+    repository with a digest per task and step, as when every task builds its own tools image."""
+    if one_repository:
+        return f"registry.bench.example/tools/builder@sha256:{_hex(f'{step}-{index}')}"
+    return _image(f"{step}-{index % 7}")
 
 
 STEP_SCRIPT = (
@@ -115,7 +130,9 @@ def _pipeline_task(index: int, tasks: int, artifacts: int) -> JsonObject:
     return task
 
 
-def _task_run(pr: JsonObject, index: int, tasks: int, artifacts: int) -> JsonObject:
+def _task_run(
+    pr: JsonObject, index: int, tasks: int, artifacts: int, one_repository: bool
+) -> JsonObject:
     name = _task_name(index)
     pr_name = pr["metadata"]["name"]
     tr_name = f"{pr_name}-{name}"
@@ -217,7 +234,7 @@ def _task_run(pr: JsonObject, index: int, tasks: int, artifacts: int) -> JsonObj
                 {
                     "name": step,
                     "container": f"step-{step}",
-                    "imageID": _image(f"{step}-{index % 7}"),
+                    "imageID": _step_image(step, index, one_repository),
                     "terminated": {
                         "exitCode": 0,
                         "reason": "Completed",
@@ -239,7 +256,7 @@ def _task_run(pr: JsonObject, index: int, tasks: int, artifacts: int) -> JsonObj
                 "steps": [
                     {
                         "name": step,
-                        "image": _image(f"{step}-{index % 7}").split("@")[0] + ":v1",
+                        "image": _step_image(step, index, one_repository).split("@")[0] + ":v1",
                         "script": STEP_SCRIPT,
                         "computeResources": {},
                     }
@@ -257,7 +274,7 @@ def _artifact_uri(artifact: int) -> str:
     return f"pkg:generic/bench/lib-{artifact}@1.0.{artifact}"
 
 
-def synthetic_input(tasks: int, artifacts: int) -> bytes:
+def synthetic_input(tasks: int, artifacts: int, one_repository: bool = False) -> bytes:
     """A ``kind: List`` holding one done PipelineRun with ``tasks`` child TaskRuns."""
     pr_name = "bench-run"
     pr: JsonObject = {
@@ -277,7 +294,7 @@ def synthetic_input(tasks: int, artifacts: int) -> bytes:
         },
     }
     spec_tasks = [_pipeline_task(i, tasks, artifacts) for i in range(tasks)]
-    children = [_task_run(pr, i, tasks, artifacts) for i in range(tasks)]
+    children = [_task_run(pr, i, tasks, artifacts, one_repository) for i in range(tasks)]
     pr_results: list[JsonObject] = []
     spec_results: list[JsonObject] = []
     for index in range(tasks):
@@ -363,7 +380,7 @@ def build(run: Run, cfg: SlsaConfig, scope: str) -> list[dict[str, Any]]:
 
 
 def serialise(statements: list[dict[str, Any]]) -> list[bytes]:
-    return [orjson.dumps(s) for s in statements]
+    return [statement_bytes(s) for s in statements]
 
 
 def peak_memory(data: bytes, cfg: SlsaConfig, scope: str) -> float:
@@ -375,8 +392,22 @@ def peak_memory(data: bytes, cfg: SlsaConfig, scope: str) -> float:
     return peak / 1e6
 
 
-def measure(data: bytes, fmt: str, deep: bool, scope: str, repeat: int) -> Row:
-    cfg = SlsaConfig(format=fmt, deep_inspection=deep)
+def config(fmt: str, deep: bool, build_type: str | None) -> SlsaConfig:
+    if build_type is None:
+        return SlsaConfig(format=fmt, deep_inspection=deep)
+    return SlsaConfig(format=fmt, deep_inspection=deep, build_type=build_type)
+
+
+def config_label(fmt: str, deep: bool, build_type: str | None) -> str:
+    version = "SLSA v0.2" if fmt in ("slsa/v1", "in-toto") else "SLSA v1.0"
+    variant = ", slsa-tekton" if build_type else ""
+    return f"{fmt} ({version}{variant}) deep {'on' if deep else 'off'}"
+
+
+def measure(
+    data: bytes, fmt: str, deep: bool, build_type: str | None, scope: str, repeat: int
+) -> Row:
+    cfg = config(fmt, deep, build_type)
     run = parse(data)
     statements = build(run, cfg, scope)
     out = serialise(statements)
@@ -384,7 +415,7 @@ def measure(data: bytes, fmt: str, deep: bool, scope: str, repeat: int) -> Row:
     build_s = median_time(lambda: build(run, cfg, scope), repeat)
     serialise_s = median_time(lambda: serialise(statements), repeat)
     floor_s = median_time(lambda: (orjson.loads(data), serialise(statements)), repeat)
-    label = f"{fmt} ({'SLSA v0.2' if cfg.is_v02 else 'SLSA v1.0'}) deep {'on' if deep else 'off'}"
+    label = config_label(fmt, deep, build_type)
     if scope == "per-artifact":
         label += ", per-artifact"
     return Row(
@@ -405,14 +436,30 @@ ENTRY_POINTS = {
 }
 
 
-def process_time(data: bytes, fmt: str, deep: bool, repeat: int, entry: list[str]) -> float:
+# The floor of a whole process: start Python, read the record, orjson.loads it and dumps it.
+ORJSON_ROUND_TRIP = [
+    "-c",
+    "import sys, orjson; orjson.dumps(orjson.loads(open(sys.argv[1], 'rb').read()))",
+]
+
+
+def process_time(
+    data: bytes,
+    fmt: str,
+    deep: bool,
+    repeat: int,
+    entry: list[str],
+    build_type: str | None = None,
+) -> float:
     """Wall time of a whole command process on the input."""
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "input.json"
         path.write_bytes(data)
         command = [sys.executable, *entry, str(path)]
-        command += ["--format", fmt] + (["--deep-inspection"] if deep else [])
+        if entry is not ORJSON_ROUND_TRIP:
+            command += ["--format", fmt] + (["--deep-inspection"] if deep else [])
+            command += ["--build-type", build_type] if build_type else []
 
         def once() -> None:
             subprocess.run(command, env=env, stdout=subprocess.DEVNULL, check=True, cwd=ROOT)
@@ -443,7 +490,7 @@ def per_artifact_available() -> str | None:
 
 
 def profile(data: bytes, fmt: str, deep: bool, scope: str, top: int) -> str:
-    cfg = SlsaConfig(format=fmt, deep_inspection=deep)
+    cfg = config(fmt, deep, None)
     profiler = cProfile.Profile()
     profiler.enable()
     serialise(build(parse(data), cfg, scope))
@@ -464,6 +511,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="runs per figure (median)")
     parser.add_argument(
         "--stat", choices=["median", "min"], default="median", help="summary of the runs"
+    )
+    parser.add_argument(
+        "--one-repository",
+        action="store_true",
+        help="every step image from one repository, a digest per task (many materials, one name)",
+    )
+    parser.add_argument(
+        "--only",
+        metavar="FORMAT",
+        help="time only this format (both deep inspection settings, every build type)",
     )
     parser.add_argument(
         "--per-artifact", action="store_true", help="also time per-artifact statements"
@@ -489,9 +546,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.artifacts > args.tasks:
         parser.error("--artifacts cannot exceed --tasks")
 
-    data = synthetic_input(args.tasks, args.artifacts)
+    data = synthetic_input(args.tasks, args.artifacts, args.one_repository)
+    configs = [c for c in CONFIGS if args.only in (None, c[0])]
     print(
-        f"input: 1 PipelineRun + {args.tasks} TaskRuns, {args.artifacts} artifacts, "
+        f"input: 1 PipelineRun + {args.tasks} TaskRuns, {args.artifacts} artifacts"
+        f"{', one step image repository' if args.one_repository else ''}, "
         f"{len(data) / 1e6:.1f} MB JSON; {args.stat} of {args.repeat} runs; "
         f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
     )
@@ -506,15 +565,17 @@ def main(argv: list[str] | None = None) -> int:
 
     rows: list[Row] = []
     for scope in scopes:
-        for fmt, deep in CONFIGS:
+        for fmt, deep, build_type in configs:
+            if scope == "per-artifact" and build_type:
+                continue
             try:
                 repeat = args.repeat if scope == "per-run" else args.per_artifact_repeat
-                rows.append(measure(data, fmt, deep, scope, repeat))
+                rows.append(measure(data, fmt, deep, build_type, scope, repeat))
             except (NotImplementedError, ImportError) as exc:
                 print(f"note: skipping {fmt} deep={deep} {scope}: {exc!r}")
 
     header = (
-        f"{'configuration':<50} {'parse':>8} {'build':>8} {'serial.':>8} {'total':>8} "
+        f"{'configuration':<56} {'parse':>8} {'build':>8} {'serial.':>8} {'total':>8} "
         f"{'floor':>8} {'x floor':>7} {'peak MB':>8} {'stmts':>5} {'out MB':>6}"
     )
     print()
@@ -523,21 +584,27 @@ def main(argv: list[str] | None = None) -> int:
     print("-" * len(header))
     for row in rows:
         print(
-            f"{row.label:<50} {_ms(row.parse)} {_ms(row.build)} {_ms(row.serialise)} "
+            f"{row.label:<56} {_ms(row.parse)} {_ms(row.build)} {_ms(row.serialise)} "
             f"{_ms(row.total)} {_ms(row.floor)} {row.total / row.floor:7.1f} "
             f"{row.peak_mb:8.1f} {row.statements:5d} {row.out_bytes / 1e6:6.2f}"
         )
 
     if args.process:
+        floor = process_time(data, "", False, args.repeat, ORJSON_ROUND_TRIP)
+        print()
+        print(f"{'orjson parse + serialise of the record, whole process':<56} {_ms(floor)} ms")
         for name, entry in ENTRY_POINTS.items():
             print()
             print(f"whole process ({name}, start-up included)")
             startup = startup_time(args.repeat, entry)
-            print(f"{'start-up on a one-TaskRun input':<50} {_ms(startup)} ms")
-            for fmt, deep in CONFIGS:
-                wall = process_time(data, fmt, deep, args.repeat, entry)
-                label = f"{fmt} deep {'on' if deep else 'off'}"
-                print(f"{label:<50} {_ms(wall)} ms   (minus start-up: {_ms(wall - startup)} ms)")
+            print(f"{'start-up on a one-TaskRun input':<56} {_ms(startup)} ms")
+            for fmt, deep, build_type in configs:
+                wall = process_time(data, fmt, deep, args.repeat, entry, build_type)
+                label = config_label(fmt, deep, build_type)
+                print(
+                    f"{label:<56} {_ms(wall)} ms   (minus start-up: {_ms(wall - startup)} ms, "
+                    f"x orjson process: {wall / floor:4.1f})"
+                )
 
     if args.profile:
         scope = scopes[-1]

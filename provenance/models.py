@@ -146,6 +146,9 @@ class SigningKey(models.Model):
         CHECKPOINT = "checkpoint"
 
     key_id = models.CharField(max_length=100, unique=True)
+    # The id this key had before key ids became SSH fingerprints (base64 of the sha256 of the DER
+    # public key); attestations signed back then carry it, so verification still finds the key.
+    legacy_key_id = models.CharField(max_length=100, blank=True, default="")
     algorithm = models.CharField(max_length=16)
     public_key_pem = models.TextField()
     # Empty for the deployment-wide default key (and the checkpoint key).

@@ -450,6 +450,22 @@ def test_good_files_still_print_when_another_is_bad(
     assert err[0].startswith(f"{bad}: invalid JSON")
 
 
+def test_a_time_that_overflows_in_utc_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    record = json.loads(KANIKO.read_text())
+    record["status"]["startTime"] = "9999-12-31T23:59:59-05:00"
+    bad = tmp_path / "year-10000.json"
+    bad.write_text(json.dumps(record))
+    code, statements, err = run(capsys, KANIKO, bad, BUILD_PUSH)
+    assert code == 2
+    assert len(statements) == 2
+    assert err == [
+        f"{bad}: status.startTime is out of range once converted to UTC: "
+        "'9999-12-31T23:59:59-05:00'"
+    ]
+
+
 @pytest.mark.parametrize(
     ("args", "problem"),
     [

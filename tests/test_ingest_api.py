@@ -102,6 +102,16 @@ def test_one_bad_record_rejects_the_whole_request(api) -> None:
     assert not RunRecord.objects.exists()
 
 
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00"])
+def test_a_time_that_overflows_in_utc_is_400_naming_the_field(api, when) -> None:
+    bad = taskrun_doc()
+    bad["status"]["startTime"] = when
+    response = api.post(orjson.dumps(bad))
+    assert response.status_code == 400
+    assert "status.startTime is out of range" in response.json()["error"]
+    assert not RunRecord.objects.exists()
+
+
 def test_body_over_the_limit_is_413(api, settings) -> None:
     settings.INGEST_MAX_BYTES = 1000
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000

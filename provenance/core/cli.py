@@ -17,10 +17,9 @@ from argparse import ArgumentParser
 from collections.abc import Callable, Mapping
 from typing import Any, BinaryIO
 
-import orjson
-
 from .documents import load_documents
 from .errors import ProvenanceError
+from .intoto import statement_bytes
 from .plan import Plan, plan_statements, validate_policy
 from .slsa.config import BUILD_TYPE_SLSA, BUILD_TYPE_SLSA_TEKTON, DEFAULT_BUILDER_ID, SlsaConfig
 from .tekton import Run, parse_records
@@ -156,7 +155,7 @@ def _statements_for(
         if not plan.statements:
             reasons = "; ".join(_waiting_text(plan)) or "nothing to attest"
             err(f"{label}: {_describe(run_)}: no statement: {reasons}")
-        lines.extend(orjson.dumps(planned.statement).decode() for planned in plan.statements)
+        lines.extend(statement_bytes(planned.statement).decode() for planned in plan.statements)
     return lines
 
 

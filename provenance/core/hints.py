@@ -6,10 +6,11 @@ Chains does; they never fail the statement.
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import string
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from .digests import IMAGE_REFERENCE_DIGEST, parse_digest
 from .tekton import Result
@@ -26,7 +27,10 @@ GIT_COMMIT = "CHAINS-GIT_COMMIT"
 
 DEFAULT_REGISTRY = "index.docker.io"
 _REPOSITORY_CHARS = re.compile(r"[a-z0-9_\-./]{2,255}")
-_TAG = re.compile(r"[\w][\w.\-]{0,127}")
+_TAG = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
+# ASCII characters Go's net/url accepts in a host, and an optional ":port".
+_HOST_CHARS = frozenset("!\"$&'()*+,-.:;<=>[]_~" + string.ascii_letters + string.digits)
+_PORT = re.compile(r"(:[0-9]*)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,40 +61,64 @@ def image_repository(reference: str) -> tuple[str, str] | None:
     base, digest = parts
     if not IMAGE_REFERENCE_DIGEST.fullmatch(digest):
         return None
-    name_parts = base.split(":")
-    if len(name_parts) > 1 and "/" not in name_parts[-1]:
-        tag = name_parts[-1]
-        if not _TAG.fullmatch(tag):
-            return None
-        base = ":".join(name_parts[:-1])
-    repository = _repository_name(base)
+    # A valid tag is dropped; when the tag part does not parse, Go goes on with the whole name
+    # (which then fails as a repository, a ':' being no repository character).
+    repository = _tagged_repository(base) or _repository_name(base)
     if repository is None:
         return None
     return repository, digest.removeprefix("sha256:")
 
 
+def _tagged_repository(name: str) -> str | None:
+    """``name.NewTag``: the repository name of ``repo[:tag]``, or None when it does not parse."""
+    parts = name.split(":")
+    base = name
+    if len(parts) > 1 and "/" not in parts[-1]:
+        base, tag = ":".join(parts[:-1]), parts[-1]
+        if not _TAG.fullmatch(tag):
+            return None
+    return _repository_name(base)
+
+
 def _repository_name(name: str) -> str | None:
+    """``name.NewRepository(name).Name()``, or None when Go refuses the name."""
     if not name:
         return None
     registry = ""
     repo = name
     first, sep, rest = name.partition("/")
-    if sep and ("." in first or ":" in first):
+    if sep and (first == "localhost" or "." in first or ":" in first):
         registry, repo = first, rest
-    if not _REPOSITORY_CHARS.fullmatch(repo):
+    if not _REPOSITORY_CHARS.fullmatch(repo) or not _is_uri_authority(registry):
         return None
-    if registry:
-        try:
-            host = urlsplit("//" + registry).netloc
-        except ValueError:
-            return None
-        if host != registry:
-            return None
     if registry in ("", "docker.io"):
         registry = DEFAULT_REGISTRY
     if "/" not in repo and registry == DEFAULT_REGISTRY:
         repo = "library/" + repo
     return f"{registry}/{repo}"
+
+
+def _is_uri_authority(registry: str) -> bool:
+    """go-containerregistry's ``checkRegistry``: Go's ``url.Parse("//" + registry).Host`` must
+    give the registry back unchanged (``pkg:oci`` is refused: ``oci`` is not a port)."""
+    if not registry:
+        return True
+    if any(char in "#?%" or char < " " or char == "\x7f" for char in registry):
+        return False
+    if any(char.isascii() and char not in _HOST_CHARS for char in registry):
+        return False
+    if registry.rfind("[") > 0:
+        return False
+    if registry.startswith("["):
+        close = registry.rfind("]")
+        if close < 0 or not _PORT.fullmatch(registry[close + 1 :]):
+            return False
+        try:
+            return ipaddress.ip_address(registry[1:close]).version == 6
+        except ValueError:
+            return False
+    colon = registry.rfind(":")
+    return colon < 0 or bool(_PORT.fullmatch(registry[colon:]))
 
 
 # --- extraction --------------------------------------------------------------------------------
@@ -219,12 +247,15 @@ def is_subject_result(result: Result) -> bool:
 
 
 def git_source(sources: Iterable[Iterable[tuple[str, object]]]) -> tuple[str, str]:
-    """``CHAINS-GIT_URL``/``CHAINS-GIT_COMMIT`` from (name, value) lists; later sources win."""
+    """``CHAINS-GIT_URL``/``CHAINS-GIT_COMMIT`` from (name, value) lists; later sources win.
+
+    Chains reads ``ParamValue.StringVal``: an array or object value (or none) counts as ``""``.
+    """
     url = commit = ""
     for source in sources:
         for name, value in source:
             if not isinstance(value, str):
-                continue
+                value = ""
             if name == GIT_URL:
                 url = value
             elif name == GIT_COMMIT:

@@ -40,7 +40,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from .errors import SigningError
-from .signing import Algorithm, PrivateKey, PublicKey, algorithm_of, public_key_pem_of
+from .signing import Algorithm, PrivateKey, PublicKey, algorithm_of, key_id_of, public_key_pem_of
 
 X509_PEM = "x509.pem"
 COSIGN_KEY = "cosign.key"
@@ -96,16 +96,9 @@ class KeyMaterial:
 
 
 def ssh_fingerprint(public_key: PublicKey | str | bytes) -> str:
-    """``ssh.FingerprintSHA256``: ``"SHA256:" + base64(sha256(SSH wire public key))``, unpadded.
-
-    This is what ``ssh-keygen -l`` prints and what Chains shows as a key id. The wire form is
-    RFC 4253 §6.6 (Ed25519: RFC 8709; ECDSA: RFC 5656 §3.1), which ``cryptography`` writes as
-    the base64 field of an OpenSSH public key line.
-    """
-    key = _public_key(public_key)
-    line = key.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
-    wire = base64.b64decode(line.split()[1])
-    return "SHA256:" + base64.b64encode(hashlib.sha256(wire).digest()).decode().rstrip("=")
+    """What ``ssh-keygen -l`` prints and Chains shows as the key id: the DSSE key id
+    (:func:`.signing.key_id_of`) of a key given loaded or as PEM."""
+    return key_id_of(_public_key(public_key))
 
 
 def _public_key(value: PublicKey | str | bytes) -> PublicKey:

@@ -109,6 +109,9 @@ def _plan(run: Run, cfg: SlsaConfig, scope: str, emit: str, explain: bool) -> Pl
         ready, why = False, "the run is not done"
     if not ready:
         return Plan(waiting=(Waiting(None, why, final=done),))
+    held = chains_holds(run)
+    if held is not None:
+        return Plan(waiting=(held,))
     statement = generate(run, cfg)
     return Plan(
         statements=(
@@ -121,6 +124,24 @@ def _plan(run: Run, cfg: SlsaConfig, scope: str, emit: str, explain: bool) -> Pl
             ),
         )
     )
+
+
+def chains_holds(run: Run) -> Waiting | None:
+    """Why Chains' controller would not sign this finished PipelineRun yet, or None.
+
+    Chains signs a PipelineRun only once every TaskRun its ``childReferences`` name exists and
+    has completed. It gives up for good on a child that does not exist; a record store may simply
+    not have received it yet, so that is a wait here, like an unfinished child.
+    """
+    if isinstance(run, PipelineRun):
+        children = {tr.name: tr for tr in run.task_runs}
+        for ref in run.child_references:
+            child = children.get(ref.name)
+            if child is None:
+                return Waiting(None, f"child TaskRun {ref.name} (in childReferences) is missing")
+            if child.meta.completion_time is None:
+                return Waiting(None, f"child TaskRun {ref.name} has not completed")
+    return None
 
 
 def plan_per_artifact(pr: PipelineRun, cfg: SlsaConfig, emit: str, *, explain: bool) -> Plan:

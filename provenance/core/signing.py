@@ -5,9 +5,10 @@ Two algorithms, the ones Tekton Chains and cosign use for x509/file keys:
 - ``ecdsa-p256``: ECDSA over NIST P-256 with SHA-256, signature DER-encoded (cosign's format);
 - ``ed25519``: pure Ed25519 (RFC 8032) over the message.
 
-A key is identified the way Chains (and ``ssh-keygen -l``) prints a fingerprint:
-``"SHA256:" + base64(sha256(DER SubjectPublicKeyInfo))`` without padding. The id depends only on
-the public key, so anyone holding the PEM public key can recompute it.
+A key is identified as Chains identifies it in an envelope's ``keyid``: the SSH SHA256
+fingerprint (``ssh.FingerprintSHA256``, what ``ssh-keygen -l`` prints), that is
+``"SHA256:" + base64(sha256(public key in SSH wire format))`` without padding. The id depends only
+on the public key, so anyone holding the PEM public key can recompute it.
 """
 
 from __future__ import annotations
@@ -48,11 +49,14 @@ class Signer(Protocol):
 
 
 def key_id_of(public_key: PublicKey) -> str:
-    """SSH-style fingerprint of the key's DER SubjectPublicKeyInfo (what Chains shows as key id)."""
-    der = public_key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    """The SSH SHA256 fingerprint of the key, as Chains sets DSSE ``keyid``
+    (``ssh.FingerprintSHA256(ssh.NewPublicKey(pub))``)."""
+    # "<type> <base64 of the SSH wire format>": the fingerprint hashes the wire format.
+    openssh = public_key.public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
     )
-    digest = hashlib.sha256(der).digest()
+    wire = base64.b64decode(openssh.split()[1])
+    digest = hashlib.sha256(wire).digest()
     return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
 
 

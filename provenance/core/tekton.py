@@ -17,6 +17,8 @@ from typing import Any
 
 from .documents import paused_gc
 from .errors import RecordError
+from .gojson import go_value
+from .gojson.custom import param_value_codec
 
 JsonObject = dict[str, Any]
 ResultValue = str | list[str] | dict[str, str]
@@ -108,7 +110,7 @@ class TaskRun:
     steps: tuple[Step, ...]
     sidecar_image_ids: tuple[str, ...]
     owner_uids: tuple[str, ...]
-    raw: JsonObject  # the object as given, for the slsa-tekton build type's full-TaskRun content
+    raw: JsonObject  # the object in its v1 shape, for the slsa-tekton build type's content
 
     @property
     def name(self) -> str:
@@ -307,10 +309,8 @@ def _build_pipeline_run(doc: JsonObject, children: list[TaskRun]) -> PipelineRun
         for ref in (status.get("childReferences") or [])
         if isinstance(ref, dict)
     )
-    # Chains gathers children in childReferences order; children it does not name follow in
-    # input order.
-    order = {ref.name: position for position, ref in enumerate(refs)}
-    ordered = sorted(children, key=lambda tr: order.get(tr.name, len(order)))
+    gathered = _gather(refs, children)
+    ordered = list({id(tr): tr for tr in gathered}.values())
     pipeline_spec = status.get("pipelineSpec")
     if isinstance(pipeline_spec, dict):
         for part in ("tasks", "finally", "results", "params", "workspaces"):
@@ -326,7 +326,7 @@ def _build_pipeline_run(doc: JsonObject, children: list[TaskRun]) -> PipelineRun
         if isinstance(s, dict) and s.get("name")
     )
     by_label: dict[str, list[TaskRun]] = {}
-    for tr in ordered:
+    for tr in gathered:
         if tr.pipeline_task is not None:
             by_label.setdefault(tr.pipeline_task, []).append(tr)
     spec = pipeline_spec if isinstance(pipeline_spec, dict) else None
@@ -346,6 +346,19 @@ def _build_pipeline_run(doc: JsonObject, children: list[TaskRun]) -> PipelineRun
         task_runs_by_label={label: tuple(runs) for label, runs in by_label.items()},
         executed=executed,
     )
+
+
+def _gather(refs: tuple[ChildReference, ...], children: list[TaskRun]) -> list[TaskRun]:
+    """The children Chains' controller appends: for each ``childReferences`` name in order, the
+    TaskRun of that name (the first one given when several share it; a name listed twice gives
+    it twice). Without ``childReferences``, every joined child in input order, as Chains' own
+    tests append them."""
+    if not refs:
+        return children
+    by_name: dict[str, TaskRun] = {}
+    for tr in children:
+        by_name.setdefault(tr.name, tr)
+    return [by_name[ref.name] for ref in refs if ref.name in by_name]
 
 
 def parse_task_run(obj: JsonObject) -> TaskRun:
@@ -377,7 +390,7 @@ def parse_task_run(obj: JsonObject) -> TaskRun:
         steps=steps,
         sidecar_image_ids=sidecars,
         owner_uids=owners,
-        raw=obj,
+        raw=doc,
     )
 
 
@@ -408,7 +421,7 @@ def _parse_meta(doc: JsonObject, kind: str) -> RunMeta:
     provenance = status.get("provenance") or {}
     flags = provenance.get("featureFlags") if isinstance(provenance, dict) else None
     params = tuple(
-        (str(p.get("name")), p.get("value"))
+        (str(p.get("name")), param_value(p))
         for p in _list_of_dicts(spec.get("params"), "spec.params")
         if p.get("name") is not None
     )
@@ -430,7 +443,11 @@ def _parse_meta(doc: JsonObject, kind: str) -> RunMeta:
         ref_source=_parse_ref_source(
             provenance.get("refSource") if isinstance(provenance, dict) else None
         ),
-        feature_flags=_feature_flags(flags) if isinstance(flags, dict) else None,
+        feature_flags=(
+            go_value("config.FeatureFlags", flags, "status.provenance.featureFlags")
+            if isinstance(flags, dict)
+            else None
+        ),
     )
 
 
@@ -500,33 +517,12 @@ def _parse_ref_source(raw: Any) -> RefSource | None:
     )
 
 
-_FEATURE_FLAGS = {
-    name.lower(): name
-    for name in (
-        "disableAffinityAssistant", "disableCredsInit", "runningInEnvWithInjectedSidecars",
-        "requireGitSSHSecretKnownHosts", "enableTektonOCIBundles", "scopeWhenExpressionsToTask",
-        "enableAPIFields", "sendCloudEventsForRuns", "awaitSidecarReadiness", "embeddedStatus",
-        "enableSpire", "resourceVerificationMode", "verificationNoMatchPolicy",
-        "enforceNonfalsifiability", "enableProvenanceInStatus", "resultExtractionMethod",
-        "maxResultSize", "setSecurityContext", "setSecurityContextReadOnlyRootFilesystem",
-        "coschedule", "enableCELInWhenExpression", "enableStepActions", "enableParamEnum",
-        "enableArtifacts", "disableInlineSpec", "enableConciseResolverSyntax",
-        "enableKubernetesSidecar", "enableWaitExponentialBackoff", "enableKeepPodOnCancel",
-        "customTaskVersion",
-    )
-}  # fmt: skip
-
-
-def _feature_flags(raw: Mapping[str, Any]) -> dict[str, Any]:
-    # Go decodes JSON keys case-insensitively into the FeatureFlags struct and re-encodes them
-    # with its camelCase tags, omitting false and empty values (spec §5.2, §9.3). Keys this
-    # table does not know are kept with a lower-cased first letter rather than lost.
-    flags: dict[str, Any] = {}
-    for key, value in raw.items():
-        if value is False or value == "" or value == 0 or value is None:
-            continue
-        flags[_FEATURE_FLAGS.get(key.lower(), key[:1].lower() + key[1:])] = value
-    return flags
+def param_value(param: Mapping[str, Any]) -> Any:
+    """A param's value as Go's ``ParamValue`` reads it, or None when it has no ``value`` (Go
+    decodes that, but cannot encode it again: Chains fails on such a run)."""
+    if "value" not in param:
+        return None
+    return param_value_codec(param["value"])
 
 
 def _list_of_dicts(raw: Any, what: str) -> list[JsonObject]:
@@ -560,7 +556,12 @@ def to_utc(raw: Any, what: str) -> str | None:
         parsed = datetime.fromisoformat(match.group("seconds") + _offset(match.group("zone")))
     except ValueError:
         raise RecordError(f"{what} is not an RFC 3339 time: {raw!r}") from None
-    text = parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    try:
+        text = parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    except OverflowError:
+        # 9999-12-31T23:59:59-05:00 is year 10000 in UTC; 0001-01-01T00:00:00+05:00 year 0.
+        # Go can hold them but not write them as a statement time: Chains fails too.
+        raise RecordError(f"{what} is out of range once converted to UTC: {raw!r}") from None
     return text + (f".{fraction}" if fraction else "") + "Z"
 
 
@@ -607,7 +608,8 @@ def _normalise_task_run(obj: JsonObject) -> JsonObject:
         _bundle_to_resolver(spec, "taskRef")
         if isinstance(spec.get("podTemplate"), dict) is False:
             spec.pop("podTemplate", None)
-    doc["spec"] = {k: v for k, v in spec.items() if k in _TASK_RUN_SPEC_V1}
+        spec = {k: v for k, v in spec.items() if k in _TASK_RUN_SPEC_V1}
+    doc["spec"] = spec
     doc["status"] = status
     return doc
 
@@ -644,7 +646,8 @@ def _normalise_pipeline_run(obj: JsonObject) -> JsonObject:
             config_source = provenance.get("configSource")
             if isinstance(config_source, dict):
                 status["provenance"] = {**provenance, "refSource": config_source}
-    doc["spec"] = {k: v for k, v in spec.items() if k in _PIPELINE_RUN_SPEC_V1}
+        spec = {k: v for k, v in spec.items() if k in _PIPELINE_RUN_SPEC_V1}
+    doc["spec"] = spec
     doc["status"] = status
     return doc
 

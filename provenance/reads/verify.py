@@ -135,19 +135,22 @@ class KeyRing:
 
 
 def key_ring() -> KeyRing:
-    """Every registered key (one query)."""
-    keys = {k.key_id: k for k in SigningKey.objects.all()}
+    """Every registered key (one query), under its id and, for a key registered before key ids
+    became SSH fingerprints, under the id its older attestations carry too."""
+    keys: dict[str, SigningKey] = {}
     loaded: dict[str, PublicKey] = {}
     broken: dict[str, Reason] = {}
-    for key in keys.values():
+    for key in SigningKey.objects.all():
+        ids = [key.key_id, *([key.legacy_key_id] if key.legacy_key_id else [])]
+        keys.update(dict.fromkeys(ids, key))
         try:
             public = load_public_key(key.public_key_pem)
         except SigningError as exc:
-            broken[key.key_id] = Reason("key-unreadable", f"cannot be read: {exc}")
+            broken.update(dict.fromkeys(ids, Reason("key-unreadable", f"cannot be read: {exc}")))
             continue
-        loaded[key.key_id] = public
+        loaded.update(dict.fromkeys(ids, public))
         if key_id_of(public) != key.key_id:
-            broken[key.key_id] = Reason("key-mismatch", "does not match its id")
+            broken.update(dict.fromkeys(ids, Reason("key-mismatch", "does not match its id")))
     return KeyRing(keys=keys, loaded=loaded, broken=broken)
 
 

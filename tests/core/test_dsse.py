@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import subprocess
+from pathlib import Path
 
 import orjson
 import pytest
@@ -74,14 +76,50 @@ def test_ecdsa_signature_is_der_as_cosign_writes_it() -> None:
     assert not verify_signature(signer.public_key_pem, b"other", sig)
 
 
-def test_key_id_is_the_ssh_style_fingerprint_of_the_spki() -> None:
-    signer = KeySigner.from_private_pem(generate_private_key_pem("ed25519"))
-    der = load_public_key(signer.public_key_pem).public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    expected = base64.b64encode(hashlib.sha256(der).digest()).decode().rstrip("=")
-    assert signer.key_id == "SHA256:" + expected
+def _ssh_keygen_fingerprint(public_key_line: bytes, tmp_path: Path) -> str:
+    """``ssh-keygen -l`` (OpenSSH, an independent implementation) on an OpenSSH public key."""
+    path = tmp_path / "key.pub"
+    path.write_bytes(public_key_line + b"\n")
+    listed = subprocess.run(
+        ["ssh-keygen", "-l", "-E", "sha256", "-f", str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return listed.split()[1]
+
+
+def test_ecdsa_key_id_is_what_ssh_keygen_prints(tmp_path: Path) -> None:
+    signer = KeySigner.from_private_pem(generate_private_key_pem("ecdsa-p256"))
+    pem = tmp_path / "key.pem"
+    pem.write_text(signer.public_key_pem)
+    # OpenSSH itself converts the PEM SubjectPublicKeyInfo to its own format.
+    converted = subprocess.run(
+        ["ssh-keygen", "-i", "-m", "PKCS8", "-f", str(pem)], check=True, capture_output=True
+    ).stdout.strip()
+    assert signer.key_id == _ssh_keygen_fingerprint(converted, tmp_path)
     assert "=" not in signer.key_id
+
+
+def test_ed25519_key_id_is_what_ssh_keygen_prints(tmp_path: Path) -> None:
+    signer = KeySigner.from_private_pem(generate_private_key_pem("ed25519"))
+    raw = load_public_key(signer.public_key_pem).public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+
+    def ssh_string(data: bytes) -> bytes:
+        return len(data).to_bytes(4, "big") + data
+
+    # RFC 8709: string "ssh-ed25519", string key. (This OpenSSH cannot read Ed25519 PEM.)
+    wire = ssh_string(b"ssh-ed25519") + ssh_string(raw)
+    line = b"ssh-ed25519 " + base64.b64encode(wire)
+    assert signer.key_id == _ssh_keygen_fingerprint(line, tmp_path)
+
+
+def test_envelope_keyid_is_the_signer_key_id() -> None:
+    signer = KeySigner.from_private_pem(generate_private_key_pem("ecdsa-p256"))
+    envelope = orjson.loads(dsse.sign(b"{}", signer).to_json())
+    assert [s["keyid"] for s in envelope["signatures"]] == [signer.key_id]
 
 
 def test_signer_from_file_uri(tmp_path) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from provenance.core import RecordError, parse_records
 from provenance.core.hints import (
@@ -118,7 +120,11 @@ def test_array_valued_image_hint_is_ignored() -> None:
         ("abc:latest", "index.docker.io/library/abc"),
         ("localhost:5000/foo", "localhost:5000/foo"),
         ("localhost:5000/foo:1.0", "localhost:5000/foo"),
-        ("localhost/foo", "index.docker.io/localhost/foo"),
+        # go-containerregistry: a first segment named localhost is a registry too
+        ("localhost/foo", "localhost/foo"),
+        ("[::1]:5000/app", "[::1]:5000/app"),
+        ("reg.io/app:-tag", "reg.io/app"),
+        ("host:5000", "index.docker.io/library/host"),
         ("oci://gcr.io/foo/bar", "oci://gcr.io/foo/bar"),
         ("https://gcr.io/foo/bar", "https://gcr.io/foo/bar"),
         ("quay.io/a/b/c/d", "quay.io/a/b/c/d"),
@@ -146,6 +152,11 @@ def test_image_names_are_normalised(url: str, expected: str) -> None:
         f"a@{sha256('a')}",
         f"@{sha256('a')}",
         f"gcr.io/team app@{sha256('a')}",
+        # the registry must survive Go's url.Parse("//" + registry) unchanged
+        f"pkg:oci/app@{sha256('a')}",
+        f"[1.2.3.4]/app@{sha256('a')}",
+        f"re%67.io/app@{sha256('a')}",
+        f"a.b:80x/app@{sha256('a')}",
     ],
 )
 def test_invalid_image_references_are_rejected(reference: str) -> None:
@@ -542,5 +553,35 @@ def test_pipeline_run_git_hints_use_the_same_precedence() -> None:
     assert pipeline_run_git(pr) == ("https://p", "r1")
 
 
-def test_git_source_ignores_non_string_values() -> None:
-    assert git_source([[(URL, "https://a"), (COMMIT, "c")], [(URL, ["x"])]]) == ("https://a", "c")
+def test_git_source_reads_an_array_value_as_the_empty_string() -> None:
+    # Chains reads ParamValue.StringVal, which is "" for an array: a later array-valued
+    # CHAINS-GIT_URL clears the earlier URL (and then no git material is written).
+    assert git_source([[(URL, "https://a"), (COMMIT, "c")], [(URL, ["x"])]]) == ("", "c")
+
+
+def _append_artifacts(items: list[tuple[str, dict[str, str]]]) -> list[dict[str, Any]]:
+    """Chains' AppendMaterials, step by step: the first entry with the same name that shares a
+    pair takes the new digest into its own map; anything else is appended."""
+    entries: list[dict[str, Any]] = []
+    for name, digest in items:
+        for entry in entries:
+            if entry["uri"] == name and any(
+                digest.get(alg) == hex_ for alg, hex_ in entry["digest"].items()
+            ):
+                entry["digest"].update(digest)
+                break
+        else:
+            entries.append({"uri": name, "digest": dict(digest)})
+    return entries
+
+
+_small_digests = st.dictionaries(
+    st.sampled_from(["sha1", "sha256", "sha512"]), st.sampled_from(["a", "b", "c"]), min_size=1
+)
+
+
+@given(st.lists(st.tuples(st.sampled_from(["oci://x", "oci://y"]), _small_digests), max_size=12))
+def test_descriptor_list_merges_as_chains_does(items: list[tuple[str, dict[str, str]]]) -> None:
+    materials = DescriptorList("uri")
+    materials.extend(items)
+    assert materials.entries == _append_artifacts(items)

@@ -274,7 +274,8 @@ def test_task_run_git_url_without_commit_gives_no_material() -> None:
 
 def test_pipeline_run_git_commit_without_url_gives_no_material() -> None:
     pr = pipeline_run(params=[param("CHAINS-GIT_COMMIT", SHA1)])
-    assert v02(pr)["predicate"]["materials"] == []
+    # No material at all: predicate.materials is omitempty in Chains' Go type.
+    assert "materials" not in v02(pr)["predicate"]
 
 
 def test_deep_inspection_child_git_commit_without_url_gives_git_dot_git_material() -> None:
@@ -428,7 +429,7 @@ def test_children_without_completion_time_add_nothing() -> None:
     )
     statement = v02(pr, running, deep=True)
     assert "subject" not in statement
-    assert statement["predicate"]["materials"] == []
+    assert "materials" not in statement["predicate"]
     assert tasks_of(statement) == []
 
 
@@ -528,7 +529,7 @@ def test_service_account_is_omitted_without_task_run_template() -> None:
 def test_tasks_are_null_without_pipeline_spec() -> None:
     statement = v02(pipeline_run(with_pipeline_spec=False), child("build"))
     assert statement["predicate"]["buildConfig"] == {"tasks": None}
-    assert statement["predicate"]["materials"] == []
+    assert "materials" not in statement["predicate"]
 
 
 def test_tasks_are_empty_without_children() -> None:
@@ -642,6 +643,29 @@ def test_after_includes_when_expression_references() -> None:
         ),
     ]
     assert after_of(tasks)["deploy"] == ["check", "gate"]
+
+
+def test_after_includes_references_in_a_cel_when_expression() -> None:
+    tasks = [
+        pipeline_task("scan"),
+        pipeline_task("release", when=[{"cel": "'$(tasks.scan.results.verdict)' == 'clean'"}]),
+    ]
+    assert after_of(tasks)["release"] == ["scan"]
+
+
+def test_after_keeps_run_after_as_written_and_skips_six_part_references() -> None:
+    tasks = [
+        pipeline_task("a"),
+        pipeline_task(
+            "b",
+            run_after=["a", "a"],
+            params=[
+                param("deep", "$(tasks.x.results.obj.key.more)"),
+                param("f", "$(finally.z.results.r)"),
+            ],
+        ),
+    ]
+    assert after_of(tasks)["b"] == ["a", "a", "z"]
 
 
 def test_after_includes_matrix_and_matrix_include_references() -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
 
-from provenance.core import FormatError, SlsaConfig, generate, parse_records
+from provenance.core import FormatError, RecordError, SlsaConfig, generate, parse_records
 
 from .builders import (
     child,
@@ -190,6 +191,21 @@ def test_v2alpha4_artifact_uri_pair_is_not_a_subject_but_a_byproduct() -> None:
             "taskRunResults/tr/ARTIFACT_DIGEST": sha256("b"),
         },
     )
+
+
+def test_byproduct_content_is_go_json_of_the_value() -> None:
+    # json.Marshal: compact, map keys sorted, <, > and & escaped.
+    tr = task_run(
+        name="tr",
+        status_results=[result("report", {"z": "a<b", "a": "x&y"}), result("note", "1 > 0")],
+    )
+    contents = [
+        b["content"] for b in provenance(tr, fmt=ALPHA4)["predicate"]["runDetails"]["byproducts"]
+    ]
+    assert [base64.b64decode(c) for c in contents] == [
+        b'{"a":"x\\u0026y","z":"a\\u003cb"}',
+        b'"1 \\u003e 0"',
+    ]
 
 
 def test_v2alpha4_output_without_build_marker_is_only_a_byproduct() -> None:
@@ -472,6 +488,18 @@ def test_v2alpha4_deep_inspection_adds_step_inputs_then_child_inputs() -> None:
     ]
 
 
+@pytest.mark.parametrize("url", [None, ""])
+def test_step_result_commit_without_url_gives_git_dot_git(url: str | None) -> None:
+    # Chains' FromStepActionsResults builds the URL before it checks it, as for TaskRun hints.
+    step_results = [result("CHAINS-GIT_COMMIT", "e" * 40)]
+    if url is not None:
+        step_results.append(result("CHAINS-GIT_URL", url))
+    pr = pipeline_run(tasks=[pipeline_task("clone")])
+    clone = child("clone", steps=[step("fetch", "gcr.io/t/git", "1", step_results=step_results)])
+    found = [d for d in deps(provenance(pr, clone, fmt=ALPHA4, deep=True)) if d.get("name")]
+    assert found == [{"name": "inputs/result", "uri": "git+.git", "digest": {"sha1": "e" * 40}}]
+
+
 def test_v2alpha3_deep_inspection_adds_child_inputs_but_not_step_inputs() -> None:
     assert dep_keys(provenance(*deep_fixture(), fmt=ALPHA3, deep=True)) == [
         ("", "oci://gcr.io/t/git"),
@@ -694,11 +722,18 @@ def test_artifact_inputs_dependency_uses_the_parsed_digest() -> None:
 
 
 def test_task_run_run_spec_prunes_empty_fields_and_keeps_service_account() -> None:
-    tr = task_run(params=[], spec_extra={"serviceAccountName": "", "workspaces": [], "timeout": ""})
+    tr = task_run(params=[], spec_extra={"serviceAccountName": "", "workspaces": [], "retries": 0})
     assert external(provenance(tr))["runSpec"] == {
         "serviceAccountName": "",
         "taskRef": {"name": "build", "kind": "Task"},
     }
+
+
+def test_an_empty_timeout_is_refused_as_chains_decoder_refuses_it() -> None:
+    # metav1.Duration parses "" with time.ParseDuration, which fails: Chains gets no TaskRun.
+    tr = task_run(spec_extra={"timeout": ""})
+    with pytest.raises(RecordError, match=r"spec\.timeout: invalid duration"):
+        provenance(tr)
 
 
 def test_task_run_run_spec_gets_service_account_when_missing() -> None:
@@ -768,9 +803,11 @@ def test_build_config_source_for_a_remote_pipeline_ref() -> None:
         pipeline_ref={"resolver": "bundles", "params": [param("bundle", "gcr.io/p:1")]},
         ref=ref_source(PIPELINES_REPO, SHA1),
     )
+    # Chains writes a map[string]string with all three keys: no entryPoint is "path": "".
     assert external(provenance(pr))["buildConfigSource"] == {
         "repository": PIPELINES_REPO,
         "ref": f"sha1:{SHA1}",
+        "path": "",
     }
 
 
@@ -838,8 +875,28 @@ def test_slsa_tekton_always_emits_pipeline_task_with_content() -> None:
     ]
     assert resolved[0].keys() == {"name", "content"}
     assert resolved[2]["digest"] == {"sha1": SHA1}
-    assert decode(resolved[0]["content"]) == a
-    assert decode(resolved[2]["content"]) == b
+    # The child TaskRun as Go encodes v1.TaskRun: TypeMeta, metadata, spec, status, in the
+    # type's field order, with its non-omitempty fields (podName) even when the record has none.
+    content = decode(resolved[0]["content"])
+    assert list(content) == ["kind", "apiVersion", "metadata", "spec", "status"]
+    assert content["metadata"]["name"] == a["metadata"]["name"]
+    assert content["status"]["podName"] == ""
+    assert content["status"]["steps"][0]["imageID"] == a["status"]["steps"][0]["imageID"]
+    assert decode(resolved[2]["content"])["metadata"]["name"] == b["metadata"]["name"]
+
+
+def test_slsa_tekton_skips_a_child_go_cannot_encode_with_its_images() -> None:
+    # A param without a value: json.Marshal of the TaskRun fails, Chains logs it and skips the
+    # task (its pipelineTask entry and its step images); the statement is still written.
+    pr = pipeline_run(tasks=[pipeline_task("a"), pipeline_task("b")])
+    a = child("a", steps=[step("s", "gcr.io/t/one", "1")])
+    a["spec"]["params"] = [{"name": "broken"}]
+    b = child("b", steps=[step("s", "gcr.io/t/two", "2")])
+    resolved = deps(provenance(pr, a, b, build_type=SLSA_TEKTON))
+    assert [(d.get("name", ""), d.get("uri", "")) for d in resolved] == [
+        ("pipelineTask", ""),
+        ("", "oci://gcr.io/t/two"),
+    ]
 
 
 def test_slsa_tekton_pipeline_task_is_not_deduped_against_the_pipeline() -> None:

@@ -9,7 +9,15 @@ from typing import Any
 
 import pytest
 
-from provenance.core import PipelineRun, RecordError, TaskRun, load_documents, parse_records
+from provenance.core import (
+    PipelineRun,
+    RecordError,
+    SlsaConfig,
+    TaskRun,
+    generate,
+    load_documents,
+    parse_records,
+)
 from provenance.core.tekton import Result, to_utc
 
 from .builders import (
@@ -35,6 +43,16 @@ def only_task_run(obj: dict[str, object]) -> TaskRun:
     assert len(runs) == 1
     assert isinstance(runs[0], TaskRun)
     return runs[0]
+
+
+def run_spec(run: TaskRun | PipelineRun) -> dict[str, Any]:
+    """``externalParameters.runSpec`` of the run's SLSA v1.0 statement: the spec as Chains
+    re-encodes it from Tekton's Go type."""
+    statement = generate(run, SlsaConfig(format="slsa/v2alpha4"))
+    spec: dict[str, Any] = statement["predicate"]["buildDefinition"]["externalParameters"][
+        "runSpec"
+    ]
+    return spec
 
 
 def param_list(name: str, values: list[str]) -> dict[str, object]:
@@ -188,7 +206,8 @@ def test_child_reference_order_comes_from_the_yaml_record(tekton_data: Path) -> 
     assert child_names(pr) == ["build-push-run-clone", "build-push-run-build"]
 
 
-def test_children_not_in_child_references_follow_in_input_order() -> None:
+def test_with_child_references_only_the_children_they_name_are_used() -> None:
+    # Chains' controller fetches exactly the TaskRuns childReferences name; others it never sees.
     pr = pipeline_run("pr", child_refs=["pr-named"])
     objects = [
         child("x", "pr-extra-1"),
@@ -196,7 +215,24 @@ def test_children_not_in_child_references_follow_in_input_order() -> None:
         child("y", "pr-extra-2"),
         child("named", "pr-named"),
     ]
-    assert child_names(only_pipeline_run(objects)) == ["pr-named", "pr-extra-1", "pr-extra-2"]
+    assert child_names(only_pipeline_run(objects)) == ["pr-named"]
+
+
+def test_without_child_references_every_joined_child_is_used_in_input_order() -> None:
+    # Chains' own test data has no childReferences: its tests append every TaskRun given.
+    pr = pipeline_run("pr")
+    objects = [pr, child("y", "pr-b"), child("x", "pr-a")]
+    assert child_names(only_pipeline_run(objects)) == ["pr-b", "pr-a"]
+
+
+def test_a_name_shared_by_two_task_runs_gives_the_first_for_every_reference() -> None:
+    pr = pipeline_run("pr", child_refs=["pr-a", "pr-dup", "pr-dup"])
+    first, second = child("x", "pr-dup"), child("y", "pr-dup")
+    objects = [pr, child("a", "pr-a"), first, second]
+    run = only_pipeline_run(objects)
+    assert child_names(run) == ["pr-a", "pr-dup"]
+    assert [tr.pipeline_task for tr in run.task_runs_for("x")] == ["x", "x"]
+    assert run.task_runs_for("y") == ()
 
 
 def test_task_run_is_joined_by_owner_reference_uid() -> None:
@@ -403,9 +439,9 @@ def test_v1_pipeline_run_drops_service_account_name_like_chains() -> None:
     obj = pipeline_run()
     del obj["spec"]["taskRunTemplate"]
     obj["spec"]["serviceAccountName"] = "builder"
-    spec = only_pipeline_run([obj]).meta.spec
+    spec = run_spec(only_pipeline_run([obj]))
     assert "serviceAccountName" not in spec
-    assert "taskRunTemplate" not in spec
+    assert spec["taskRunTemplate"] == {}
 
 
 def test_v1beta1_timeout_becomes_timeouts_pipeline() -> None:
@@ -420,7 +456,7 @@ def test_v1beta1_timeout_becomes_timeouts_pipeline() -> None:
 def test_v1_pipeline_run_ignores_timeout() -> None:
     obj = pipeline_run()
     obj["spec"]["timeout"] = "2h0m0s"
-    spec = only_pipeline_run([obj]).meta.spec
+    spec = run_spec(only_pipeline_run([obj]))
     assert "timeout" not in spec
     assert spec["timeouts"] == {"pipeline": "1h0m0s"}
 
@@ -502,8 +538,8 @@ def test_v1_task_ref_bundle_is_left_alone() -> None:
 
 
 def test_unknown_spec_fields_are_dropped() -> None:
-    obj = task_run(spec_extra={"resources": {"inputs": []}, "timeout": "1h0m0s"})
-    spec = only_task_run(obj).meta.spec
+    obj = task_run(spec_extra={"resources": {"inputs": []}, "timeout": "1h"})
+    spec = run_spec(only_task_run(obj))
     assert "resources" not in spec
     assert spec["timeout"] == "1h0m0s"
 
@@ -597,6 +633,17 @@ def test_missing_and_empty_times_are_none() -> None:
 def test_bad_times_are_record_errors(raw: str) -> None:
     with pytest.raises(RecordError, match="status.startTime"):
         parse_records([task_run(start=raw)])
+
+
+@pytest.mark.parametrize("text", ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00"])
+def test_times_outside_the_years_utc_can_hold_are_record_errors(text: str) -> None:
+    # Year 10000 and year 0 once in UTC: Chains cannot write them either.
+    with pytest.raises(RecordError, match=r"status\.startTime is out of range"):
+        to_utc(text, "status.startTime")
+    obj = task_run()
+    obj["status"]["completionTime"] = text
+    with pytest.raises(RecordError, match=r"status\.completionTime is out of range"):
+        parse_records([obj])
 
 
 def test_nanosecond_times_keep_their_precision() -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from ..errors import FormatError
-from ..graph import RESULT_REF
+from ..gojson.custom import param_value_codec
 from ..hints import (
     Artifact,
     git_source,
@@ -15,7 +16,7 @@ from ..hints import (
     subjects_v02,
 )
 from ..intoto import DescriptorList
-from ..tekton import PipelineRun, RunMeta, TaskRun
+from ..tekton import PipelineRun, RunMeta, TaskRun, param_value
 from .config import SlsaConfig
 
 T = TypeVar("T")
@@ -52,21 +53,26 @@ def run_images(tr: TaskRun) -> Iterator[tuple[str, dict[str, str]]]:
 
 
 def parameters(meta: RunMeta, spec_params: Any) -> dict[str, Any]:
-    """Declared defaults overlaid by the run's params; no default and no value means absent."""
-    values: dict[str, Any] = {}
-    for param in spec_params or []:
-        if isinstance(param, dict) and "default" in param and param.get("name") is not None:
-            values[str(param["name"])] = param["default"]
+    """``invocation.parameters``: declared defaults overlaid by the run's params, each value as
+    Go's ``ParamValue`` writes it; a ``null`` default counts as none."""
+    values: dict[str, Any] = dict(declared_defaults_of(spec_params))
     for name, value in meta.params:
+        if value is None:
+            raise FormatError(f"param {name!r} has no value: Chains cannot encode it")
         values[name] = value
     return values
 
 
 def declared_defaults(spec: dict[str, Any] | None) -> list[tuple[str, object]]:
+    return declared_defaults_of((spec or {}).get("params"))
+
+
+def declared_defaults_of(spec_params: Any) -> list[tuple[str, object]]:
+    """(name, default) of the ParamSpecs that have a non-null ``default``, Go's view of it."""
     return [
-        (str(p.get("name")), p.get("default"))
-        for p in ((spec or {}).get("params") or [])
-        if isinstance(p, dict) and "default" in p
+        (str(p.get("name")), param_value_codec(p["default"]))
+        for p in spec_params or []
+        if isinstance(p, dict) and p.get("default") is not None
     ]
 
 
@@ -118,18 +124,74 @@ def environment(meta: RunMeta) -> dict[str, Any] | None:
     return env or None
 
 
-def result_references(value: Any) -> Iterator[str]:
-    """Task names referenced as ``$(tasks.<name>.results.…)`` anywhere inside a value."""
-    if isinstance(value, str):
-        if "$(tasks." in value:
-            for task, _ in RESULT_REF.findall(value):
-                yield task
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from result_references(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from result_references(item)
+# Tekton's variable syntax, and the step and sidecar fields it looks for references in.
+_VARIABLE = re.compile(r"\$\([_a-zA-Z0-9.-]+(\.[_a-zA-Z0-9.-]+)*(\[([0-9]+|\*)\])?\)")
+_CONTAINER_STRINGS = ("name", "image", "imagePullPolicy", "script", "workingDir")
+_CONTAINER_LISTS = ("command", "args")
+
+
+def pipeline_task_result_refs(task: dict[str, Any]) -> list[str]:
+    """Tasks a pipeline task references results of, as Tekton's ``PipelineTaskResultRefs``
+    finds them: in its params (matrix ones too), its when expressions (``input``, ``cel``,
+    ``values``) and the named fields of an inline task's steps and sidecars, in that order."""
+    texts: list[str] = []
+    matrix = task.get("matrix")
+    if not isinstance(matrix, dict):
+        matrix = {}
+    params = [*_dicts(task.get("params")), *_dicts(matrix.get("params"))]
+    for include in _dicts(matrix.get("include")):
+        params.extend(_dicts(include.get("params")))
+    for param in params:
+        raw = param.get("value")
+        if type(raw) is str:  # the common case, already what ParamValue holds
+            texts.append(raw)
+            continue
+        value = param_value(param)
+        if isinstance(value, str):
+            texts.append(value)
+        elif isinstance(value, list):
+            texts.extend(value)
+        elif isinstance(value, dict):
+            texts.extend(value.values())
+    for when in _dicts(task.get("when")):
+        texts.extend(_strings(when.get("input"), when.get("cel")))
+        texts.extend(_strings(*(when.get("values") or [])))
+    inline = task.get("taskSpec")
+    if isinstance(inline, dict):
+        for container in (*_dicts(inline.get("steps")), *_dicts(inline.get("sidecars"))):
+            texts.extend(_container_texts(container))
+    tasks = []
+    for text in texts:
+        if "$(" not in text:
+            continue
+        for match in _VARIABLE.finditer(text):
+            parts = match.group(0)[2:-1].split(".")
+            if len(parts) in (4, 5) and parts[0] in ("tasks", "finally") and parts[2] == "results":
+                tasks.append(parts[1])
+    return tasks
+
+
+def _container_texts(container: dict[str, Any]) -> list[str]:
+    texts = _strings(*(container.get(key) for key in _CONTAINER_STRINGS))
+    for key in _CONTAINER_LISTS:
+        texts.extend(_strings(*(container.get(key) or [])))
+    for env in _dicts(container.get("env")):
+        texts.extend(_strings(env.get("value")))
+        source = env.get("valueFrom")
+        if isinstance(source, dict):
+            for ref in ("secretKeyRef", "configMapKeyRef"):
+                selector = source.get(ref)
+                if isinstance(selector, dict):
+                    texts.extend(_strings(selector.get("key"), selector.get("name")))
+    return texts
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _strings(*values: Any) -> list[str]:
+    return [value for value in values if isinstance(value, str)]
 
 
 def is_remote(spec_ref: Any) -> bool:

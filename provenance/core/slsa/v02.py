@@ -5,9 +5,10 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
+from ..gojson import go_value
 from ..hints import subjects_v02
 from ..intoto import STATEMENT_V01, DescriptorList, Statement
-from ..tekton import PipelineRun, RefSource, RunMeta, TaskRun
+from ..tekton import PipelineRun, RefSource, Result, RunMeta, TaskRun
 from ._common import (
     ExecutedWalk,
     environment,
@@ -15,7 +16,7 @@ from ._common import (
     inputs,
     parameters,
     pipeline_run_git,
-    result_references,
+    pipeline_task_result_refs,
     run_images,
     step_image_reference,
     task_run_git,
@@ -46,9 +47,8 @@ def task_run_statement(tr: TaskRun, cfg: SlsaConfig) -> Statement:
         "invocation": invocation(tr.meta, (tr.task_spec or {}).get("params")),
         "buildConfig": {"steps": steps_by_name(tr)},
         "metadata": metadata(tr.meta),
-        "materials": materials.entries,
     }
-    return _statement(subjects, predicate)
+    return _statement(subjects, predicate, materials)
 
 
 def pipeline_run_statement(
@@ -107,9 +107,8 @@ class PipelineRunStatements:
             "invocation": self._invocation,
             "buildConfig": {"tasks": self._task_attestations(positions)},
             "metadata": metadata(pr.meta),
-            "materials": materials.entries,
         }
-        return _statement(subjects, predicate)
+        return _statement(subjects, predicate, materials)
 
     @cached_property
     def _invocation(self) -> dict[str, Any]:
@@ -180,27 +179,43 @@ class PipelineRunStatements:
             after = [last_dag_task]
         if after:
             entry["after"] = after
-        entry["ref"] = _task_ref(task)
+        entry["ref"] = go_value("v1.TaskRef", task.get("taskRef"), f"task {name}: taskRef")
         if tr.meta.start_time:
             entry["startedOn"] = tr.meta.start_time
         if tr.meta.completion_time:
             entry["finishedOn"] = tr.meta.completion_time
         if service_account:
             entry["serviceAccountName"] = service_account
-        entry["status"] = task_status(tr)
-        entry["steps"] = steps
+        status = task_status(tr)
+        if status:
+            entry["status"] = status
+        if steps:
+            entry["steps"] = steps
         entry["invocation"] = invocation(tr.meta, (tr.task_spec or {}).get("params"))
         if tr.meta.results:
-            entry["results"] = [_result_entry(r.name, r.type, r.value) for r in tr.meta.results]
+            # []v1.TaskRunResult: name, type when set, value (parsed as Tekton's ParamValue).
+            entry["results"] = [_result_entry(r) for r in tr.meta.results]
         return entry
 
 
-def _statement(subjects: DescriptorList, predicate: dict[str, Any]) -> Statement:
+def _statement(
+    subjects: DescriptorList, predicate: dict[str, Any], materials: DescriptorList
+) -> Statement:
     statement: Statement = {"_type": STATEMENT_V01, "predicateType": PREDICATE_V02}
     if subjects.entries:
         statement["subject"] = subjects.entries
+    if materials.entries:
+        # ProvenanceMaterial's uri and digest are omitempty, and so is the list itself.
+        predicate["materials"] = [
+            entry if entry["uri"] and entry["digest"] else _material(entry)
+            for entry in materials.entries
+        ]
     statement["predicate"] = predicate
     return statement
+
+
+def _material(entry: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in entry.items() if value}
 
 
 def config_source(ref: RefSource | None) -> dict[str, Any]:
@@ -240,25 +255,23 @@ def metadata(meta: RunMeta) -> dict[str, Any]:
 
 def _step_entry(spec_step: dict[str, Any] | None, image_id: str, container: str) -> dict[str, Any]:
     spec_step = spec_step or {}
-    if spec_step.get("script"):
-        entry_point = str(spec_step["script"])
-    else:
-        entry_point = " ".join(str(c) for c in spec_step.get("command") or [])
+    script = _go_strings("string", spec_step.get("script"), "step script")
+    command = _go_strings("[]string", spec_step.get("command"), "step command")
     return {
-        "entryPoint": entry_point,
-        "arguments": spec_step.get("args") or None,
+        "entryPoint": script or " ".join(command or ()),
+        # step.Args in an interface: a nil slice is null, an empty one [].
+        "arguments": _go_strings("[]string", spec_step.get("args"), "step args"),
         "environment": {"image": step_image_reference(image_id), "container": container},
         "annotations": None,
     }
 
 
 def steps_by_name(tr: TaskRun) -> list[dict[str, Any]]:
-    """TaskRun ``buildConfig.steps``: status steps paired with spec steps by name."""
-    spec_steps = {
-        str(s.get("name")): s
-        for s in (tr.task_spec or {}).get("steps") or []
-        if isinstance(s, dict)
-    }
+    """TaskRun ``buildConfig.steps``: each status step with the first spec step of its name."""
+    spec_steps: dict[str, dict[str, Any]] = {}
+    for spec_step in (tr.task_spec or {}).get("steps") or []:
+        if isinstance(spec_step, dict):
+            spec_steps.setdefault(str(spec_step.get("name") or ""), spec_step)
     return [_step_entry(spec_steps.get(step.name), step.image_id, step.name) for step in tr.steps]
 
 
@@ -278,23 +291,12 @@ def steps_by_index(tr: TaskRun) -> list[dict[str, Any]] | None:
 
 
 def chains_after(task: dict[str, Any]) -> list[str]:
-    """``runAfter`` then every task named in a result reference, without duplicates."""
-    after: dict[str, None] = dict.fromkeys(str(t) for t in task.get("runAfter") or [])
-    sources: list[Any] = [task.get("params")]
-    matrix = task.get("matrix") or {}
-    sources.append(matrix.get("params"))
-    sources.extend(
-        inc.get("params") for inc in matrix.get("include") or [] if isinstance(inc, dict)
-    )
-    for when in task.get("when") or []:
-        if isinstance(when, dict):
-            sources.extend((when.get("input"), when.get("values")))
-    inline = task.get("taskSpec")
-    if isinstance(inline, dict):
-        sources.extend((inline.get("steps"), inline.get("sidecars")))
-    for source in sources:
-        after.update(dict.fromkeys(result_references(source)))
-    return list(after)
+    """``runAfter`` as written, then each task a result reference names, unless already there."""
+    after = [str(name) for name in task.get("runAfter") or []]
+    for name in pipeline_task_result_refs(task):
+        if name not in after:
+            after.append(name)
+    return after
 
 
 def task_status(tr: TaskRun) -> str:
@@ -304,20 +306,19 @@ def task_status(tr: TaskRun) -> str:
     return _STATUS_WORDS.get(tr.meta.conditions[0].status, "")
 
 
-def _task_ref(task: dict[str, Any]) -> dict[str, Any]:
-    ref = task.get("taskRef")
-    if not isinstance(ref, dict):
-        return {}
-    return {
-        key: ref[key]
-        for key in ("name", "kind", "apiVersion", "resolver", "params")
-        if ref.get(key)
-    }
+def _go_strings(type_name: str, raw: Any, what: str) -> Any:
+    """A string or list of strings as Go decodes it; what is already that shape is taken as it
+    is (most steps), the rest goes through the decoder (null elements, wrong types)."""
+    if raw is None or type(raw) is str:
+        return "" if raw is None and type_name == "string" else raw
+    if type(raw) is list and all(type(item) is str for item in raw):
+        return raw
+    return go_value(type_name, raw, what)
 
 
-def _result_entry(name: str, kind: str, value: Any) -> dict[str, Any]:
-    entry: dict[str, Any] = {"name": name}
-    if kind:
-        entry["type"] = kind
-    entry["value"] = value
+def _result_entry(result: Result) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": result.name}
+    if result.type:
+        entry["type"] = result.type
+    entry["value"] = result.value
     return entry

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable, Sequence
 from functools import cached_property
 from typing import Any
 
 import orjson
 
+from ..errors import FormatError
+from ..gojson import go_json, go_value
 from ..hints import (
     git_source,
     input_artifacts,
@@ -50,7 +53,7 @@ def task_run_statement(tr: TaskRun, cfg: SlsaConfig) -> Statement:
     if cfg.is_v2alpha4:
         deps.extend(_step_result_inputs(tr))
         deps.extend(_step_actions(tr))
-    deps.extend(_run_inputs(task_run_git(tr), tr.meta.results, commit_alone=True))
+    deps.extend(_run_inputs(task_run_git(tr), tr.meta.results))
 
     byproducts = (
         _byproducts_v2alpha4(tr.meta.results, "taskRunResults", tr.name) + _step_byproducts(tr)
@@ -121,7 +124,12 @@ class PipelineRunStatements:
         tr = self.walk.pairs[position][1]
         deps: list[dict[str, Any]] = []
         if self.cfg.build_type == BUILD_TYPE_SLSA_TEKTON:
-            deps.append(_pipeline_task_content(tr))
+            try:
+                deps.append(_pipeline_task_content(tr))
+            except FormatError:
+                # Go cannot encode this TaskRun (a param without a value): Chains logs it and
+                # goes on with the next task, without this one's images either.
+                return []
         elif tr.meta.ref_source is not None:
             deps.append(_ref_dependency("pipelineTask", tr.meta.ref_source))
         if self.cfg.is_v2alpha4:
@@ -134,7 +142,7 @@ class PipelineRunStatements:
 
     def _task_inputs(self, position: int) -> list[dict[str, Any]]:
         tr = self.walk.pairs[position][1]
-        return _run_inputs(task_run_git(tr), tr.meta.results, commit_alone=True)
+        return _run_inputs(task_run_git(tr), tr.meta.results)
 
     def _task_byproducts(self, position: int) -> list[dict[str, Any]]:
         tr = self.walk.pairs[position][1]
@@ -215,15 +223,15 @@ def _ref_dependency(name: str, ref: RefSource) -> dict[str, Any]:
 
 
 def _pipeline_task_content(tr: TaskRun) -> dict[str, Any]:
-    # slsa-tekton carries the whole child TaskRun. Chains writes Go's struct order, which no
-    # fixture pins down (spec §12); we write the record as received, keys sorted.
+    """slsa-tekton carries the whole child TaskRun, as Go's ``json.Marshal`` writes it."""
     dep: dict[str, Any] = {"name": "pipelineTask"}
     if tr.meta.ref_source is not None:
         if tr.meta.ref_source.uri:
             dep["uri"] = tr.meta.ref_source.uri
         if tr.meta.ref_source.digest:
             dep["digest"] = dict(tr.meta.ref_source.digest)
-    dep["content"] = json_content(tr.raw)
+    encoded = go_json(go_value("v1.TaskRun", tr.raw, f"TaskRun {tr.name}"))
+    dep["content"] = base64.b64encode(encoded).decode()
     return dep
 
 
@@ -236,20 +244,18 @@ def _step_actions(tr: TaskRun) -> Iterable[dict[str, Any]]:
 def _step_result_inputs(tr: TaskRun) -> Iterable[dict[str, Any]]:
     for step in tr.steps:
         git = git_source([[(r.name, r.value) for r in step.results]])
-        yield from _run_inputs(git, step.results, commit_alone=False)
+        yield from _run_inputs(git, step.results)
 
 
-def _run_inputs(
-    git: tuple[str, str], results: Sequence[Result], *, commit_alone: bool
-) -> list[dict[str, Any]]:
+def _run_inputs(git: tuple[str, str], results: Sequence[Result]) -> list[dict[str, Any]]:
     """``inputs/result`` dependencies: git first, then ``*ARTIFACT_INPUTS``.
 
-    TaskRun-level git hints need only a commit (Chains builds ``git+.git`` from an empty URL,
-    spec §11.7); step-result hints need both.
+    A commit alone is enough: Chains builds the URL (``git+.git`` from an empty one) before it
+    checks it, for TaskRun params and results and for step results alike (spec §11.7).
     """
     url, commit = git
     found: list[dict[str, Any]] = []
-    if commit and (url or commit_alone):
+    if commit:
         found.append({"name": INPUTS_RESULT, "uri": git_uri(url), "digest": {"sha1": commit}})
     found.extend(
         {"name": INPUTS_RESULT, "uri": a.uri, "digest": a.digest} for a in input_artifacts(results)
@@ -301,15 +307,12 @@ def _byproduct(name: str, value: Any) -> dict[str, Any]:
 
 
 def _build_config_source(ref: RefSource) -> dict[str, Any]:
-    source: dict[str, Any] = {}
-    if ref.uri:
-        source["repository"] = ref.uri
+    """Chains writes all three keys, empty or not (a ``map[string]string``)."""
+    ref_text = ""
     if ref.digest:
         algorithm, hex_ = next(iter(ref.digest.items()))
-        source["ref"] = f"{algorithm}:{hex_}"
-    if ref.entry_point:
-        source["path"] = ref.entry_point
-    return source
+        ref_text = f"{algorithm}:{hex_}"
+    return {"ref": ref_text, "repository": ref.uri, "path": ref.entry_point}
 
 
 def _internal_parameters(cfg: SlsaConfig, meta: RunMeta) -> dict[str, Any]:
@@ -323,33 +326,10 @@ def _internal_parameters(cfg: SlsaConfig, meta: RunMeta) -> dict[str, Any]:
 
 
 def _run_spec(meta: RunMeta, kind: str) -> dict[str, Any]:
-    """``runSpec``: the run's spec as Go re-encodes the v1 type: empty optional fields dropped,
-    ``serviceAccountName`` always on a TaskRun, ``taskRunTemplate`` always on a PipelineRun."""
-    spec = _prune(meta.spec)
-    assert isinstance(spec, dict)
-    if kind == "TaskRun":
-        spec.setdefault("serviceAccountName", "")
-    else:
-        spec.setdefault("taskRunTemplate", {})
+    """``runSpec``: the run's spec decoded into Tekton's Go type and encoded again, as Chains
+    writes it (durations and quantities canonical, empty structs kept, unknown fields gone)."""
+    spec: dict[str, Any] = go_value(f"v1.{kind}Spec", meta.spec, "spec")
     return spec
-
-
-def _prune(value: Any, keep_value: bool = False) -> Any:
-    if isinstance(value, dict):
-        pruned = {}
-        for key, item in value.items():
-            if key == "value" and keep_value:
-                pruned[key] = item
-                continue
-            cleaned = _prune(item, keep_value=key in ("params",))
-            # Go's omitempty: nil, "", empty lists, false and 0 are left out.
-            if cleaned is None or cleaned is False or cleaned in ("", [], 0):
-                continue
-            pruned[key] = cleaned
-        return pruned
-    if isinstance(value, list):
-        return [_prune(item, keep_value) for item in value]
-    return value
 
 
 def protojson_time(text: str) -> str:

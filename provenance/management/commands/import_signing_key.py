@@ -93,7 +93,7 @@ class Command(BaseCommand):
             )
         except (ProvenanceError, OSError) as exc:
             raise fail(f"cannot import the key: {exc}") from None
+        # The SSH SHA256 fingerprint (`ssh-keygen -l`), which is also Chains' DSSE keyid.
         self.stdout.write(f"key id: {key.key_id}")
-        self.stdout.write(f"fingerprint: {material.fingerprint}")
         self.stdout.write(f"from: {material.origin}")
         self.stdout.write(f"signs for: {namespace or 'the default key (namespaces without one)'}")
