@@ -373,7 +373,7 @@ def test_verify_store_passes_on_a_pruned_store(store, tmp_path: Path) -> None:
 # A pruned run seen again, and recomputes
 
 
-def test_a_pruned_run_seen_again_is_not_stored_nor_signed_again(pruned) -> None:
+def test_a_pruned_run_seen_again_is_not_stored_nor_signed_again(pruned, tmp_path: Path) -> None:
     old = pruned["old"]
     attestations = Attestation.objects.count()
     caller = caller_with_token(token(role="ingester"))
@@ -389,9 +389,16 @@ def test_a_pruned_run_seen_again_is_not_stored_nor_signed_again(pruned) -> None:
         response = caller.post("/api/v1/records", as_list(body))
         assert response.status_code == 202, response.content
         assert {r["outcome"] for r in response.json()["records"]} == {"pruned"}
-    # The watcher's path says the same.
+    # The watcher's path and an import say the same.
     result = services.watch_event_ingest(key="pipelineruns/*", obj=newer[0], resource_version="1")
     assert result is not None and result.records[0].outcome == "pruned"
+    dump = tmp_path / "dump.json"
+    dump.write_bytes(as_list(newer))
+    out = StringIO()
+    call_command("import_records", str(dump), "--no-progress", stdout=out, stderr=StringIO())
+    assert "0 records created, 0 updated, 0 unchanged, 3 of pruned runs (not stored)" in (
+        out.getvalue()
+    )
     assert Attestation.objects.count() == attestations
     assert not RunRecord.objects.filter(uid__in=["late-child-uid", "late-label-uid"]).exists()
     for row in rows_of(old):
