@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from datetime import timedelta
 from io import StringIO
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 import orjson
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import connection, connections, transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -271,6 +272,52 @@ def test_a_legal_hold_stops_pruning_and_is_audited_with_its_reason(store) -> Non
         "litigation LH-2026-14",
     )
     assert (lifted.new["legal_hold"], lifted.reason) == (False, "case closed")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_legal_hold_being_saved_while_pruning_runs_wins() -> None:
+    retention("team-a", 30)
+    docs = completed(with_digest(pipeline_docs(name="contested"), hex_for("contested")), 400)
+    # Committed, so the compute runs at once (tasks are eager without a broker).
+    services.records_ingest(data=as_list(docs), namespaces_allowed=None, source="test")
+    assert {r.compute_status for r in rows_of(docs)} == {"signed", "child"}
+    saving, release = threading.Event(), threading.Event()
+    results: list[Any] = []
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():  # holds the settings row until released
+                services.namespace_settings_update(
+                    namespace="team-a",
+                    changes={"legal_hold": True},
+                    actor="user:counsel",
+                    reason="LH-7",
+                )
+                saving.set()
+                release.wait(30)
+        finally:
+            connections.close_all()
+
+    def sweep() -> None:
+        try:
+            results.extend(services.records_prune())
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert saving.wait(30)
+    pruner = threading.Thread(target=sweep)
+    pruner.start()
+    pruner.join(1.5)
+    assert pruner.is_alive()  # waiting for the settings row
+    release.set()
+    holder.join(30)
+    pruner.join(30)
+    (result,) = results
+    assert result.legal_hold and result.runs == 0
+    assert not any(r.is_pruned for r in rows_of(docs))
+    assert not SettingsAudit.objects.filter(new__has_key=SettingsAudit.PRUNED).exists()
 
 
 def test_retention_changes_re_sign_nothing(store, django_capture_on_commit_callbacks) -> None:

@@ -50,7 +50,9 @@ class NamespacePruning:
     runs: int = 0
     records: int = 0
     bytes: int = 0
-    pruned: bool = False  # the counts were pruned (not a dry run, not held)
+    # The counts were pruned (not a dry run, not held before it began); with ``legal_hold``
+    # too, a hold was set while it ran and stopped it after them.
+    pruned: bool = False
 
 
 def _raw_size() -> Func:
@@ -126,6 +128,7 @@ def records_prune(
             batch = _prune_batch(name, older_than_days, now, actor)
             total = replace(
                 total,
+                legal_hold=batch.legal_hold,
                 runs=total.runs + batch.runs,
                 records=total.records + batch.records,
                 bytes=total.bytes + batch.bytes,

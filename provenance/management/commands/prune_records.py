@@ -80,6 +80,8 @@ def describe(result: NamespacePruning) -> str:
     counts = f"{result.runs} run(s) ({result.records} records, {result.bytes:,} bytes)"
     cutoff = f"{result.completed_before:%Y-%m-%d %H:%M} UTC" if result.completed_before else "?"
     policy = f"{result.retention_days}-day retention"
+    if result.legal_hold and result.pruned:
+        return f"legal hold set while pruning: stopped after {counts}"
     if result.legal_hold:
         return f"legal hold: nothing pruned; {counts} past the {policy} are held"
     verb = "pruned" if result.pruned else "would prune"
