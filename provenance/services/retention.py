@@ -124,8 +124,13 @@ def records_prune(
             )
             continue
         total = NamespacePruning(name, days, False, cutoff, pruned=True)
-        while True:
-            batch = _prune_batch(name, older_than_days, now, actor)
+        # Listed once, then locked and checked again batch by batch: each batch's query
+        # costs its own size, not the namespace's.
+        listed = list(prunable_runs(name, cutoff).order_by("kind", "uid").values_list("pk"))
+        for start in range(0, len(listed), BATCH):
+            batch = _prune_batch(
+                name, [pk for (pk,) in listed[start : start + BATCH]], older_than_days, now, actor
+            )
             total = replace(
                 total,
                 legal_hold=batch.legal_hold,
@@ -133,7 +138,7 @@ def records_prune(
                 records=total.records + batch.records,
                 bytes=total.bytes + batch.bytes,
             )
-            if batch.runs < BATCH:
+            if batch.legal_hold or batch.retention_days is None:
                 break
         results.append(total)
     return results
@@ -141,9 +146,10 @@ def records_prune(
 
 @transaction.atomic
 def _prune_batch(
-    namespace: str, older_than_days: int | None, now: datetime, actor: str
+    namespace: str, pks: list[int], older_than_days: int | None, now: datetime, actor: str
 ) -> NamespacePruning:
-    """Prune up to BATCH runs with their TaskRuns and audit it, in one transaction."""
+    """Prune these top-level runs with their TaskRuns, those still prunable once locked, and
+    audit it, in one transaction."""
     # The settings row is read under its lock: a legal hold (or a longer retention) being
     # saved right now is waited for, and wins.
     row = NamespaceSettings.objects.select_for_update(of=("self",)).filter(namespace=namespace)
@@ -156,9 +162,10 @@ def _prune_batch(
     # checked again once locked: a run an ingest or a compute just changed is left alone.
     top = list(
         prunable_runs(namespace, cutoff)
+        .filter(pk__in=pks)
         .order_by("kind", "uid")
         .select_for_update(of=("self",))
-        .values_list("pk", "uid")[:BATCH]
+        .values_list("pk", "uid")
     )
     if not top:
         return NamespacePruning(namespace, days, False, cutoff)
