@@ -17,7 +17,12 @@ from kombu.entity import Queue
 
 from chainsweb.logs import logging_config
 from provenance.config import ENVIRONMENT as PROVENANCE_ENVIRONMENT
-from provenance.config import ConfigError, NamespaceConfig
+from provenance.config import (
+    RETENTION_ENVIRONMENT,
+    ConfigError,
+    NamespaceConfig,
+    retention_days_read,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -351,6 +356,12 @@ try:
     NamespaceConfig.from_values(PROVENANCE_DEFAULTS)
 except ConfigError as exc:
     raise ImproperlyConfigured(f"{PROVENANCE_ENVIRONMENT[exc.field]}: {exc}") from None
+# Days a completed run's raw record is kept in namespaces without a retention of their own;
+# unset or 0: for ever (docs/operations.md, "Retention"). Checked now, like the above.
+try:
+    PROVENANCE_RETENTION_DAYS = retention_days_read(os.environ.get(RETENTION_ENVIRONMENT, ""))
+except ConfigError as exc:
+    raise ImproperlyConfigured(f"{RETENTION_ENVIRONMENT}: {exc}") from None
 # Namespaces without a key of their own sign with the deployment-wide default key in KEYS_DIR,
 # created on first use unless this is off (then such runs fail visibly until a key exists).
 SIGNING_DEFAULT_KEY_AUTOCREATE = env_bool("SIGNING_DEFAULT_KEY_AUTOCREATE", True)

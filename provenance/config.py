@@ -27,6 +27,8 @@ from provenance.core.slsa.config import BUILD_TYPES, FORMAT_NAMES, PREDICATE_VER
 NAMESPACE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 MAX_NAMESPACE = 63
 MAX_BUILDER_ID = 500  # NamespaceSettings.builder_id
+MAX_RETENTION_DAYS = 36_500  # a hundred years; anything longer is "for ever" (empty)
+MAX_REASON = 1000  # SettingsAudit.reason: why a change was made
 
 
 class ConfigError(FormatError):
@@ -41,7 +43,12 @@ class ConfigError(FormatError):
 class NamespaceConfig:
     """A namespace's settings (docs/backend.md): Chains' format, deep inspection, builder id
     and build type, the scope and emit policy, and the namespace's own signing key (its id;
-    None: the deployment's default key)."""
+    None: the deployment's default key).
+
+    And its retention (docs/operations.md, "Retention"): the days a completed run's raw record
+    is kept (None: for ever) and whether a legal hold stops pruning. They shape no statement:
+    they are not in ``values()`` (an attestation's settings) and changing them re-signs nothing.
+    """
 
     format: str
     deep_inspection: bool
@@ -50,6 +57,8 @@ class NamespaceConfig:
     builder_id: str
     build_type: str
     key: str | None = None
+    retention_days: int | None = None
+    legal_hold: bool = False
 
     def __post_init__(self) -> None:
         for name in ("format", "scope", "emit", "builder_id", "build_type"):
@@ -57,6 +66,9 @@ class NamespaceConfig:
                 raise ConfigError(name, f"{name} must be a string")
         if not isinstance(self.deep_inspection, bool):
             raise ConfigError("deep_inspection", "deep_inspection must be true or false")
+        retention_days_check(self.retention_days)
+        if not isinstance(self.legal_hold, bool):
+            raise ConfigError("legal_hold", "legal_hold must be true or false")
         if len(self.builder_id) > MAX_BUILDER_ID:
             raise ConfigError("builder_id", f"the builder id is over {MAX_BUILDER_ID} characters")
         try:
@@ -91,6 +103,10 @@ class NamespaceConfig:
         """The six settings as JSON (audit entries, an attestation's ``settings``, the API)."""
         return {name: getattr(self, name) for name in SETTINGS_FIELDS}
 
+    def retention(self) -> dict[str, Any]:
+        """``retention_days`` and ``legal_hold`` as JSON (audit entries, the API)."""
+        return {name: getattr(self, name) for name in RETENTION_FIELDS}
+
     def changed(self, changes: Mapping[str, Any]) -> NamespaceConfig:
         """These settings with ``changes`` applied, checked; ConfigError for an unknown field
         or a bad value."""
@@ -98,30 +114,72 @@ class NamespaceConfig:
         return dataclasses.replace(self, **changes)
 
     @classmethod
-    def from_values(cls, values: Mapping[str, Any], key: str | None = None) -> NamespaceConfig:
-        """From the six settings (a row, a form, ``PROVENANCE_DEFAULTS``); ConfigError names
-        a missing or bad one."""
+    def from_values(
+        cls, values: Mapping[str, Any], key: str | None = None, **retention: Any
+    ) -> NamespaceConfig:
+        """From the six settings (a row, a form, ``PROVENANCE_DEFAULTS``) and, when given, the
+        retention fields; ConfigError names a missing or bad one."""
         missing = [name for name in SETTINGS_FIELDS if name not in values]
         if missing:
             raise ConfigError(missing[0], f"{missing[0]} is missing")
-        return cls(key=key, **{name: values[name] for name in SETTINGS_FIELDS})
+        check_fields(retention)
+        return cls(key=key, **{name: values[name] for name in SETTINGS_FIELDS}, **retention)
 
 
-SETTINGS_FIELDS = tuple(f.name for f in dataclasses.fields(NamespaceConfig) if f.name != "key")
+RETENTION_FIELDS = ("retention_days", "legal_hold")
+SETTINGS_FIELDS = tuple(
+    f.name for f in dataclasses.fields(NamespaceConfig) if f.name not in ("key", *RETENTION_FIELDS)
+)
 # Where each field's default comes from (chainsweb/settings.py).
 ENVIRONMENT = {name: f"PROVENANCE_{name.upper()}" for name in SETTINGS_FIELDS}
+RETENTION_ENVIRONMENT = "PROVENANCE_RETENTION_DAYS"
 
 
 def check_fields(names: Iterable[str]) -> None:
     """ConfigError naming the settings fields that do not exist."""
-    unknown = sorted(set(names) - set(SETTINGS_FIELDS))
+    unknown = sorted(set(names) - {*SETTINGS_FIELDS, *RETENTION_FIELDS})
     if unknown:
         raise ConfigError(unknown[0], f"unknown field(s): {', '.join(unknown)}")
 
 
+def retention_days_check(days: object) -> None:
+    """ConfigError unless ``days`` is None (keep for ever) or 1 to MAX_RETENTION_DAYS."""
+    if days is None:
+        return
+    if not isinstance(days, int) or isinstance(days, bool):
+        raise ConfigError("retention_days", "retention_days must be a whole number of days")
+    if not 1 <= days <= MAX_RETENTION_DAYS:
+        raise ConfigError(
+            "retention_days",
+            f"retention_days must be 1 to {MAX_RETENTION_DAYS} days (empty or 0: keep for ever), "
+            f"got {days}",
+        )
+
+
+def retention_days_read(text: str) -> int | None:
+    """``PROVENANCE_RETENTION_DAYS`` (or any text input): empty or 0 keeps for ever (None);
+    ConfigError for anything but a whole number of days in range."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        days = int(text)
+    except ValueError:
+        raise ConfigError(
+            "retention_days", f"retention_days must be a whole number of days, got {text!r}"
+        ) from None
+    if days == 0:
+        return None
+    retention_days_check(days)
+    return days
+
+
 def defaults() -> NamespaceConfig:
-    """The deployment's defaults (``PROVENANCE_DEFAULTS``), for namespaces without settings."""
-    return NamespaceConfig.from_values(settings.PROVENANCE_DEFAULTS)
+    """The deployment's defaults (``PROVENANCE_DEFAULTS``, ``PROVENANCE_RETENTION_DAYS``), for
+    namespaces without settings."""
+    return NamespaceConfig.from_values(
+        settings.PROVENANCE_DEFAULTS, retention_days=settings.PROVENANCE_RETENTION_DAYS
+    )
 
 
 def format_label(fmt: str) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from provenance.config import ConfigError, NamespaceConfig
+from provenance.config import MAX_REASON, MAX_RETENTION_DAYS, ConfigError, NamespaceConfig
 from provenance.core.plan import EMIT_POLICIES, SCOPES
 from provenance.core.slsa.config import BUILD_TYPES, FORMAT_NAMES, PREDICATE_VERSION
 
@@ -162,6 +162,31 @@ class NamespaceSettingsForm(forms.Form):
         except ConfigError as exc:
             self.add_error(exc.field if exc.field in self.fields else None, str(exc))
         return data
+
+
+class RetentionForm(forms.Form):
+    """A namespace's retention and legal hold (docs/operations.md, "Retention")."""
+
+    retention_days = forms.IntegerField(
+        label="Keep raw records (days)",
+        required=False,
+        min_value=0,
+        max_value=MAX_RETENTION_DAYS,
+        help_text="Days a completed run's raw record is kept before prune_records empties it. "
+        "Empty or 0: for ever. The signed attestations and the hash chain are always kept.",
+    )
+    legal_hold = forms.BooleanField(
+        label="Legal hold",
+        required=False,
+        help_text="While on, no raw record of this namespace is pruned, whatever its age.",
+    )
+    reason = forms.CharField(
+        label="Reason",
+        required=False,
+        max_length=MAX_REASON,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Kept in the history. Required to set or lift a legal hold.",
+    )
 
 
 class TokenCreateForm(forms.Form):

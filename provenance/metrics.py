@@ -7,7 +7,8 @@ own file there and ``exposition`` adds them up. The queue depth and the broker's
 from the broker when scraped.
 
 The ``*_observed`` functions are the hooks the rest of the code calls; nothing here writes to the
-database or raises on a metrics problem.
+database or raises on a metrics problem. The pruned totals are read from the database at scrape
+time.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from urllib.parse import urlsplit
 
 import redis
 from django.conf import settings
-from django.db.models import Max, Q
+from django.db.models import BigIntegerField, Max, Q, Sum
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, Coalesce
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -33,7 +36,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from provenance.core import dsse
@@ -257,6 +260,43 @@ class BrokerCollector(Collector):
         yield depth
 
 
+class PrunedCollector(Collector):
+    """Read at scrape time: runs and bytes of raw records pruned so far, summed from the audit
+    entries each pruning writes (``prune_records`` runs in a CronJob that nobody scrapes), so
+    every process reports the whole deployment's totals."""
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        try:
+            runs, size = pruned_totals()
+        except Exception as exc:  # the database is down: leave the series out of this scrape
+            logger.warning("pruned totals: database unavailable: %s", type(exc).__name__)
+            return
+        yield CounterMetricFamily(
+            "chainsweb_pruned_runs",
+            "Runs whose raw record was pruned under their namespace's retention",
+            value=runs,
+        )
+        yield CounterMetricFamily(
+            "chainsweb_pruned_bytes",
+            "Stored (compressed) bytes of the raw records pruned",
+            value=size,
+        )
+
+
+def pruned_totals() -> tuple[int, int]:
+    """(runs, bytes) pruned, from the audit history: one query on a small table."""
+    from provenance.models import SettingsAudit
+
+    def total(name: str) -> Coalesce:
+        value = Cast(KT(f"new__{SettingsAudit.PRUNED}__{name}"), BigIntegerField())
+        return Coalesce(Sum(value), 0)
+
+    found = SettingsAudit.objects.filter(new__has_key=SettingsAudit.PRUNED).aggregate(
+        runs=total("runs"), bytes=total("bytes")
+    )
+    return int(found["runs"]), int(found["bytes"])
+
+
 # kombu's Redis transport keeps a queue as a list named after it, plus one list per priority
 # step other than 0, named queue + "\x06\x16" + step.
 _KOMBU_PRIORITY_SEP = "\x06\x16"
@@ -301,15 +341,15 @@ class _Collectors:
 
 
 def exposition() -> bytes:
-    """The text exposition: every process's metrics (multiprocess mode) or this process's, and
-    the broker's queues."""
+    """The text exposition: every process's metrics (multiprocess mode) or this process's, the
+    broker's queues, and the pruned totals from the database."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         source: Any = registry
     else:
         source = REGISTRY
-    return generate_latest(_Collectors(source, BrokerCollector()))
+    return generate_latest(_Collectors(source, BrokerCollector(), PrunedCollector()))
 
 
 def process_exited(pid: int) -> None:

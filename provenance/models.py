@@ -80,20 +80,36 @@ class RunRecord(models.Model):
     )
     compute_reason = models.TextField(blank=True, default="")
     compute_updated = models.DateTimeField(null=True, blank=True)
+    # Retention (docs/operations.md): when ``raw`` was emptied, and the namespace's retention
+    # period (days) it was pruned under. ``raw_sha256`` stays, and so do the run's attestations.
+    pruned_at = models.DateTimeField(null=True, blank=True)
+    pruned_retention_days = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         indexes = [
             models.Index(fields=["namespace", "kind", "name"]),
             models.Index(fields=["namespace", "parent_name"]),
             models.Index(fields=["compute_status"]),
+            # What prune_records looks for: a namespace's runs completed before a day, unpruned.
+            models.Index(
+                fields=["namespace", "completion_time"],
+                condition=Q(pruned_at__isnull=True),
+                name="runrecord_retention",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.namespace}/{self.name}"
 
     @property
+    def is_pruned(self) -> bool:
+        """Its raw record was pruned under the namespace's retention (``raw`` is empty)."""
+        return self.pruned_at is not None
+
+    @property
     def document(self) -> dict[str, Any]:
-        """The stored record as a dict (decompressed)."""
+        """The stored record as a dict (decompressed); a pruned run has none (check
+        ``is_pruned`` first)."""
         loaded: dict[str, Any] = orjson.loads(zlib.decompress(bytes(self.raw)))
         return loaded
 
@@ -176,6 +192,10 @@ class NamespaceSettings(models.Model):
     signing_key = models.ForeignKey(
         SigningKey, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # Retention (docs/operations.md): days a completed run's raw record is kept (None: for
+    # ever), and a legal hold that stops all pruning. Neither shapes a statement.
+    retention_days = models.PositiveIntegerField(null=True, blank=True)
+    legal_hold = models.BooleanField(default=False)
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -186,13 +206,20 @@ class NamespaceSettings(models.Model):
 
 
 class SettingsAudit(models.Model):
-    """One change to a namespace's settings: who, when, old → new."""
+    """One change to a namespace's settings: who, when, old → new, and why when a reason was
+    given (setting or lifting a legal hold needs one). Group mappings and each pruning of raw
+    records are entries too (docs/operations.md)."""
 
     namespace = models.CharField(max_length=253, db_index=True)
     actor = models.CharField(max_length=300)
     changed = models.DateTimeField(auto_now_add=True)
     old = models.JSONField()
     new = models.JSONField()
+    reason = models.TextField(blank=True, default="")
+
+    # The key of the entries prune_records writes (services.retention): ``new`` holds
+    # {"runs", "records", "bytes", "retention_days", "completed_before"} under it.
+    PRUNED = "raw_records_pruned"
 
     class Meta:
         ordering = ["-changed", "-id"]

@@ -126,7 +126,11 @@ def _handler(role: str, alive: Callable[[], bool]) -> type[BaseHTTPRequestHandle
                 self._send(response.status_code, response.content, response["Content-Type"])
             elif path == "/metrics":
                 if address_allowed(self.client_address[0], settings.METRICS_ALLOWED_NETWORKS):
-                    self._send(200, metrics.exposition(), metrics.CONTENT_TYPE_LATEST)
+                    try:
+                        body = metrics.exposition()
+                    finally:
+                        connections.close_all()  # the pruned totals' query
+                    self._send(200, body, metrics.CONTENT_TYPE_LATEST)
                 else:
                     self._send(403, _metrics_forbidden().content, "text/plain")
             else:

@@ -56,6 +56,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="namespace-preview",
     ),
     path(
+        "namespaces/<str:namespace>/retention",
+        views.namespace_retention,
+        name="namespace-retention",
+    ),
+    path(
         "namespaces/<str:namespace>/progress",
         views.namespace_progress,
         name="namespace-progress",

@@ -28,13 +28,14 @@ from provenance.core.statements import StatementError, read_statement
 
 from . import downloads, metrics
 from .access import Access, access_for_request
-from .config import SETTINGS_FIELDS, format_label
+from .config import SETTINGS_FIELDS, ConfigError, format_label
 from .forms import (
     DEFAULT_PAGE_SIZE,
     ArtifactFilterForm,
     AttestationFilterForm,
     NamespaceSettingsForm,
     PageSizeMixin,
+    RetentionForm,
     RunFilterForm,
     SearchForm,
     TokenCreateForm,
@@ -376,6 +377,7 @@ def _settings_context(
     form: NamespaceSettingsForm | None = None,
     token_form: TokenCreateForm | None = None,
     proposed: dict[str, Any] | None = None,
+    retention_form: RetentionForm | None = None,
 ) -> dict[str, Any]:
     config, key = namespaces.namespace_settings_effective(namespace)
     form = form or NamespaceSettingsForm(initial=config.values())
@@ -388,9 +390,16 @@ def _settings_context(
         "signing_key": key,
         "form": form,
         "token_form": token_form or TokenCreateForm(),
+        "retention": config,
+        "retention_form": retention_form or RetentionForm(initial=config.retention()),
+        "legal_hold_entry": namespaces.legal_hold_entry(namespace) if config.legal_hold else None,
+        "pruned_runs": namespaces.pruned_runs(namespace),
         "preview": preview.settings_preview(namespace, proposed or {}),
         "audit": audit,
-        "audit_rows": [(entry, namespaces.audit_changes(entry)) for entry in audit],
+        "audit_rows": [
+            (entry, namespaces.audit_changes(entry), namespaces.audit_note(entry))
+            for entry in audit
+        ],
         "progress": namespaces.recompute_progress(namespace),
         "tokens": Paginator(namespace_tokens(namespace), 25).get_page(
             request.GET.get("tokens_page")
@@ -429,6 +438,32 @@ def namespace_settings(request: HttpRequest, namespace: str) -> HttpResponseBase
         return render(request, "provenance/namespace_settings.html", context, status=400)
     messages.success(request, f"Settings of {namespace} saved; its runs are being recomputed.")
     return redirect("provenance:namespace-settings", namespace=namespace)
+
+
+@login_required
+@require_POST
+def namespace_retention(request: HttpRequest, namespace: str) -> HttpResponseBase:
+    """Save the namespace's retention period and legal hold (audited, with the reason)."""
+    _admin_namespace(request, namespace)
+    form = RetentionForm(request.POST)
+    if form.is_valid():
+        try:
+            namespace_settings_update(
+                namespace=namespace,
+                changes={
+                    "retention_days": form.cleaned_data["retention_days"] or None,
+                    "legal_hold": form.cleaned_data["legal_hold"],
+                },
+                actor=f"user:{request.user.get_username()}",
+                reason=form.cleaned_data["reason"],
+            )
+        except ConfigError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+    if form.errors:
+        context = _settings_context(request, namespace, retention_form=form)
+        return render(request, "provenance/namespace_settings.html", context, status=400)
+    messages.success(request, f"Retention of {namespace} saved.")
+    return redirect(reverse("provenance:namespace-settings", args=[namespace]) + "#retention")
 
 
 @login_required

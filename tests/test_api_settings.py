@@ -52,6 +52,8 @@ def test_get_shows_the_effective_settings() -> None:
         "build_type": "https://tekton.dev/chains/v2/slsa",
         "signing_key": None,
         "configured": False,
+        "retention_days": None,
+        "legal_hold": False,
     }
 
 

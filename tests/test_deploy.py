@@ -158,3 +158,24 @@ def test_containerfile_builds_the_app_image() -> None:
     assert "COPY . ." not in text  # never the work tree (keys, venv, database)
     requirements = (DEPLOY.parent / "requirements.txt").read_text()
     assert re.search(r"^gunicorn==", requirements, re.M)
+
+
+def test_prune_records_runs_daily_one_at_a_time_with_the_apps_image_and_no_keys() -> None:
+    cron = find("CronJob", "chainsweb-prune-records")
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    assert len(cron["spec"]["schedule"].split()) == 5
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False  # it needs no cluster API
+    (job,) = pod["containers"]
+    assert job["command"] == ["python", "manage.py", "prune_records"]
+    (image,) = {c["image"] for d in deployments().values() for c in containers(d)}
+    assert job["image"] == image
+    env = {e["name"]: e for e in job["env"]}
+    for key in SECRET_ENV:
+        assert env[key]["valueFrom"]["secretKeyRef"]["name"] == "chainsweb-secrets"
+    assert job["envFrom"] == [{"configMapRef": {"name": "chainsweb-config"}}]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert all("secret" not in v for v in volumes.values())  # no signing key
+    folder = find("ConfigMap", "chainsweb-config")["data"]["PROMETHEUS_MULTIPROC_DIR"]
+    mounts = {m["mountPath"]: m["name"] for m in job["volumeMounts"]}
+    assert "emptyDir" in volumes[mounts[folder]]

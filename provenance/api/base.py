@@ -43,6 +43,13 @@ class PayloadTooLarge(APIException):
     default_detail = "the request body is too large"
 
 
+class Gone(APIException):
+    """What was here was removed on purpose (a raw record pruned under retention)."""
+
+    status_code = status.HTTP_410_GONE
+    default_detail = "gone"
+
+
 class Unverified(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "no attestation of this digest verifies"

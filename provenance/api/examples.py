@@ -30,6 +30,9 @@ _RECORD = {
     "compute_reason": "",
     "url": f"{HOST}/api/v1/records/7b0c2f6e-4f8e-4a55-9d0c-2f1c7c0a9b11",
     "raw_url": f"{HOST}/api/v1/records/7b0c2f6e-4f8e-4a55-9d0c-2f1c7c0a9b11/raw",
+    "raw_sha256": "c0de" * 16,
+    "pruned_at": None,
+    "pruned_retention_days": None,
 }
 
 _ATTESTATION = {
@@ -234,6 +237,8 @@ SETTINGS = OpenApiExample(
         "build_type": "https://tekton.dev/chains/v2/slsa",
         "signing_key": None,
         "configured": False,
+        "retention_days": None,
+        "legal_hold": False,
     },
     response_only=True,
 )
@@ -251,6 +256,11 @@ SETTINGS_PUT = OpenApiExample(
 )
 SETTINGS_PATCH = OpenApiExample(
     "Switch to SLSA v0.2", value={"format": "slsa/v1"}, request_only=True
+)
+SETTINGS_HOLD = OpenApiExample(
+    "Keep raw records 90 days; legal hold",
+    value={"retention_days": 90, "legal_hold": True, "reason": "litigation hold LH-2026-14"},
+    request_only=True,
 )
 KEYS = OpenApiExample(
     "Keys",

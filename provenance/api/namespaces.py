@@ -57,16 +57,18 @@ class NamespaceSettingsApi(ApiView):
         if not isinstance(request.data, dict):
             raise ValidationError({"detail": "the body must be a JSON object"})
         try:
-            check_fields(request.data)
+            check_fields(name for name in request.data if name != "reason")
         except ConfigError as exc:
             raise ValidationError({"detail": str(exc)}) from None
         serializer = serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
+        changes = dict(serializer.validated_data)
+        reason = changes.pop("reason", "")
+        if "retention_days" in changes:
+            changes["retention_days"] = changes["retention_days"] or None  # 0: for ever
         try:
             services.namespace_settings_update(
-                namespace=namespace,
-                changes=dict(serializer.validated_data),
-                actor=self.access.actor,
+                namespace=namespace, changes=changes, actor=self.access.actor, reason=reason
             )
         except ProvenanceError as exc:
             raise ValidationError({"detail": str(exc)}) from None
@@ -87,7 +89,8 @@ class NamespaceSettingsApi(ApiView):
     @extend_schema(
         operation_id="namespace_settings_update",
         summary="Replace a namespace's settings (admin)",
-        description="Every field is required. Audited; re-signs the namespace's runs.",
+        description="Every attestation setting is required; the retention fields may be left "
+        "out. Audited; a change to how statements are made re-signs the namespace's runs.",
         parameters=[NAMESPACE_PARAMETER],
         request=s.NamespaceSettingsReplaceInput,
         responses={200: s.NamespaceSettingsOutput, **errors(400, 403, 415)},
@@ -100,11 +103,13 @@ class NamespaceSettingsApi(ApiView):
     @extend_schema(
         operation_id="namespace_settings_partial_update",
         summary="Change some of a namespace's settings (admin)",
-        description="Only the fields given change. Audited; re-signs the namespace's runs.",
+        description="Only the fields given change. Audited; a change to how statements are "
+        "made re-signs the namespace's runs (retention_days and legal_hold re-sign nothing; "
+        "setting or lifting a legal hold needs a reason).",
         parameters=[NAMESPACE_PARAMETER],
         request=s.NamespaceSettingsInput,
         responses={200: s.NamespaceSettingsOutput, **errors(400, 403, 415)},
-        examples=[examples.SETTINGS_PATCH, examples.SETTINGS],
+        examples=[examples.SETTINGS_PATCH, examples.SETTINGS_HOLD, examples.SETTINGS],
         tags=["settings"],
     )
     def patch(self, request: Request, namespace: str) -> Response:

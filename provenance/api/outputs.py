@@ -274,6 +274,14 @@ RECORD = Shape(
         text("compute_reason"),
         link("url", "api:record-detail", "uid"),
         link("raw_url", "api:record-raw", "uid"),
+        # Retention (docs/operations.md): the raw record's sha256 stays after it is pruned, so
+        # a copy kept elsewhere can be matched; raw_url then answers 410.
+        text("raw_sha256"),
+        moment("pruned_at", nullable=True),
+        plain(
+            "pruned_retention_days",
+            serializers.IntegerField(read_only=True, allow_null=True),
+        ),
     ],
 )
 

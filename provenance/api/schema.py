@@ -33,6 +33,7 @@ _ERROR_TEXT = {
     403: "Authenticated, but the role or namespace does not allow this write.",
     404: "No such object, or one in a namespace you may not see (the two look the same).",
     409: "Every attestation of the digest fails verification; the message gives the reasons.",
+    410: "The run's raw record was pruned under its namespace's retention; its attestations stay.",
     413: "The request body is larger than INGEST_MAX_BYTES.",
     415: "The body's Content-Type is not accepted.",
     429: "Too many requests for this token or user; retry after Retry-After seconds.",
@@ -44,6 +45,7 @@ _ERROR_EXAMPLE = {
     404: "no such attestation",
     409: "no attestation of this digest verifies: attestation 42 is not in the chain "
     "(inserted outside the app)",
+    410: "the raw record was pruned on 2026-11-30 under the namespace's 30-day retention",
     413: "the request body is larger than 10485760 bytes",
     415: 'Unsupported media type "text/plain" in request.',
     429: "Request was throttled. Expected available in 12 seconds.",

@@ -12,6 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from provenance.config import MAX_REASON, MAX_RETENTION_DAYS
 from provenance.core.digests import DIGEST_PATTERN, DIGEST_PREFIX_PATTERN
 from provenance.core.plan import EMIT_POLICIES, SCOPES
 from provenance.core.slsa.config import BUILD_TYPES, FORMAT_NAMES, PREDICATE_VERSION
@@ -63,7 +64,7 @@ class IngestedRecordOutput(serializers.Serializer[Any]):
     namespace = serializers.CharField()
     name = serializers.CharField()
     uid = serializers.CharField()
-    outcome = serializers.ChoiceField(choices=["created", "updated", "unchanged"])
+    outcome = serializers.ChoiceField(choices=["created", "updated", "unchanged", "pruned"])
 
 
 class IngestOutput(serializers.Serializer[Any]):
@@ -210,7 +211,36 @@ class GateOutput(serializers.Serializer[Any]):
 # Namespace settings and keys
 
 
-class NamespaceSettingsInput(serializers.Serializer[Any]):
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON number only (DRF also takes "30" and true)."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if not isinstance(data, int) or isinstance(data, bool):
+            self.fail("invalid")
+        return int(super().to_internal_value(data))
+
+
+class RetentionInput(serializers.Serializer[Any]):
+    """The retention fields of PUT and PATCH: optional in both, and they re-sign nothing."""
+
+    retention_days = StrictIntegerField(
+        required=False,
+        allow_null=True,
+        min_value=0,
+        max_value=MAX_RETENTION_DAYS,
+        help_text="Days a completed run's raw record is kept; null or 0: for ever.",
+    )
+    legal_hold = StrictBooleanField(
+        required=False, help_text="While true, no raw record of the namespace is pruned."
+    )
+    reason = StrictCharField(
+        required=False,
+        max_length=MAX_REASON,
+        help_text="Kept in the audit history; required to set or lift a legal hold.",
+    )
+
+
+class NamespaceSettingsInput(RetentionInput):
     format = StrictChoiceField(choices=FORMAT_NAMES, required=False)
     deep_inspection = StrictBooleanField(required=False)
     scope = StrictChoiceField(choices=SCOPES, required=False)
@@ -219,8 +249,8 @@ class NamespaceSettingsInput(serializers.Serializer[Any]):
     build_type = StrictChoiceField(choices=BUILD_TYPES, required=False)
 
 
-class NamespaceSettingsReplaceInput(serializers.Serializer[Any]):
-    """PUT: the whole settings object."""
+class NamespaceSettingsReplaceInput(RetentionInput):
+    """PUT: the whole settings object (the retention fields may be left out)."""
 
     format = StrictChoiceField(choices=FORMAT_NAMES)
     deep_inspection = StrictBooleanField()
@@ -241,6 +271,8 @@ class NamespaceSettingsOutput(serializers.Serializer[Any]):
     build_type = serializers.CharField()
     signing_key = serializers.CharField(allow_null=True)
     configured = serializers.BooleanField()
+    retention_days = serializers.IntegerField(allow_null=True)
+    legal_hold = serializers.BooleanField()
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_predicate(self, obj: dict[str, Any]) -> str:

@@ -40,6 +40,7 @@ from .base import (  # noqa: F401
     ID_PARAMETER,
     ApiCursorPagination,
     ApiView,
+    Gone,
     PayloadTooLarge,
     Unverified,
     api_not_found,
@@ -177,20 +178,25 @@ class RecordRawApi(ApiView):
     @extend_schema(
         operation_id="records_raw",
         summary="The record as received",
-        description="The stored JSON of the object as it was received (YAML input as JSON).",
+        description="The stored JSON of the object as it was received (YAML input as JSON); "
+        "410 once it was pruned under the namespace's retention (its attestations stay).",
         responses={
             (200, "application/json"): OpenApiResponse(
                 OpenApiTypes.OBJECT,
                 description="The Tekton object.",
                 examples=[examples.RAW_RECORD],
             ),
-            **errors(404),
+            **errors(404, 410),
         },
         tags=["records"],
     )
     def get(self, request: Request, uid: str) -> HttpResponse:
         record = _record_or_404(self, uid)
-        response = HttpResponse(runs.run_record_raw(record), content_type="application/json")
+        try:
+            raw = runs.run_record_raw(record)
+        except runs.RecordPruned as exc:
+            raise Gone(str(exc)) from None
+        response = HttpResponse(raw, content_type="application/json")
         response["ETag"] = f'"{record.raw_sha256}"'
         return response
 

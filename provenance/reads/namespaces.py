@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import Count, QuerySet
 
-from provenance.config import SETTINGS_FIELDS, NamespaceConfig, defaults
+from provenance.config import RETENTION_FIELDS, SETTINGS_FIELDS, NamespaceConfig, defaults
 from provenance.models import (
     ComputeStatus,
     NamespaceGrant,
@@ -27,9 +27,15 @@ def namespace_settings_effective(namespace: str) -> tuple[NamespaceConfig, Signi
     )
     if row is None:
         return defaults(), None
+    return _config_of(row), row.signing_key
+
+
+def _config_of(row: NamespaceSettings) -> NamespaceConfig:
+    """A settings row as a config (its key read through ``select_related``)."""
     key = row.signing_key
     values = {name: getattr(row, name) for name in SETTINGS_FIELDS}
-    return NamespaceConfig.from_values(values, key=key.key_id if key else None), key
+    retention = {name: getattr(row, name) for name in RETENTION_FIELDS}
+    return NamespaceConfig.from_values(values, key=key.key_id if key else None, **retention)
 
 
 def namespace_settings_view(namespace: str) -> dict[str, Any]:
@@ -41,6 +47,7 @@ def namespace_settings_view(namespace: str) -> dict[str, Any]:
         **config.values(),
         "signing_key": config.key,
         "configured": NamespaceSettings.objects.filter(namespace=namespace).exists(),
+        **config.retention(),
     }
 
 
@@ -74,9 +81,11 @@ def audit_changes(entry: SettingsAudit) -> list[tuple[str, Any, Any]]:
     """
     old = entry.old if isinstance(entry.old, dict) else {}
     new = entry.new if isinstance(entry.new, dict) else {}
+    if SettingsAudit.PRUNED in new:
+        return []  # not a change of settings: ``audit_note`` says what was pruned
     if not old:
-        old = {**defaults().values(), "signing_key": None}
-    names = [*SETTINGS_FIELDS, "signing_key"]
+        old = {**defaults().values(), "signing_key": None, **defaults().retention()}
+    names = [*SETTINGS_FIELDS, "signing_key", *RETENTION_FIELDS]
     names += sorted(k for k in {*old, *new} if k not in names)
     return [
         (name, old.get(name), new.get(name))
@@ -98,3 +107,46 @@ def recompute_progress(namespace: str) -> dict[str, int]:
     counts.pop(ComputeStatus.CHILD, None)
     counts["total"] = sum(counts.values())
     return counts
+
+
+def audit_note(entry: SettingsAudit) -> str:
+    """What an entry that changed no setting did, in words (a pruning of raw records)."""
+    new = entry.new if isinstance(entry.new, dict) else {}
+    pruned = new.get(SettingsAudit.PRUNED)
+    if not isinstance(pruned, dict):
+        return ""
+    return (
+        f"pruned the raw records of {pruned.get('runs', 0)} run(s) "
+        f"({pruned.get('records', 0)} records, {pruned.get('bytes', 0):,} bytes) completed "
+        f"before {str(pruned.get('completed_before', '?'))[:10]}, under the "
+        f"{pruned.get('retention_days')}-day retention; their attestations are kept"
+    )
+
+
+def legal_hold_entry(namespace: str) -> SettingsAudit | None:
+    """The audit entry that set the namespace's legal hold now in force (who, when, why)."""
+    return (
+        SettingsAudit.objects.filter(namespace=namespace, new__legal_hold=True)
+        .exclude(old__legal_hold=True)
+        .order_by("-changed", "-id")
+        .first()
+    )
+
+
+def namespace_retention(names: list[str]) -> dict[str, NamespaceConfig]:
+    """The effective settings (for their retention) of each named namespace, in one query."""
+    rows = {
+        row.namespace: row
+        for row in NamespaceSettings.objects.filter(namespace__in=names).select_related(
+            "signing_key"
+        )
+    }
+    fallback = defaults()
+    return {name: _config_of(rows[name]) if name in rows else fallback for name in names}
+
+
+def pruned_runs(namespace: str) -> int:
+    """Top-level runs of the namespace whose raw record was pruned."""
+    return RunRecord.objects.filter(
+        top_level_q(), namespace=namespace, pruned_at__isnull=False
+    ).count()

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 
 from django.db.models import Count, F, Q
 
+from provenance.config import NamespaceConfig
 from provenance.models import Attestation, ComputeStatus, RunRecord, top_level_q
 
 from .attestations import shown
-from .namespaces import namespace_names
+from .namespaces import namespace_names, namespace_retention
 from .runs import RUN_LIST_FIELDS
 from .verify import Verdict, verify_many
 from .visibility import visible
@@ -24,6 +25,7 @@ ATTENTION_LIMIT = 8
 class NamespaceSummary:
     name: str
     role: str
+    retention: NamespaceConfig | None = None  # its effective settings, for retention and hold
     runs: int = 0
     attestations: int = 0
     artifacts: int = 0
@@ -35,10 +37,15 @@ class NamespaceSummary:
 def namespace_summaries(
     namespaces: set[str] | None, role_in: Callable[[str], str | None]
 ) -> list[NamespaceSummary]:
-    """Per visible namespace (with the caller's role in it): runs, artifacts, attestations and
-    runs that failed to sign. Three grouped queries whatever the number of namespaces."""
+    """Per visible namespace (with the caller's role in it): its retention and legal hold, runs,
+    artifacts, attestations and runs that failed to sign. Four queries whatever the number of
+    namespaces."""
     names = namespace_names(namespaces)
-    summaries = {name: NamespaceSummary(name=name, role=role_in(name) or "") for name in names}
+    configs = namespace_retention(names)
+    summaries = {
+        name: NamespaceSummary(name=name, role=role_in(name) or "", retention=configs[name])
+        for name in names
+    }
     runs = (
         visible(RunRecord.objects.all(), namespaces)
         .values("namespace")

@@ -19,7 +19,7 @@ from provenance.models import Attestation, RunRecord
 
 from .attestations import attestations_of_run
 from .namespaces import namespace_settings_effective
-from .runs import parse_run, run_children, run_parent
+from .runs import RecordPruned, parse_run, run_children, run_parent
 
 
 @dataclass
@@ -44,6 +44,8 @@ class RunDetail:
     run: Run | None
     settings: NamespaceConfig
     error: str = ""
+    # Why there is no parsed run, graph or record: it was pruned (reads.runs.pruned_note).
+    pruned: str = ""
     children: list[RunRecord] = field(default_factory=list)
     parent: RunRecord | None = None
     graph: RunGraph | None = None
@@ -67,8 +69,13 @@ def run_detail(record: RunRecord, *, namespaces: set[str] | None, deep: bool = F
     detail.children = list(run_children(record, with_records=True))
     detail.parent = run_parent(record, namespaces)
     top = detail.parent or record
+    if top.is_top_level:
+        detail.attestations = list(attestations_of_run(top.pk))
     try:
         detail.run = parse_run(record, detail.children)
+    except RecordPruned as exc:
+        detail.pruned = str(exc)
+        return detail
     except (ProvenanceError, StopIteration) as exc:
         detail.error = f"the stored record cannot be read: {exc}"
         return detail
@@ -81,8 +88,6 @@ def run_detail(record: RunRecord, *, namespaces: set[str] | None, deep: bool = F
             detail.scopes = artifact_scopes(pr, config.slsa, detail.graph)
         except (ProvenanceError, ValueError) as exc:
             detail.error = f"the graph cannot be built: {exc}"
-    if top.is_top_level:
-        detail.attestations = list(attestations_of_run(top.pk))
     return detail
 
 

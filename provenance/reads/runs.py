@@ -1,7 +1,8 @@
 """Run records: the filtered lists of the runs page and the API, one run, its TaskRuns.
 
 Lists never read the stored record (``RunRecord.raw``, compressed JSON up to megabytes); only
-``run_get`` (the run page, which shows and parses it) and ``run_record_raw`` do.
+``run_get`` (the run page, which shows and parses it) and ``run_record_raw`` do. A run whose
+raw record was pruned under its namespace's retention has none: ``RecordPruned`` says so.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from django.db.models import F, Q, QuerySet
 
+from provenance.core.errors import ProvenanceError
 from provenance.core.tekton import Run, parse_records
 from provenance.models import RunKind, RunRecord, top_level_q
 
@@ -164,22 +166,44 @@ def run_children(record: RunRecord, *, with_records: bool = False) -> QuerySet[R
     return qs.order_by("start_time", "name", "id")
 
 
+class RecordPruned(ProvenanceError):
+    """What needs a run's raw record, asked of a run whose raw record was pruned."""
+
+    def __init__(self, record: RunRecord) -> None:
+        super().__init__(pruned_note(record))
+
+
+def pruned_note(record: RunRecord) -> str:
+    """Why a run has no raw record, for a person: "the raw record was pruned on 2026-01-31
+    under the namespace's 30-day retention" (empty when it has one)."""
+    if record.pruned_at is None:
+        return ""
+    days = record.pruned_retention_days
+    under = f"under the namespace's {days}-day retention" if days else "under its retention"
+    return f"the raw record was pruned on {record.pruned_at:%Y-%m-%d} {under}"
+
+
 def run_record_raw(record: RunRecord) -> bytes:
-    """The record as received: the compact JSON of the object, decompressed."""
+    """The record as received: the compact JSON of the object, decompressed (RecordPruned)."""
+    if record.is_pruned:
+        raise RecordPruned(record)
     return zlib.decompress(bytes(record.raw))
 
 
 def latest_run(namespace: str) -> RunRecord | None:
-    """The namespace's most recent top-level run (with its stored record)."""
+    """The namespace's most recent top-level run whose raw record is kept (with it)."""
     return (
-        RunRecord.objects.filter(top_level_q(), namespace=namespace)
+        RunRecord.objects.filter(top_level_q(), namespace=namespace, pruned_at__isnull=True)
         .order_by(F("start_time").desc(nulls_last=True), "-id")
         .first()
     )
 
 
 def parse_run(record: RunRecord, children: list[RunRecord]) -> Run:
-    """The engine's view of a stored run with its stored TaskRuns (ProvenanceError, or
-    StopIteration when the record is not the run it claims to be)."""
+    """The engine's view of a stored run with its stored TaskRuns (RecordPruned, another
+    ProvenanceError, or StopIteration when the record is not the run it claims to be)."""
+    pruned = next((r for r in (record, *children) if r.is_pruned), None)
+    if pruned is not None:
+        raise RecordPruned(pruned)
     runs = parse_records([record.document, *(child.document for child in children)])
     return next(r for r in runs if r.meta.uid == record.uid and r.meta.kind == record.kind)

@@ -1,5 +1,5 @@
 """Writes, split by domain: ingest and linking, queueing, namespace settings, signing keys,
-compute and sign (attest), API tokens, watch state.
+compute and sign (attest), retention (pruning raw records), API tokens, watch state.
 
 Every function takes keyword arguments and is the only way its rows get written. The core engine
 (``provenance.core``) does the parsing, planning and signing; these modules store the results.
@@ -25,6 +25,7 @@ from .ingest import (
 from .keys import checkpoint_signer, signer_load, signing_key_create
 from .namespaces import namespace_settings_update
 from .queue import namespace_runs_recompute, runs_requeue_pending
+from .retention import NamespacePruning, records_prune
 from .tokens import TOKEN_PREFIX, api_token_create, api_token_revoke
 from .watch import watch_event_ingest, watch_state_save
 
@@ -35,6 +36,7 @@ __all__ = [
     "IngestResult",
     "IngestedRecord",
     "NamespaceForbidden",
+    "NamespacePruning",
     "api_token_create",
     "api_token_revoke",
     "attestations_generate",
@@ -44,6 +46,7 @@ __all__ = [
     "namespace_runs_recompute",
     "namespace_settings_update",
     "records_ingest",
+    "records_prune",
     "run_compute_fail",
     "runs_requeue_pending",
     "signer_load",

@@ -31,7 +31,7 @@ from provenance.models import (
     SigningKey,
 )
 from provenance.reads.namespaces import namespace_settings_effective
-from provenance.reads.runs import parse_run
+from provenance.reads.runs import parse_run, pruned_note
 
 from .keys import default_key, signer_load
 from .linking import parent_of
@@ -128,6 +128,13 @@ def _generate(run_id: int, config: NamespaceConfig, key: SigningKey) -> ComputeO
         record = parent
     # Only the top-level row is locked (see _lock_rows for the order): one compute per run.
     record = RunRecord.objects.select_for_update().get(pk=record.pk)
+    if record.is_pruned:
+        # Nothing can be computed without the raw record, and nothing needs to be: it was
+        # pruned only once signed, and its attestations stay (services.retention).
+        status = ComputeStatus.SIGNED
+        if record.compute_status != status:
+            return _set_status(record, status, pruned_note(record))
+        return ComputeOutcome(status=status, reason=record.compute_reason)
     children = _children_of(record) if record.kind == RunKind.PIPELINE_RUN else []
     run = parse_run(record, children)
     if isinstance(run, PipelineRun):

@@ -47,7 +47,9 @@ class IngestedRecord:
     namespace: str
     name: str
     uid: str
-    outcome: str  # created | updated | unchanged
+    # created | updated | unchanged | pruned (a run whose raw record was pruned, or a TaskRun
+    # of one: not stored, nothing recomputed; docs/operations.md, "Retention")
+    outcome: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +194,7 @@ def records_ingest(
     return _records_store(prepared, source=source[:300], background=background)
 
 
-def _lock_rows(prepared: list[_Prepared]) -> None:
+def _lock_rows(prepared: list[_Prepared]) -> set[tuple[str, str]]:
     """Lock the PipelineRuns this batch touches, before any TaskRun row (see _records_write).
 
     Global order: PipelineRuns, then TaskRuns, each by uid. Compute locks a PipelineRun before
@@ -203,6 +205,9 @@ def _lock_rows(prepared: list[_Prepared]) -> None:
     for the PipelineRuns themselves and for the TaskRuns' parents: a PipelineRun and its child
     arriving in two concurrent transactions then run one after the other, so the second sees the
     first's row instead of both waiting for each other forever. Sorted, so they never deadlock.
+
+    Returns the pruned PipelineRuns among them, as ``("uid", uid)`` and, for the newest of a
+    name (the one a label names, as ``linking.parents_of`` picks it), ``("name", ns/name)``.
     """
     keys: set[str] = set()
     for item in prepared:
@@ -221,23 +226,37 @@ def _lock_rows(prepared: list[_Prepared]) -> None:
     for item in prepared:
         if item.parent_name and not item.parent_uid:
             parents |= Q(namespace=item.namespace, name=item.parent_name)
-    list(
+    locked = (
         RunRecord.objects.select_for_update()
         .filter(parents, kind=RunKind.PIPELINE_RUN)
         .order_by("uid")
-        .values_list("pk", flat=True)
+        .values_list("uid", "namespace", "name", "first_seen", "pk", "pruned_at")
     )
+    pruned: set[tuple[str, str]] = set()
+    newest: dict[str, tuple[Any, int, bool]] = {}
+    for uid, namespace, name, first_seen, pk, pruned_at in locked:
+        if pruned_at is not None:
+            pruned.add(("uid", uid))
+        key = f"{namespace}/{name}"
+        if key not in newest or (first_seen, pk) > newest[key][:2]:
+            newest[key] = (first_seen, pk, pruned_at is not None)
+    # A PipelineRun of that name in this batch is the newer one.
+    arriving = {f"{p.namespace}/{p.name}" for p in prepared if p.kind == "PipelineRun"}
+    pruned.update(
+        ("name", key) for key, (_, _, gone) in newest.items() if gone and key not in arriving
+    )
+    return pruned
 
 
 @transaction.atomic
 def _records_store(prepared: list[_Prepared], *, source: str, background: bool) -> IngestResult:
-    _lock_rows(prepared)
+    pruned = _lock_rows(prepared)
     for attempt in range(1, 4):
         try:
             # A savepoint: if a concurrent ingest inserts one of these uids between our read and
             # our INSERT, only this attempt is rolled back and the next one sees its row.
             with transaction.atomic():
-                outcomes, touched = _records_write(prepared, source)
+                outcomes, touched = _records_write(prepared, source, pruned)
             break
         except IntegrityError:
             if attempt == 3:
@@ -264,7 +283,7 @@ def _records_store(prepared: list[_Prepared], *, source: str, background: bool) 
 
 _STORED_FIELDS = tuple(f.name for f in dataclass_fields(Stored))
 # What deciding created / updated / unchanged needs of a stored row.
-_ROW_STATE = (*_STORED_FIELDS, "resource_version", "raw_sha256", "compute_status")
+_ROW_STATE = (*_STORED_FIELDS, "resource_version", "raw_sha256", "compute_status", "pruned_at")
 
 
 def _row_fields(item: _Prepared, source: str) -> dict[str, Any]:
@@ -286,10 +305,23 @@ def _row_fields(item: _Prepared, source: str) -> dict[str, Any]:
     }
 
 
-def _records_write(prepared: list[_Prepared], source: str) -> tuple[dict[int, str], list[Stored]]:
+def _of_pruned_run(item: _Prepared, pruned: set[tuple[str, str]]) -> bool:
+    """A TaskRun of a pruned PipelineRun (by its owner's uid, else by the label's name)."""
+    if item.parent_uid:
+        return ("uid", item.parent_uid) in pruned
+    return bool(item.parent_name) and ("name", f"{item.namespace}/{item.parent_name}") in pruned
+
+
+def _records_write(
+    prepared: list[_Prepared], source: str, pruned: set[tuple[str, str]]
+) -> tuple[dict[int, str], list[Stored]]:
     """Insert the new records and update the newer ones: one SELECT, one INSERT for all new
     rows and one UPDATE per changed row. Returns each object's outcome (by input position) and
-    the rows that need linking and compute."""
+    the rows that need linking and compute.
+
+    A run whose raw record was pruned is closed (``pruned``: the locked PipelineRuns that
+    were): a record of it, or a new TaskRun of it, is not stored, so nothing un-prunes it or
+    signs it again; its attestations stay the evidence."""
     stored = {
         row["uid"]: row
         for row in RunRecord.objects.select_for_update()
@@ -303,6 +335,11 @@ def _records_write(prepared: list[_Prepared], source: str) -> tuple[dict[int, st
     # Duplicates of one uid are applied in input order, each against the one before it.
     for index, item in enumerate(prepared):
         row = stored.get(item.uid)
+        if (row is not None and row["pruned_at"] is not None) or (
+            row is None and _of_pruned_run(item, pruned)
+        ):
+            outcomes[index] = "pruned"
+            continue
         if row is None:
             created[item.uid] = RunRecord(
                 uid=item.uid,

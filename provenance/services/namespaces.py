@@ -1,5 +1,6 @@
-"""Namespace settings: how each namespace's runs are attested; every change is audited and
-re-signs the namespace's runs in the background."""
+"""Namespace settings: how each namespace's runs are attested, and how long their raw records
+are kept; every change is audited, and a change to how statements are made re-signs the
+namespace's runs in the background."""
 
 from __future__ import annotations
 
@@ -8,15 +9,27 @@ from typing import Any
 from celery import current_app
 from django.db import transaction
 
-from provenance.config import SETTINGS_FIELDS, NamespaceConfig, check_fields, defaults
+from provenance.config import (
+    MAX_REASON,
+    RETENTION_FIELDS,
+    SETTINGS_FIELDS,
+    ConfigError,
+    NamespaceConfig,
+    check_fields,
+    defaults,
+)
 from provenance.models import NamespaceSettings, SettingsAudit, SigningKey
 
 from . import queue
+
+# What a statement is made under: a change to one of these re-signs the namespace's runs.
+_SHAPING = (*SETTINGS_FIELDS, "signing_key")
 
 
 def _settings_snapshot(row: NamespaceSettings) -> dict[str, Any]:
     snapshot = {name: getattr(row, name) for name in SETTINGS_FIELDS}
     snapshot["signing_key"] = row.signing_key.key_id if row.signing_key else None
+    snapshot.update((name, getattr(row, name)) for name in RETENTION_FIELDS)
     return snapshot
 
 
@@ -26,12 +39,20 @@ def namespace_settings_update(
     changes: dict[str, Any],
     actor: str,
     signing_key: SigningKey | None = None,
+    reason: str = "",
 ) -> NamespaceSettings:
-    """Change a namespace's settings; audit the change and recompute its runs after commit.
+    """Change a namespace's settings; audit the change (with ``reason`` when given) and, when
+    it changes how statements are made, recompute the namespace's runs after commit.
+
+    ``changes`` may hold the retention fields too (``retention_days``, ``legal_hold``): they
+    re-sign nothing, and setting or lifting a legal hold needs a reason.
 
     ConfigError (a FormatError) names an unknown field or a bad value; nothing is saved then.
     """
     check_fields(changes)
+    reason = reason.strip()
+    if len(reason) > MAX_REASON:
+        raise ConfigError("reason", f"the reason is over {MAX_REASON} characters")
     with transaction.atomic():
         row = (
             NamespaceSettings.objects.select_for_update(of=("self",))
@@ -44,9 +65,14 @@ def namespace_settings_update(
             row = NamespaceSettings(namespace=namespace)
             old: dict[str, Any] = {}
         else:
-            current = NamespaceConfig.from_values(_settings_snapshot(row))
             old = _settings_snapshot(row)
-        for name, value in current.changed(changes).values().items():
+            current = NamespaceConfig.from_values(
+                old, **{name: old[name] for name in RETENTION_FIELDS}
+            )
+        updated = current.changed(changes)
+        if updated.legal_hold != current.legal_hold and not reason:
+            raise ConfigError("reason", "setting or lifting a legal hold needs a reason")
+        for name, value in (*updated.values().items(), *updated.retention().items()):
             setattr(row, name, value)
         if signing_key is not None:
             row.signing_key = signing_key
@@ -54,8 +80,13 @@ def namespace_settings_update(
         if new == old:
             return row
         row.save()
-        SettingsAudit.objects.create(namespace=namespace, actor=actor[:300], old=old, new=new)
-        queue.on_commit(_enqueue_namespace_recompute, namespace)
+        SettingsAudit.objects.create(
+            namespace=namespace, actor=actor[:300], old=old, new=new, reason=reason
+        )
+        # Before this row existed, the runs were signed under the defaults.
+        before = old or {**current.values(), "signing_key": None}
+        if any(new[name] != before[name] for name in _SHAPING):
+            queue.on_commit(_enqueue_namespace_recompute, namespace)
     return row
 
 

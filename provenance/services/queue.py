@@ -82,9 +82,12 @@ def runs_requeue_pending(*, older_than: timedelta, include_failed: bool = False)
 
 
 def namespace_runs_recompute(*, namespace: str) -> int:
-    """Queue a compute for every top-level run of the namespace; returns how many."""
+    """Queue a compute for every top-level run of the namespace whose raw record is kept (a
+    pruned run keeps the attestations it has); returns how many."""
     with transaction.atomic():
-        runs = RunRecord.objects.filter(top_level_q()).filter(namespace=namespace)
+        runs = RunRecord.objects.filter(top_level_q()).filter(
+            namespace=namespace, pruned_at__isnull=True
+        )
         ids = list(runs.values_list("pk", flat=True))
         runs.update(
             compute_status=ComputeStatus.PENDING, compute_reason="", compute_updated=timezone.now()

@@ -55,7 +55,7 @@ class Command(BaseCommand):
         files = list(_files(options["paths"]))
         if not files:
             raise CommandError("no .json/.yaml/.yml files found")
-        counts = {"created": 0, "updated": 0, "unchanged": 0}
+        counts = {"created": 0, "updated": 0, "unchanged": 0, "pruned": 0}
         imported_files = 0
         rejected: list[tuple[Path, str]] = []
         retried = 0
@@ -91,6 +91,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"imported {imported_files} of {len(files)} files: {counts['created']} records "
             f"created, {counts['updated']} updated, {counts['unchanged']} unchanged"
+            # Runs whose raw record was pruned under retention: not stored again.
+            + (f", {counts['pruned']} of pruned runs (not stored)" if counts["pruned"] else "")
             + (f" ({retried} database retries)" if retried else "")
         )
         if rejected:
