@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('provenance', '0006_sso'),
+        ('provenance', '0007_ssh_key_ids'),
     ]
 
     operations = [
