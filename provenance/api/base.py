@@ -132,7 +132,7 @@ class ApiCursorPagination(CursorPagination):
         wanted = request.query_params.get(self.page_size_query_param)
         if wanted is None:
             return int(settings.API_PAGE_SIZE)
-        if not (wanted.isascii() and wanted.isdigit() and len(wanted) < 10 and int(wanted) > 0):
+        if not (wanted.isascii() and wanted.isdigit() and len(wanted) <= 18 and int(wanted) > 0):
             raise ValidationError({"page_size": "must be a positive integer"})
         return min(int(wanted), int(settings.API_MAX_PAGE_SIZE))
 
@@ -168,7 +168,7 @@ class ApiCursorPagination(CursorPagination):
                     f"Results per page (default {settings.API_PAGE_SIZE}; larger values are "
                     f"capped at {settings.API_MAX_PAGE_SIZE})."
                 ),
-                "schema": {"type": "integer", "minimum": 1},
+                "schema": {"type": "integer", "minimum": 1, "maximum": 999_999_999_999_999_999},
             },
         ]
 
