@@ -396,7 +396,7 @@ def main() -> None:
 
             with psycopg.connect(stack.url) as conn:
                 n = conn.execute(
-                    "SELECT count(*) FROM provenance_runrecord WHERE source LIKE 'import:%%' "
+                    "SELECT count(*) FROM provenance_runrecord WHERE source_kind = 'import' "
                     "AND kind = 'PipelineRun'"
                 ).fetchone()[0]
             print(
@@ -408,7 +408,7 @@ def main() -> None:
             while time.monotonic() < deadline:
                 with psycopg.connect(stack.url) as conn:
                     signed = conn.execute(
-                        "SELECT count(*) FROM provenance_runrecord WHERE source LIKE 'import:%%' "
+                        "SELECT count(*) FROM provenance_runrecord WHERE source_kind = 'import' "
                         "AND kind = 'PipelineRun' AND compute_status = 'signed'"
                     ).fetchone()[0]
                 if signed >= n:

@@ -40,8 +40,8 @@ def seed(cursor: Any, *, attestations: int, runs: int) -> dict[str, int]:
         f"""
         INSERT INTO provenance_runrecord (id, uid, kind, namespace, name, definition, pipeline_task,
             parent_uid, parent_name, status, reason, start_time, completion_time, labels,
-            resource_version, raw, raw_sha256, source, first_seen, updated, compute_status,
-            compute_reason, compute_updated)
+            resource_version, raw, raw_sha256, source_kind, source_detail, first_seen, updated,
+            compute_status, compute_reason, compute_updated)
         SELECT {run0} + g, 'seed-uid-' || ({run0} + g),
             CASE WHEN g % 5 = 0 THEN 'PipelineRun' ELSE 'TaskRun' END,
             ({ns})[1 + g % {k}], 'run-' || g, 'build-' || (g % 50), '', '', '',
@@ -49,7 +49,7 @@ def seed(cursor: Any, *, attestations: int, runs: int) -> dict[str, int]:
             now() - (g || ' seconds')::interval,
             now() - (g || ' seconds')::interval + interval '5 minutes',
             '{{}}'::jsonb, g::text, '\\x789c030000000001'::bytea,
-            md5(g::text) || md5(g::text), 'seed',
+            md5(g::text) || md5(g::text), 'import', '{{"file": "seed"}}'::jsonb,
             now(), now(), 'signed', '', now()
         FROM generate_series(1, {runs}) AS g
         """

@@ -19,6 +19,7 @@ from chainsweb.logs import logging_config
 from provenance.config import ENVIRONMENT as PROVENANCE_ENVIRONMENT
 from provenance.config import (
     RETENTION_ENVIRONMENT,
+    UPLOAD_BUILDER_ID,
     ConfigError,
     NamespaceConfig,
     retention_days_read,
@@ -349,6 +350,8 @@ PROVENANCE_DEFAULTS = {
     "emit": os.environ.get("PROVENANCE_EMIT", "on-completion"),
     "builder_id": os.environ.get("PROVENANCE_BUILDER_ID", "https://tekton.dev/chains/v2"),
     "build_type": os.environ.get("PROVENANCE_BUILD_TYPE", "https://tekton.dev/chains/v2/slsa"),
+    "upload_builder_id": os.environ.get("PROVENANCE_UPLOAD_BUILDER_ID", UPLOAD_BUILDER_ID),
+    "uploads_use_builder_id": env_bool("PROVENANCE_UPLOADS_USE_BUILDER_ID", False),
 }
 # Checked now, so that a bad value stops every process (web, worker, command) at start-up with
 # the variable's name, rather than failing each run's compute later (provenance.config).
@@ -370,6 +373,9 @@ SIGNING_DEFAULT_ALGORITHM = os.environ.get("SIGNING_DEFAULT_ALGORITHM", "ecdsa-p
 WATCH_TIMEOUT_SECONDS = env_int("WATCH_TIMEOUT_SECONDS", 300)
 WATCH_READ_TIMEOUT = env_int("WATCH_READ_TIMEOUT", 330)
 WATCH_BACKOFF_MAX = env_int("WATCH_BACKOFF_MAX", 60)
+# The cluster name watch_records records as the source of the runs it stores (--cluster-name
+# overrides it; empty: the kubeconfig context's name, or "in-cluster").
+WATCH_CLUSTER_NAME = os.environ.get("WATCH_CLUSTER_NAME", "").strip()
 
 # --- Operations (docs/operations.md) ------------------------------------------------------------
 # Single sign-on with OpenID Connect: authorization code flow with PKCE (mozilla-django-oidc,

@@ -21,14 +21,25 @@ from django.conf import settings
 
 from provenance.core.errors import FormatError
 from provenance.core.plan import SCOPES, validate_policy
-from provenance.core.slsa.config import BUILD_TYPES, FORMAT_NAMES, PREDICATE_VERSION, SlsaConfig
+from provenance.core.slsa.config import (
+    BUILD_TYPES,
+    FORMAT_NAMES,
+    PREDICATE_VERSION,
+    SlsaConfig,
+    check_absolute_uri,
+)
 
 # RFC 1123 label: what Kubernetes accepts as a namespace name.
 NAMESPACE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 MAX_NAMESPACE = 63
-MAX_BUILDER_ID = 500  # NamespaceSettings.builder_id
+MAX_BUILDER_ID = 500  # NamespaceSettings.builder_id and upload_builder_id
 MAX_RETENTION_DAYS = 36_500  # a hundred years; anything longer is "for ever" (empty)
 MAX_REASON = 1000  # SettingsAudit.reason: why a change was made
+# The builder id of statements made from uploaded and imported records: chainsweb's, not
+# Chains', so that a policy trusting Chains' builder id does not trust what a token uploads.
+UPLOAD_BUILDER_ID = "https://chainsweb.dev/builders/upload/v1"
+# Record sources (``models.SourceKind``) read from the cluster by chainsweb itself.
+WATCHED = "watch"
 
 
 class ConfigError(FormatError):
@@ -42,8 +53,12 @@ class ConfigError(FormatError):
 @dataclass(frozen=True, slots=True)
 class NamespaceConfig:
     """A namespace's settings (docs/backend.md): Chains' format, deep inspection, builder id
-    and build type, the scope and emit policy, and the namespace's own signing key (its id;
-    None: the deployment's default key).
+    and build type, the scope and emit policy, the builder id of uploaded records (and whether
+    uploads use ``builder_id`` instead), and the namespace's own signing key (its id; None: the
+    deployment's default key).
+
+    The two upload fields have defaults, so settings recorded before they existed (an
+    attestation's ``settings``) still read.
 
     And its retention (docs/operations.md, "Retention"): the days a completed run's raw record
     is kept (None: for ever) and whether a legal hold stops pruning. They shape no statement:
@@ -56,25 +71,36 @@ class NamespaceConfig:
     emit: str
     builder_id: str
     build_type: str
+    upload_builder_id: str = UPLOAD_BUILDER_ID
+    uploads_use_builder_id: bool = False
     key: str | None = None
     retention_days: int | None = None
     legal_hold: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("format", "scope", "emit", "builder_id", "build_type"):
+        for name in ("format", "scope", "emit", "builder_id", "build_type", "upload_builder_id"):
             if not isinstance(getattr(self, name), str):
                 raise ConfigError(name, f"{name} must be a string")
-        if not isinstance(self.deep_inspection, bool):
-            raise ConfigError("deep_inspection", "deep_inspection must be true or false")
+        for name in ("deep_inspection", "uploads_use_builder_id"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(name, f"{name} must be true or false")
         retention_days_check(self.retention_days)
         if not isinstance(self.legal_hold, bool):
             raise ConfigError("legal_hold", "legal_hold must be true or false")
-        if len(self.builder_id) > MAX_BUILDER_ID:
-            raise ConfigError("builder_id", f"the builder id is over {MAX_BUILDER_ID} characters")
+        for name, label in (
+            ("builder_id", "builder id"),
+            ("upload_builder_id", "upload builder id"),
+        ):
+            if len(getattr(self, name)) > MAX_BUILDER_ID:
+                raise ConfigError(name, f"the {label} is over {MAX_BUILDER_ID} characters")
         try:
             _ = self.slsa  # SlsaConfig checks the format, build type and builder id
         except FormatError as exc:
             raise ConfigError(self._slsa_field(), str(exc)) from None
+        try:
+            check_absolute_uri(self.upload_builder_id, "upload builder id")
+        except FormatError as exc:
+            raise ConfigError("upload_builder_id", str(exc)) from None
         try:
             validate_policy(self.scope, self.emit)
         except FormatError as exc:
@@ -87,20 +113,38 @@ class NamespaceConfig:
 
     @property
     def slsa(self) -> SlsaConfig:
-        """The engine's view of these settings."""
+        """The engine's view of these settings, for watched records."""
+        return self.slsa_for(WATCHED)
+
+    def builder_for(self, source: str) -> str:
+        """The builder id of a statement made from records of ``source`` (a record source, or
+        ``mixed``): ``builder_id`` for records chainsweb watched, ``upload_builder_id`` for
+        everything else unless uploads were opted into ``builder_id``."""
+        if source == WATCHED or self.uploads_use_builder_id:
+            return self.builder_id
+        return self.upload_builder_id
+
+    def slsa_for(self, source: str) -> SlsaConfig:
+        """The engine's view of these settings for records of ``source``."""
         return SlsaConfig(
             format=self.format,
-            builder_id=self.builder_id,
+            builder_id=self.builder_for(source),
             build_type=self.build_type,
             deep_inspection=self.deep_inspection,
         )
+
+    @property
+    def sources_distinct(self) -> bool:
+        """Do watched and uploaded records get different builder ids? (What the gate's
+        ``require_source`` reads a statement without a run state by.)"""
+        return not self.uploads_use_builder_id and self.upload_builder_id != self.builder_id
 
     @property
     def predicate(self) -> str:
         return PREDICATE_VERSION[self.format]
 
     def values(self) -> dict[str, Any]:
-        """The six settings as JSON (audit entries, an attestation's ``settings``, the API)."""
+        """The settings as JSON (audit entries, an attestation's ``settings``, the API)."""
         return {name: getattr(self, name) for name in SETTINGS_FIELDS}
 
     def retention(self) -> dict[str, Any]:
@@ -117,18 +161,23 @@ class NamespaceConfig:
     def from_values(
         cls, values: Mapping[str, Any], key: str | None = None, **retention: Any
     ) -> NamespaceConfig:
-        """From the six settings (a row, a form, ``PROVENANCE_DEFAULTS``) and, when given, the
-        retention fields; ConfigError names a missing or bad one."""
-        missing = [name for name in SETTINGS_FIELDS if name not in values]
+        """From the settings (a row, a form, ``PROVENANCE_DEFAULTS``, an attestation's
+        ``settings``) and, when given, the retention fields; ConfigError names a missing or bad
+        one. The upload fields may be left out (their defaults then apply)."""
+        missing = [name for name in REQUIRED_FIELDS if name not in values]
         if missing:
             raise ConfigError(missing[0], f"{missing[0]} is missing")
         check_fields(retention)
-        return cls(key=key, **{name: values[name] for name in SETTINGS_FIELDS}, **retention)
+        given = {name: values[name] for name in SETTINGS_FIELDS if name in values}
+        return cls(key=key, **given, **retention)
 
 
 RETENTION_FIELDS = ("retention_days", "legal_hold")
 SETTINGS_FIELDS = tuple(
     f.name for f in dataclasses.fields(NamespaceConfig) if f.name not in ("key", *RETENTION_FIELDS)
+)
+REQUIRED_FIELDS = tuple(
+    f.name for f in dataclasses.fields(NamespaceConfig) if f.default is dataclasses.MISSING
 )
 # Where each field's default comes from (chainsweb/settings.py).
 ENVIRONMENT = {name: f"PROVENANCE_{name.upper()}" for name in SETTINGS_FIELDS}

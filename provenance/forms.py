@@ -144,13 +144,28 @@ class NamespaceSettingsForm(forms.Form):
     builder_id = forms.CharField(
         label="Builder id",
         max_length=500,
-        help_text="The builder.id written in every statement (Chains' builder.id).",
+        help_text="An absolute URI: the builder.id of statements made from records the "
+        "watcher read from the cluster (Chains' builder.id).",
     )
     build_type = forms.ChoiceField(
         label="Build type",
         choices=[(b, b) for b in BUILD_TYPES],
         help_text="SLSA v1.0 buildType: …/slsa lists the run's parameters; …/slsa-tekton "
         "embeds the full Tekton objects. Per-artifact statements use chainsweb's own type.",
+    )
+    upload_builder_id = forms.CharField(
+        label="Upload builder id",
+        max_length=500,
+        help_text="An absolute URI: the builder.id of statements made from records uploaded "
+        "through the API or imported from files, so that a policy trusting the builder id "
+        "above does not trust what a token uploads.",
+    )
+    uploads_use_builder_id = forms.BooleanField(
+        label="Uploads use the builder id",
+        required=False,
+        help_text="Sign uploaded and imported records with the builder id above too. Their "
+        "statements then no longer tell where the records came from, and the gate's "
+        "require_source=watch denies them.",
     )
 
     def clean(self) -> dict[str, Any]:

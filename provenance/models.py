@@ -17,6 +17,8 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import MD5
 
+from provenance.config import UPLOAD_BUILDER_ID
+
 
 class ByteaField(models.Field):  # type: ignore[type-arg]
     """Postgres ``bytea``, as BinaryField stores it, minus BinaryField's ``get_placeholder``: with
@@ -48,8 +50,27 @@ class ComputeStatus(models.TextChoices):
     CHILD = "child"
 
 
+class SourceKind(models.TextChoices):
+    """How a record came to chainsweb (docs/security.md, "Namespace identity and record source").
+
+    Only ``watch`` records were read from the cluster by chainsweb itself; ``api`` and ``import``
+    are what a token holder or an operator handed in.
+    """
+
+    WATCH = "watch"
+    API = "api"
+    IMPORT = "import"
+    UNKNOWN = "unknown"  # stored before sources were recorded, and not told by the old text
+
+
 class RunRecord(models.Model):
-    """A PipelineRun or TaskRun as last received, keyed by its Kubernetes ``metadata.uid``."""
+    """A PipelineRun or TaskRun as last received, identified by its namespace and Kubernetes
+    ``metadata.uid``.
+
+    ``uid`` stays unique on its own: a uid stored in one namespace is refused in every other
+    (``services.ingest``), so a run can never be taken over from another namespace, and the
+    database, not only the check, keeps one row per uid. Every lookup still names the namespace.
+    """
 
     uid = models.CharField(max_length=128, unique=True)
     kind = models.CharField(max_length=16, choices=RunKind.choices)
@@ -72,7 +93,11 @@ class RunRecord(models.Model):
     # The record as received: compact JSON of the object, zlib-compressed (docs/backend.md).
     raw = ByteaField()
     raw_sha256 = models.CharField(max_length=64)
-    source = models.CharField(max_length=300, blank=True, default="")
+    # How the stored version came: its kind, and who or what sent it (``RecordSource``).
+    source_kind = models.CharField(
+        max_length=16, choices=SourceKind.choices, default=SourceKind.UNKNOWN
+    )
+    source_detail = models.JSONField(default=dict, blank=True)
     first_seen = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
     compute_status = models.CharField(
@@ -114,9 +139,19 @@ class RunRecord(models.Model):
         return loaded
 
     @property
+    def source(self) -> dict[str, Any]:
+        """``{"kind": ..., ...details}``, as the API shows it."""
+        return record_source(self.source_kind, self.source_detail)
+
+    @property
     def is_top_level(self) -> bool:
         """``top_level_q`` for this one row."""
         return self.kind == RunKind.PIPELINE_RUN or not (self.parent_uid or self.parent_name)
+
+
+def record_source(kind: str, detail: Any) -> dict[str, Any]:
+    """A record's source as one object: its kind, then its details."""
+    return {"kind": kind, **(detail if isinstance(detail, dict) else {})}
 
 
 def top_level_q(prefix: str = "") -> Q:
@@ -189,6 +224,10 @@ class NamespaceSettings(models.Model):
     emit = models.CharField(max_length=16)
     builder_id = models.CharField(max_length=500)
     build_type = models.CharField(max_length=200)
+    # The builder id of statements made from uploaded and imported records, unless the admin
+    # opted uploads into ``builder_id`` (docs/security.md).
+    upload_builder_id = models.CharField(max_length=500, default=UPLOAD_BUILDER_ID)
+    uploads_use_builder_id = models.BooleanField(default=False)
     signing_key = models.ForeignKey(
         SigningKey, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

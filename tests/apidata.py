@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from provenance import services
 from provenance.models import ApiToken, Attestation, RunRecord
-from tests.factories import as_list, pipeline_docs, taskrun_doc
+from tests.factories import TEST_SOURCE, as_list, pipeline_docs, taskrun_doc
 
 # The one image digest the Chains conformance fixtures name; tests swap in their own.
 FIXTURE_HEX = "827521c857fdcd4374f4da5442fbae2edb01e7fbae285c3ec15673d4c1daecb7"
@@ -49,7 +49,7 @@ def ingest_and_sign(docs: list[dict[str, Any]] | bytes) -> list[Attestation]:
     """Store the records and run the compute service for each affected run, as the worker
     would; returns the attestations created."""
     data = docs if isinstance(docs, bytes) else as_list(docs)
-    result = services.records_ingest(data=data, namespaces_allowed=None, source="test")
+    result = services.records_ingest(data=data, namespaces_allowed=None, source=TEST_SOURCE)
     created: list[int] = []
     for run_id in result.enqueued:
         created.extend(services.attestations_generate(run_id=run_id).created)

@@ -19,6 +19,8 @@ from provenance import services
 from provenance.models import ApiToken, NamespaceSettings
 
 CONFORMANCE = Path(__file__).resolve().parent / "data" / "tekton-chains" / "conformance"
+# The source of test records: watched, so that their statements are Chains' (builder id and all).
+TEST_SOURCE = services.RecordSource.watch(cluster="test", watcher="tests")
 PIPELINE_CASE = "pipeline-v1__pipelinerun-childrefs.input.json"
 TASKRUN_CASE = "pipeline-v1__taskrun1.input.json"
 

@@ -52,9 +52,10 @@ def test_list_is_newest_first_with_stable_fields(viewer) -> None:
     assert set(pr) == {
         "uid", "kind", "namespace", "name", "pipeline", "task", "pipeline_task", "parent_uid",
         "parent_name", "status", "reason", "start_time", "completion_time", "labels",
-        "resource_version", "first_seen", "updated", "compute_status", "compute_reason", "url",
-        "raw_url", "raw_sha256", "pruned_at", "pruned_retention_days",
+        "resource_version", "first_seen", "updated", "compute_status", "compute_reason",
+        "source", "url", "raw_url", "raw_sha256", "pruned_at", "pruned_retention_days",
     }  # fmt: skip
+    assert pr["source"] == {"kind": "watch", "cluster": "test", "watcher": "tests"}
     assert pr["pipeline"] == "test-pipeline" and pr["compute_status"] == "signed"
     assert pr["url"] == f"http://testserver/api/v1/records/{pr['uid']}"
     build = next(r for r in rows if r["pipeline_task"] == "build")

@@ -50,6 +50,8 @@ def test_get_shows_the_effective_settings() -> None:
         "emit": "on-completion",
         "builder_id": "https://tekton.dev/chains/v2",
         "build_type": "https://tekton.dev/chains/v2/slsa",
+        "upload_builder_id": "https://chainsweb.dev/builders/upload/v1",
+        "uploads_use_builder_id": False,
         "signing_key": None,
         "configured": False,
         "retention_days": None,

@@ -13,6 +13,7 @@ import pytest
 from provenance.config import (
     ENVIRONMENT,
     SETTINGS_FIELDS,
+    UPLOAD_BUILDER_ID,
     ConfigError,
     NamespaceConfig,
     check_fields,
@@ -21,6 +22,7 @@ from provenance.config import (
 from provenance.core.errors import FormatError
 
 ROOT = Path(__file__).resolve().parent.parent
+CHAINS = "https://tekton.dev/chains/v2"
 GOOD = {
     "format": "slsa/v2alpha4",
     "deep_inspection": False,
@@ -28,6 +30,8 @@ GOOD = {
     "emit": "on-artifact",
     "builder_id": "https://tekton.dev/chains/v2",
     "build_type": "https://tekton.dev/chains/v2/slsa",
+    "upload_builder_id": "https://chainsweb.dev/builders/upload/v1",
+    "uploads_use_builder_id": False,
 }
 
 
@@ -47,6 +51,13 @@ def test_a_config_carries_its_engine_settings_and_its_json() -> None:
         ({"build_type": "x"}, "build_type", "unsupported build type 'x'"),
         ({"builder_id": ""}, "builder_id", "the builder id must not be empty"),
         ({"builder_id": "x" * 501}, "builder_id", "over 500 characters"),
+        ({"builder_id": "not a url"}, "builder_id", "'not a url' is not an absolute URI"),
+        ({"builder_id": "tekton.dev/chains/v2"}, "builder_id", "is not an absolute URI"),
+        ({"builder_id": "https:///chains"}, "builder_id", "names no host"),
+        ({"builder_id": "https://[::1/x"}, "builder_id", "is not a valid URI"),
+        ({"upload_builder_id": "uploads"}, "upload_builder_id", "upload builder id 'uploads'"),
+        ({"upload_builder_id": "x" * 501}, "upload_builder_id", "over 500 characters"),
+        ({"uploads_use_builder_id": "no"}, "uploads_use_builder_id", "true or false"),
         ({"scope": "per-stage"}, "scope", "unknown scope 'per-stage'"),
         ({"emit": "later"}, "emit", "unknown emit policy 'later'"),
         ({"scope": "per-run"}, "emit", "on-artifact needs per-artifact scope"),
@@ -73,6 +84,34 @@ def test_a_missing_field_is_named() -> None:
     check_fields(GOOD)  # every known field passes
 
 
+def test_settings_recorded_before_the_upload_fields_still_read() -> None:
+    """An attestation's ``settings`` made before the upload fields existed has six fields."""
+    old = {k: v for k, v in GOOD.items() if not k.startswith("upload")}
+    config = NamespaceConfig.from_values(old)
+    assert config.upload_builder_id == UPLOAD_BUILDER_ID
+    assert config.uploads_use_builder_id is False
+
+
+@pytest.mark.parametrize(
+    ("uploads_use", "upload_id", "watched", "uploaded", "distinct"),
+    [
+        (False, UPLOAD_BUILDER_ID, CHAINS, UPLOAD_BUILDER_ID, True),
+        (True, UPLOAD_BUILDER_ID, CHAINS, CHAINS, False),
+        (False, CHAINS, CHAINS, CHAINS, False),
+    ],
+)
+def test_the_builder_id_depends_on_where_the_records_came_from(
+    uploads_use: bool, upload_id: str, watched: str, uploaded: str, distinct: bool
+) -> None:
+    config = NamespaceConfig.from_values(
+        {**GOOD, "uploads_use_builder_id": uploads_use, "upload_builder_id": upload_id}
+    )
+    assert config.slsa_for("watch").builder_id == watched
+    for source in ("api", "import", "unknown", "mixed"):
+        assert config.slsa_for(source).builder_id == uploaded
+    assert config.sources_distinct is distinct
+
+
 def test_the_defaults_come_from_the_provenance_settings(settings) -> None:
     assert defaults().values() == dict(settings.PROVENANCE_DEFAULTS)
     assert defaults().key is None
@@ -87,6 +126,21 @@ def test_the_defaults_come_from_the_provenance_settings(settings) -> None:
         ("PROVENANCE_EMIT", "on-artifact", "PROVENANCE_EMIT: emit policy on-artifact needs"),
         ("PROVENANCE_BUILDER_ID", "", "PROVENANCE_BUILDER_ID: the builder id must not be empty"),
         ("PROVENANCE_BUILD_TYPE", "slsa", "PROVENANCE_BUILD_TYPE: unsupported build type"),
+        (
+            "PROVENANCE_BUILDER_ID",
+            "chains",
+            "PROVENANCE_BUILDER_ID: the builder id 'chains' is not an absolute URI",
+        ),
+        (
+            "PROVENANCE_UPLOAD_BUILDER_ID",
+            "not a url",
+            "PROVENANCE_UPLOAD_BUILDER_ID: the upload builder id 'not a url' is not an absolute",
+        ),
+        (
+            "PROVENANCE_UPLOADS_USE_BUILDER_ID",
+            "maybe",
+            "PROVENANCE_UPLOADS_USE_BUILDER_ID must be a boolean",
+        ),
     ],
 )
 def test_a_bad_provenance_variable_stops_the_process_at_start_up(

@@ -17,7 +17,7 @@ from provenance import services
 from provenance.core import signing
 from provenance.models import Attestation, SigningKey
 from provenance.reads.verify import verify
-from tests.factories import as_list, taskrun_doc
+from tests.factories import TEST_SOURCE, as_list, taskrun_doc
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +41,9 @@ def test_attestations_signed_under_the_old_key_ids_verify_after_the_upgrade(
     for n in range(2):
         with django_capture_on_commit_callbacks(execute=True):
             services.records_ingest(
-                data=as_list([taskrun_doc(name=f"tr-{n}")]), namespaces_allowed=None, source="t"
+                data=as_list([taskrun_doc(name=f"tr-{n}")]),
+                namespaces_allowed=None,
+                source=TEST_SOURCE,
             )
     monkeypatch.undo()
     old = list(Attestation.objects.order_by("id"))

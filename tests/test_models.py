@@ -7,7 +7,7 @@ from django.db import IntegrityError, connection, transaction
 
 from provenance import services
 from provenance.models import Artifact, Attestation, ChainEntry, RunRecord
-from tests.factories import as_list, taskrun_doc
+from tests.factories import TEST_SOURCE, as_list, taskrun_doc
 
 pytestmark = pytest.mark.django_db
 
@@ -20,13 +20,15 @@ def _keys(settings, tmp_path):
 def _signed_attestation(django_capture_on_commit_callbacks) -> Attestation:
     with django_capture_on_commit_callbacks(execute=True):
         services.records_ingest(
-            data=as_list([taskrun_doc()]), namespaces_allowed=None, source="test"
+            data=as_list([taskrun_doc()]), namespaces_allowed=None, source=TEST_SOURCE
         )
     return Attestation.objects.get()
 
 
 def test_run_uid_is_unique() -> None:
-    services.records_ingest(data=as_list([taskrun_doc()]), namespaces_allowed=None, source="t")
+    services.records_ingest(
+        data=as_list([taskrun_doc()]), namespaces_allowed=None, source=TEST_SOURCE
+    )
     record = RunRecord.objects.get()
     with pytest.raises(IntegrityError), transaction.atomic():
         RunRecord.objects.create(
@@ -36,7 +38,7 @@ def test_run_uid_is_unique() -> None:
 
 def test_raw_record_is_stored_compressed_and_round_trips() -> None:
     doc = taskrun_doc()
-    services.records_ingest(data=as_list([doc]), namespaces_allowed=None, source="t")
+    services.records_ingest(data=as_list([doc]), namespaces_allowed=None, source=TEST_SOURCE)
     record = RunRecord.objects.get()
     assert record.document == doc
     assert len(bytes(record.raw)) < len(str(doc))

@@ -43,7 +43,7 @@ from tests.apidata import (
     with_digest,
 )
 from tests.core.test_dsse import sslib_verify
-from tests.factories import as_list, bump, pipeline_docs, taskrun_doc
+from tests.factories import TEST_SOURCE, as_list, bump, pipeline_docs, taskrun_doc
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parent.parent
@@ -200,7 +200,7 @@ def test_runs_not_fully_signed_are_never_pruned(settings: Any) -> None:
     signed = pipeline("team-a", "signed", days_ago=10)
     # Pending: stored, never computed.
     pending = completed([taskrun_doc(name="pending")], 10)
-    services.records_ingest(data=as_list(pending), namespaces_allowed=None, source="t")
+    services.records_ingest(data=as_list(pending), namespaces_allowed=None, source=TEST_SOURCE)
     # Failed to sign (a permanent error stored on the run).
     failed = with_digest([taskrun_doc(name="failed")], hex_for("failed"))
     ingest_and_sign(completed(failed, 10))
@@ -279,7 +279,7 @@ def test_a_legal_hold_being_saved_while_pruning_runs_wins() -> None:
     retention("team-a", 30)
     docs = completed(with_digest(pipeline_docs(name="contested"), hex_for("contested")), 400)
     # Committed, so the compute runs at once (tasks are eager without a broker).
-    services.records_ingest(data=as_list(docs), namespaces_allowed=None, source="test")
+    services.records_ingest(data=as_list(docs), namespaces_allowed=None, source=TEST_SOURCE)
     assert {r.compute_status for r in rows_of(docs)} == {"signed", "child"}
     saving, release = threading.Event(), threading.Event()
     results: list[Any] = []
@@ -437,7 +437,9 @@ def test_a_pruned_run_seen_again_is_not_stored_nor_signed_again(pruned, tmp_path
         assert response.status_code == 202, response.content
         assert {r["outcome"] for r in response.json()["records"]} == {"pruned"}
     # The watcher's path and an import say the same.
-    result = services.watch_event_ingest(key="pipelineruns/*", obj=newer[0], resource_version="1")
+    result = services.watch_event_ingest(
+        key="pipelineruns/*", obj=newer[0], resource_version="1", source=TEST_SOURCE
+    )
     assert result is not None and result.records[0].outcome == "pruned"
     dump = tmp_path / "dump.json"
     dump.write_bytes(as_list(newer))

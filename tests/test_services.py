@@ -27,7 +27,7 @@ from provenance.models import (
 from provenance.reads.attestations import attestations_naming
 from provenance.reads.gate import gate_evaluate
 from tests.core.test_dsse import sslib_verify
-from tests.factories import as_list, bump, pipeline_docs, taskrun_doc
+from tests.factories import TEST_SOURCE, as_list, bump, pipeline_docs, taskrun_doc
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +42,7 @@ def ingest(django_capture_on_commit_callbacks):
     def run(docs: list[dict[str, Any]], allowed: set[str] | None = None):
         with django_capture_on_commit_callbacks(execute=True):
             return services.records_ingest(
-                data=as_list(docs), namespaces_allowed=allowed, source="test"
+                data=as_list(docs), namespaces_allowed=allowed, source=TEST_SOURCE
             )
 
     return run
@@ -172,12 +172,12 @@ def test_ingest_query_count_does_not_grow_with_the_record(tasks, django_assert_m
     object), whether it is new or a newer version of what is stored."""
     data = synthetic_input(tasks, max(1, tasks // 5))
     with django_assert_max_num_queries(14):
-        result = services.records_ingest(data=data, namespaces_allowed=None, source="test")
+        result = services.records_ingest(data=data, namespaces_allowed=None, source=TEST_SOURCE)
     assert result.count("created") == tasks + 1
     assert RunRecord.objects.filter(compute_status=ComputeStatus.CHILD).count() == tasks
     newer = data.replace(b'"resourceVersion":"', b'"resourceVersion":"9')
     with django_assert_max_num_queries(14 + tasks):  # one UPDATE per changed row
-        result = services.records_ingest(data=newer, namespaces_allowed=None, source="test")
+        result = services.records_ingest(data=newer, namespaces_allowed=None, source=TEST_SOURCE)
     assert result.count("updated") == tasks  # the PipelineRun has no resourceVersion to bump
 
 
@@ -416,7 +416,9 @@ def test_concurrent_out_of_order_ingests_converge_without_deadlock() -> None:
             barrier.wait()
             for _ in range(3):
                 services.records_ingest(
-                    data=as_list([docs[i] for i in order]), namespaces_allowed=None, source="t"
+                    data=as_list([docs[i] for i in order]),
+                    namespaces_allowed=None,
+                    source=TEST_SOURCE,
                 )
         except BaseException as exc:  # collected and asserted below
             errors.append(exc)

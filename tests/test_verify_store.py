@@ -14,7 +14,7 @@ from django.db import connection
 
 from provenance import services
 from provenance.models import Attestation, ChainEntry
-from tests.factories import as_list, taskrun_doc
+from tests.factories import TEST_SOURCE, as_list, taskrun_doc
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,9 @@ def store(django_capture_on_commit_callbacks) -> list[Attestation]:
     for n in range(4):
         with django_capture_on_commit_callbacks(execute=True):
             services.records_ingest(
-                data=as_list([taskrun_doc(name=f"tr-{n}")]), namespaces_allowed=None, source="t"
+                data=as_list([taskrun_doc(name=f"tr-{n}")]),
+                namespaces_allowed=None,
+                source=TEST_SOURCE,
             )
     attestations = list(Attestation.objects.order_by("id"))
     assert len(attestations) == 4

@@ -25,12 +25,16 @@ from django.db import connection
 
 from provenance.management.commands.watch_records import Watcher, api_client_for
 from provenance.models import RunRecord, WatchState
+from provenance.services import RecordSource
 from tests.factories import pipeline_docs
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 WAIT = 30.0
+# What watch_records would record for the cluster fixture's kubeconfig (context local, user
+# watcher).
+WATCH_SOURCE = RecordSource.watch(cluster="local", watcher="watcher")
 
 
 def wait_for(condition: Callable[[], Any], what: str) -> Any:
@@ -200,6 +204,7 @@ def run_watcher(cluster, settings, tmp_path) -> Iterator[Callable[..., Watcher]]
             read_timeout=5,
             backoff_max=0.5,
             backoff_base=0.05,
+            source=WATCH_SOURCE,
         )
         watcher.start()
         started.append(watcher)
@@ -241,7 +246,7 @@ def test_lists_then_watches_and_stores_everything(cluster, run_watcher) -> None:
     assert kinds[0] == ("list", None)
     assert kinds[1] == ("watch", "100")
     record = RunRecord.objects.get(uid=pr["metadata"]["uid"])
-    assert record.source == "watch"
+    assert record.source == {"kind": "watch", "cluster": "local", "watcher": "watcher"}
     # Compute runs after each ingest commits, in the watcher's threads: wait for it.
     wait_for(
         lambda: RunRecord.objects.get(uid=pr["metadata"]["uid"]).compute_status == "signed",
@@ -336,9 +341,11 @@ def test_sigterm_stops_the_command_cleanly(cluster, tmp_path) -> None:
         "DATABASE_URL": _db_url(),
         "KEYS_DIR": str(tmp_path / "keys"),
         "WATCH_TIMEOUT_SECONDS": "30",
+        "WATCH_CLUSTER_NAME": "overridden by --cluster-name",
     }
     proc = subprocess.Popen(
-        [sys.executable, "manage.py", "watch_records", "--kubeconfig", str(kubeconfig)],
+        [sys.executable, "manage.py", "watch_records", "--kubeconfig", str(kubeconfig)]
+        + ["--cluster-name", "prod-eu-1"],
         cwd=BASE_DIR,
         env=env,
         stdout=subprocess.PIPE,
@@ -354,6 +361,12 @@ def test_sigterm_stops_the_command_cleanly(cluster, tmp_path) -> None:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, out + err
+    assert "in all namespaces of cluster prod-eu-1 as watcher" in out
+    assert RunRecord.objects.get().source == {
+        "kind": "watch",
+        "cluster": "prod-eu-1",
+        "watcher": "watcher",
+    }
     assert "stopped (1 objects stored)" in out
     assert "Traceback" not in err
     assert "WARNING" not in err  # shutting down is not an error

@@ -50,6 +50,11 @@ class Gone(APIException):
     default_detail = "gone"
 
 
+class UidConflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "a record's uid is stored for a run of another namespace"
+
+
 class Unverified(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "no attestation of this digest verifies"

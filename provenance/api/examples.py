@@ -7,6 +7,7 @@ from drf_spectacular.utils import OpenApiExample
 HOST = "https://chainsweb.example.com"
 DIGEST = "sha256:" + "3b1f5e0c" * 8
 KEY_ID = "SHA256:Vq2mW0wQ3hY7m0tq4Yv4o0mH0m7b2o5o7l6Xr1v9Gk8"
+WATCHER = "system:serviceaccount:chainsweb:chainsweb-watcher"
 
 _RECORD = {
     "uid": "7b0c2f6e-4f8e-4a55-9d0c-2f1c7c0a9b11",
@@ -28,6 +29,7 @@ _RECORD = {
     "updated": "2026-11-20T10:04:13.120000Z",
     "compute_status": "signed",
     "compute_reason": "",
+    "source": {"kind": "watch", "cluster": "prod-eu-1", "watcher": WATCHER},
     "url": f"{HOST}/api/v1/records/7b0c2f6e-4f8e-4a55-9d0c-2f1c7c0a9b11",
     "raw_url": f"{HOST}/api/v1/records/7b0c2f6e-4f8e-4a55-9d0c-2f1c7c0a9b11/raw",
     "raw_sha256": "c0de" * 16,
@@ -134,6 +136,8 @@ ATTESTATION_DETAIL = OpenApiExample(
             "emit": "on-completion",
             "builder_id": "https://tekton.dev/chains/v2",
             "build_type": "https://tekton.dev/chains/v2/slsa",
+            "upload_builder_id": "https://chainsweb.dev/builders/upload/v1",
+            "uploads_use_builder_id": False,
         },
         "supersedes": [],
         "problems": [],
@@ -235,6 +239,8 @@ SETTINGS = OpenApiExample(
         "emit": "on-completion",
         "builder_id": "https://tekton.dev/chains/v2",
         "build_type": "https://tekton.dev/chains/v2/slsa",
+        "upload_builder_id": "https://chainsweb.dev/builders/upload/v1",
+        "uploads_use_builder_id": False,
         "signing_key": None,
         "configured": False,
         "retention_days": None,

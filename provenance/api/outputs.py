@@ -28,7 +28,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from provenance.core.slsa.config import PREDICATE_VERSION
-from provenance.models import ComputeStatus, RunKind
+from provenance.models import ComputeStatus, RunKind, SourceKind, record_source
 from provenance.reads.attestations import subjects_shown
 from provenance.reads.verify import VERIFY_COLUMNS, Verdict
 
@@ -237,6 +237,38 @@ def record_task(kind: str, definition: str) -> str:
     return definition if kind == RunKind.TASK_RUN else ""
 
 
+class RecordSourceOutput(serializers.Serializer[Any]):
+    """How the stored version of a record came (docs/security.md); the fields after ``kind``
+    depend on it."""
+
+    kind = serializers.ChoiceField(
+        choices=SourceKind.choices,
+        help_text="watch: read from a cluster by watch_records; api: POST /api/v1/records; "
+        "import: import_records (or the demo command); unknown: stored before sources were "
+        "recorded.",
+    )
+    cluster = serializers.CharField(required=False, help_text="watch: the cluster's name.")
+    watcher = serializers.CharField(
+        required=False, help_text="watch: the watcher's ServiceAccount or kubeconfig user."
+    )
+    token = serializers.CharField(
+        required=False, help_text="api: the name of the token the record was posted with."
+    )
+    user = serializers.CharField(
+        required=False,
+        help_text="api: the signed-in user who posted it; import: the operating-system user "
+        "who ran the command.",
+    )
+    file = serializers.CharField(required=False, help_text="import: the file it was read from.")
+    command = serializers.CharField(required=False, help_text="import: the command.")
+    actor = serializers.CharField(
+        required=False, help_text="api, stored before sources were recorded: who posted it."
+    )
+    recorded = serializers.CharField(
+        required=False, help_text="unknown: the source as it was recorded then."
+    )
+
+
 RECORD = Shape(
     "RecordOutput",
     [
@@ -272,6 +304,12 @@ RECORD = Shape(
             serializers.ChoiceField(choices=ComputeStatus.choices, read_only=True),
         ),
         text("compute_reason"),
+        Field(
+            "source",
+            RecordSourceOutput(read_only=True),
+            ("source_kind", "source_detail"),
+            lambda row, ctx: record_source(row["source_kind"], row["source_detail"]),
+        ),
         link("url", "api:record-detail", "uid"),
         link("raw_url", "api:record-raw", "uid"),
         # Retention (docs/operations.md): the raw record's sha256 stays after it is pruned, so

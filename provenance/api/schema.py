@@ -32,7 +32,9 @@ _ERROR_TEXT = {
     401: "No credentials, or an invalid, expired or revoked token.",
     403: "Authenticated, but the role or namespace does not allow this write.",
     404: "No such object, or one in a namespace you may not see (the two look the same).",
-    409: "Every attestation of the digest fails verification; the message gives the reasons.",
+    409: "A conflict, which the message names: every attestation of the digest fails "
+    "verification (bundles), or a record's uid is stored for a run of another namespace "
+    "(ingest; nothing is stored).",
     410: "The run's raw record was pruned under its namespace's retention; its attestations stay.",
     413: "The request body is larger than INGEST_MAX_BYTES.",
     415: "The body's Content-Type is not accepted.",

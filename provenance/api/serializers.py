@@ -17,6 +17,7 @@ from provenance.core.digests import DIGEST_PATTERN, DIGEST_PREFIX_PATTERN
 from provenance.core.plan import EMIT_POLICIES, SCOPES
 from provenance.core.slsa.config import BUILD_TYPES, FORMAT_NAMES, PREDICATE_VERSION
 from provenance.models import ComputeStatus, RunKind
+from provenance.reads.gate import GATE_SOURCES
 
 if TYPE_CHECKING:
     from django.utils.functional import _StrPromise as StrPromise
@@ -189,6 +190,12 @@ class GateInput(serializers.Serializer[Any]):
     scope = serializers.ChoiceField(
         choices=SCOPES, required=False, help_text="Only attestations of this scope count."
     )
+    require_source = serializers.ChoiceField(
+        choices=GATE_SOURCES,
+        required=False,
+        help_text="watch: only attestations whose signed statement shows its run was read from "
+        "the cluster by watch_records (not uploaded or imported) count; see docs/api.md.",
+    )
 
 
 class GateCandidateOutput(serializers.Serializer[Any]):
@@ -240,24 +247,48 @@ class RetentionInput(serializers.Serializer[Any]):
     )
 
 
+_BUILDER_ID_HELP = "An absolute URI: the builder.id of statements made from watched records."
+_UPLOAD_BUILDER_ID_HELP = (
+    "An absolute URI: the builder.id of statements made from uploaded (API) and imported "
+    "records, unless uploads_use_builder_id."
+)
+_UPLOADS_USE_HELP = (
+    "true: uploaded and imported records are signed with builder_id too, so a statement no "
+    "longer tells where its records came from. Default false."
+)
+
+
+def _upload_builder_id() -> StrictCharField:
+    return StrictCharField(required=False, max_length=500, help_text=_UPLOAD_BUILDER_ID_HELP)
+
+
+def _uploads_use_builder_id() -> StrictBooleanField:
+    return StrictBooleanField(required=False, help_text=_UPLOADS_USE_HELP)
+
+
 class NamespaceSettingsInput(RetentionInput):
     format = StrictChoiceField(choices=FORMAT_NAMES, required=False)
     deep_inspection = StrictBooleanField(required=False)
     scope = StrictChoiceField(choices=SCOPES, required=False)
     emit = StrictChoiceField(choices=EMIT_POLICIES, required=False)
-    builder_id = StrictCharField(required=False, max_length=500)
+    builder_id = StrictCharField(required=False, max_length=500, help_text=_BUILDER_ID_HELP)
     build_type = StrictChoiceField(choices=BUILD_TYPES, required=False)
+    upload_builder_id = _upload_builder_id()
+    uploads_use_builder_id = _uploads_use_builder_id()
 
 
 class NamespaceSettingsReplaceInput(RetentionInput):
-    """PUT: the whole settings object (the retention fields may be left out)."""
+    """PUT: the whole settings object (the two upload fields and the retention fields, when
+    left out, keep their values)."""
 
     format = StrictChoiceField(choices=FORMAT_NAMES)
     deep_inspection = StrictBooleanField()
     scope = StrictChoiceField(choices=SCOPES)
     emit = StrictChoiceField(choices=EMIT_POLICIES)
-    builder_id = StrictCharField(max_length=500)
+    builder_id = StrictCharField(max_length=500, help_text=_BUILDER_ID_HELP)
     build_type = StrictChoiceField(choices=BUILD_TYPES)
+    upload_builder_id = _upload_builder_id()
+    uploads_use_builder_id = _uploads_use_builder_id()
 
 
 class NamespaceSettingsOutput(serializers.Serializer[Any]):
@@ -269,6 +300,8 @@ class NamespaceSettingsOutput(serializers.Serializer[Any]):
     emit = serializers.CharField()
     builder_id = serializers.CharField()
     build_type = serializers.CharField()
+    upload_builder_id = serializers.CharField()
+    uploads_use_builder_id = serializers.BooleanField()
     signing_key = serializers.CharField(allow_null=True)
     configured = serializers.BooleanField()
     retention_days = serializers.IntegerField(allow_null=True)

@@ -25,6 +25,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from provenance import downloads, metrics, services
+from provenance.access import TokenUser
 from provenance.core.digests import DIGEST_PATTERN, parse_query
 from provenance.core.errors import ProvenanceError
 from provenance.models import ApiToken, Artifact, Attestation, RunRecord
@@ -42,6 +43,7 @@ from .base import (  # noqa: F401
     ApiView,
     Gone,
     PayloadTooLarge,
+    UidConflict,
     Unverified,
     api_not_found,
     api_server_error,
@@ -105,13 +107,15 @@ class RecordListApi(ApiView, generics.ListAPIView[RunRecord]):
         description=(
             "One PipelineRun/TaskRun object, a `kind: List`, or multi-document YAML. Every "
             "object is validated before anything is stored; provenance is computed and signed "
-            "in the background. Needs the ingester (or admin) role in every record's namespace."
+            "in the background. Needs the ingester (or admin) role in every record's namespace. "
+            "A run is identified by its namespace and uid: a record whose uid is stored for a "
+            "run of another namespace is a 409, and nothing of the request is stored."
         ),
         request={
             "application/json": OpenApiTypes.OBJECT,
             "application/yaml": OpenApiTypes.STR,
         },
-        responses={202: s.IngestOutput, **errors(400, 403, 413)},
+        responses={202: s.IngestOutput, **errors(400, 403, 409, 413)},
         examples=[examples.INGEST_REQUEST, examples.INGEST_RESPONSE],
         tags=["records"],
     )
@@ -134,17 +138,28 @@ class RecordListApi(ApiView, generics.ListAPIView[RunRecord]):
             result = services.records_ingest(
                 data=body,
                 namespaces_allowed=access.namespaces_with(ApiToken.Role.INGESTER),
-                source=f"api:{access.actor}",
+                source=_api_source(request),
             )
         except services.NamespaceForbidden as exc:
             metrics.records_rejected("api")
             raise PermissionDenied(str(exc)) from None
+        except services.UidConflict as exc:
+            metrics.records_rejected("api")
+            raise UidConflict(str(exc)) from None
         except ProvenanceError as exc:
             metrics.records_rejected("api")
             raise ValidationError({"detail": str(exc)}) from None
         metrics.records_observed("api", (r.outcome for r in result.records))
         data = self.IngestOutputSerializer({"records": result.records}).data
         return Response(data, status=status.HTTP_202_ACCEPTED)
+
+
+def _api_source(request: Request) -> services.RecordSource:
+    """The source of records posted in this request: the token's name, or the signed-in
+    user."""
+    if isinstance(request.user, TokenUser):
+        return services.RecordSource.api(token=request.user.token.name)
+    return services.RecordSource.api(user=request.user.get_username())
 
 
 def _record_or_404(view: ApiView, uid: str) -> RunRecord:
@@ -167,7 +182,7 @@ class RecordDetailApi(ApiView):
     def get(self, request: Request, uid: str) -> Response:
         record = _record_or_404(self, uid)
         children = runs.run_children(record).values(*RECORD.columns)
-        signed = attestations.attestations_of_run(record.pk).values(*ATTESTATION_BRIEF.columns)
+        signed = attestations.attestations_of_run(record).values(*ATTESTATION_BRIEF.columns)
         detail = outputs.record_detail(RECORD.row_of(record), children, signed, Context.of(request))
         return Response(detail)
 
@@ -435,7 +450,9 @@ class GateApi(ApiView):
             "Allowed only when a current (not superseded) attestation you may see names the "
             "digest, its signature re-verifies against the registered public key, every task "
             "it records in scope succeeded, and every `require_tasks` entry is recorded as "
-            "succeeded. Always 200 for a well-formed question; `allowed` is the answer."
+            "succeeded; with `require_source=watch`, its signed statement must also show that "
+            "its run was read from the cluster, not uploaded or imported. Always 200 for a "
+            "well-formed question; `allowed` is the answer."
         ),
         parameters=[s.GateInput],
         responses={200: s.GateOutput, **errors(400)},
@@ -452,6 +469,7 @@ class GateApi(ApiView):
                 namespace=params.get("namespace"),
                 require_tasks=require,
                 scope=params.get("scope"),
+                require_source=params.get("require_source"),
             )
         except ValueError as exc:
             raise ValidationError({"detail": str(exc)}) from None

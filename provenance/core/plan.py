@@ -83,21 +83,26 @@ def plan_statements(
     emit: str = "on-completion",
     *,
     explain: bool = False,
+    source: str | None = None,
 ) -> Plan:
     """The statements to sign now for ``run`` under a namespace's settings.
 
     ``explain`` also fills ``Plan.explanation`` (per-artifact scope only): the --explain table.
+    ``source``: how the records came (the service's record source), written into the run state
+    of per-artifact statements; None leaves it out.
     """
     with paused_gc():  # statements are large trees of fresh, acyclic objects
-        return _plan(run, cfg, scope, emit, explain)
+        return _plan(run, cfg, scope, emit, explain, source)
 
 
-def _plan(run: Run, cfg: SlsaConfig, scope: str, emit: str, explain: bool) -> Plan:
+def _plan(
+    run: Run, cfg: SlsaConfig, scope: str, emit: str, explain: bool, source: str | None
+) -> Plan:
     validate_policy(scope, emit)
     status = run.meta.succeeded.status if run.meta.succeeded else ""
     reason = run.meta.succeeded.reason if run.meta.succeeded else ""
     if scope == "per-artifact" and isinstance(run, PipelineRun):
-        return plan_per_artifact(run, cfg, emit, explain=explain)
+        return plan_per_artifact(run, cfg, emit, explain=explain, source=source)
     done = run.meta.is_done
     if emit == "on-completion":
         ready, why = done, "the run is not done"
@@ -144,7 +149,9 @@ def chains_holds(run: Run) -> Waiting | None:
     return None
 
 
-def plan_per_artifact(pr: PipelineRun, cfg: SlsaConfig, emit: str, *, explain: bool) -> Plan:
+def plan_per_artifact(
+    pr: PipelineRun, cfg: SlsaConfig, emit: str, *, explain: bool, source: str | None = None
+) -> Plan:
     """Per-artifact statements for ``pr`` that the emit policy allows now."""
     graph = build_graph(pr)
     scopes = artifact_scopes(pr, cfg, graph)
@@ -159,7 +166,7 @@ def plan_per_artifact(pr: PipelineRun, cfg: SlsaConfig, emit: str, *, explain: b
         if blocked is not None:
             waiting.append(Waiting(name, blocked[0], final=blocked[1]))
             continue
-        statement = per_artifact_statement(pr, cfg, scope, emit, graph, builder)
+        statement = per_artifact_statement(pr, cfg, scope, emit, graph, builder, source)
         statements.append(
             PlannedStatement(
                 statement=statement,

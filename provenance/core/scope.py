@@ -376,11 +376,13 @@ def _close_scope(
 # --- statements --------------------------------------------------------------------------------
 
 
-def run_state(pr: PipelineRun, scope: ArtifactScope, emit: str, graph: RunGraph) -> dict[str, Any]:
+def run_state(
+    pr: PipelineRun, scope: ArtifactScope, emit: str, graph: RunGraph, source: str | None = None
+) -> dict[str, Any]:
     """What the run looked like when the statement was made (documented in
-    docs/provenance-format.md)."""
+    docs/provenance-format.md); ``source``, when given, is how its records came."""
     succeeded = pr.meta.succeeded
-    return {
+    state: dict[str, Any] = {
         "pipelineRun": {
             "name": pr.name,
             "namespace": pr.meta.namespace,
@@ -406,6 +408,9 @@ def run_state(pr: PipelineRun, scope: ArtifactScope, emit: str, graph: RunGraph)
         ],
         "excluded": list(map(_json_of, scope.excluded)),
     }
+    if source is not None:
+        state["source"] = source
+    return state
 
 
 PipelineStatements = v02.PipelineRunStatements | v1.PipelineRunStatements
@@ -424,9 +429,10 @@ def per_artifact_statement(
     emit: str,
     graph: RunGraph,
     statements: PipelineStatements | None = None,
+    source: str | None = None,
 ) -> Statement:
     """One statement whose subject is this artifact only, built from its in-scope tasks."""
-    state = run_state(pr, scope, emit, graph)
+    state = run_state(pr, scope, emit, graph, source)
     base = (statements or pipeline_statements(pr, cfg)).statement(scope.task_runs)
     predicate = base["predicate"]
     if cfg.is_v02:

@@ -156,9 +156,10 @@ def artifact_attestations(
     return shown(qs).order_by("-id")
 
 
-def attestations_of_run(run_id: int) -> QuerySet[Attestation]:
-    """A top-level run's attestations, newest first, ``listed``."""
-    return listed(Attestation.objects.filter(run_id=run_id)).order_by("-id")
+def attestations_of_run(record: RunRecord) -> QuerySet[Attestation]:
+    """A top-level run's attestations, of its namespace, newest first, ``listed``."""
+    qs = Attestation.objects.filter(run_id=record.pk, namespace=record.namespace)
+    return listed(qs).order_by("-id")
 
 
 def attestation_subjects(attestations: Sequence[Attestation]) -> dict[int, list[dict[str, Any]]]:

@@ -10,13 +10,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from provenance.config import WATCHED, NamespaceConfig
 from provenance.core.digests import parse_query
+from provenance.core.errors import FormatError
 from provenance.core.statements import StatementError, StatementView, read_statement
 from provenance.models import Attestation, RunKind, RunRecord
 
 from .attestations import attestations_naming
 from .runs import run_children
 from .verify import KeyRing, key_ring, verify, with_chain_link
+
+# What ``require_source`` accepts: the one source a statement can show it came from.
+GATE_SOURCES = (WATCHED,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +47,7 @@ def gate_evaluate(
     namespace: str | None = None,
     require_tasks: Sequence[str] = (),
     scope: str | None = None,
+    require_source: str | None = None,
 ) -> GateDecision:
     """May ``digest`` be deployed?
 
@@ -49,7 +55,11 @@ def gate_evaluate(
     digest, newest first, optionally in one namespace and of one scope. The answer is "allowed"
     as soon as one candidate passes every check; otherwise every candidate's reasons are given.
     An unknown digest and one in a namespace the caller cannot see get the same answer.
+    ``require_source`` (``watch``): only a candidate whose statement shows its run was watched
+    passes (``_source_check``).
     """
+    if require_source is not None and require_source not in GATE_SOURCES:
+        raise ValueError(f"require_source: expected one of {', '.join(GATE_SOURCES)}")
     algorithm, hex_value = parse_query(digest, "digest")
     normalized = f"{algorithm}:{hex_value}"
     required = tuple(dict.fromkeys(t for t in require_tasks if t))
@@ -71,10 +81,10 @@ def gate_evaluate(
     ring = key_ring()
     candidates = []
     for attestation in attestations:
-        reasons = _gate_check(attestation, algorithm, hex_value, required, ring)
+        reasons = _gate_check(attestation, algorithm, hex_value, required, ring, require_source)
         allowed = not reasons
         if allowed:
-            reasons = [_allowed_reason(attestation, required)]
+            reasons = [_allowed_reason(attestation, required, require_source)]
         candidates.append(GateCandidate(attestation, allowed, tuple(reasons)))
     winner = next((c for c in candidates if c.allowed), None)
     if winner is not None:
@@ -94,13 +104,18 @@ def gate_evaluate(
     )
 
 
-def _allowed_reason(attestation: Attestation, required: Sequence[str]) -> str:
+def _allowed_reason(
+    attestation: Attestation, required: Sequence[str], require_source: str | None
+) -> str:
     text = (
         f"attestation {attestation.pk} ({attestation.namespace}, {attestation.scope}) verifies "
         "and its recorded in-scope tasks all succeeded"
     )
     if required:
         text += f"; required tasks succeeded: {', '.join(required)}"
+    if require_source:
+        statement = read_statement(bytes(attestation.statement))
+        text += f"; its run was watched ({_source_check(attestation, statement)[1]})"
     return text
 
 
@@ -110,6 +125,7 @@ def _gate_check(
     hex_value: str,
     required: Sequence[str],
     ring: KeyRing,
+    require_source: str | None = None,
 ) -> list[str]:
     """Why this attestation does not allow the deployment (empty: it does)."""
     label = f"attestation {attestation.pk}"
@@ -126,6 +142,10 @@ def _gate_check(
         return [f"{label}: the signed statement has no predicate"]
     if not statement.names_digest(algorithm, hex_value):
         return [f"{label}: the signed statement does not name {algorithm}:{hex_value}"]
+    if require_source:
+        problems, _ = _source_check(attestation, statement)
+        if problems:
+            return [f"{label}: {p}" for p in problems]
     if statement.run_state is not None:
         return [f"{label}: {r}" for r in _run_state_reasons(statement.run_state, required)]
     run = attestation.run
@@ -148,6 +168,48 @@ def _gate_check(
             if name not in names
         )
     return [f"{label}: {r}" for r in reasons]
+
+
+def _source_check(attestation: Attestation, statement: StatementView) -> tuple[list[str], str]:
+    """Was the attestation's run watched (read from the cluster by watch_records)? Why not, and
+    what says so. Only the signed statement is read for the answer, never the run's stored
+    source (a database column):
+
+    - a run state that records its ``source`` (per-artifact statements) answers directly;
+    - otherwise the signed builder id does, when the namespace's settings the attestation was
+      made under (its ``settings``) gave uploaded records a builder id of their own.
+    """
+    state_source = (statement.run_state or {}).get("source")
+    if state_source is not None:
+        if state_source != WATCHED:
+            return [f"its signed run state records its source as {state_source!r}, not 'watch'"], ""
+        return [], "its signed run state says so"
+    made_under = attestation.settings if isinstance(attestation.settings, dict) else {}
+    if "upload_builder_id" not in made_under:
+        return [
+            "it was signed before chainsweb told sources apart, and its statement does not say "
+            "where its run came from"
+        ], ""
+    try:
+        config = NamespaceConfig.from_values(made_under)
+    except FormatError as exc:
+        return [f"the settings it was made under cannot be read: {exc}"], ""
+    if not config.sources_distinct:
+        return [
+            "its namespace signed uploaded records with the same builder id "
+            f"({config.builder_id}), so its statement does not tell where its run came from"
+        ], ""
+    if statement.builder_id == config.upload_builder_id:
+        return [
+            f"it is signed with the upload builder id {statement.builder_id}: its run was "
+            "uploaded or imported, not watched"
+        ], ""
+    if statement.builder_id != config.builder_id:
+        return [
+            f"its builder id {statement.builder_id!r} is not the one its namespace gave watched "
+            f"records ({config.builder_id})"
+        ], ""
+    return [], f"its signed builder id {config.builder_id} is the one of watched records"
 
 
 def _run_state_reasons(state: Mapping[str, Any], required: Sequence[str]) -> list[str]:

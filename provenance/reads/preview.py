@@ -15,7 +15,7 @@ from provenance.core.tekton import Run
 from provenance.models import RunRecord
 
 from .namespaces import namespace_settings_effective
-from .runs import latest_run, parse_run, run_children
+from .runs import latest_run, parse_run, records_source, run_children
 
 
 @dataclass
@@ -26,6 +26,7 @@ class PlanSummary:
     scope: str
     predicate: str
     build_type: str
+    builder_id: str
     waiting: list[str]
     scopes: dict[str, tuple[str, ...]]  # per-artifact: subject → in-scope tasks
     digests: list[str] = field(default_factory=list)
@@ -37,6 +38,7 @@ class SettingsPreview:
     current: PlanSummary | None = None
     proposed: PlanSummary | None = None
     error: str = ""
+    source: str = ""  # how the run's records came (records_source)
 
     @property
     def changes(self) -> list[str]:
@@ -51,6 +53,8 @@ class SettingsPreview:
             found.append(f"predicate: {a.predicate} → {b.predicate}")
         if a.build_type != b.build_type:
             found.append(f"build type: {a.build_type} → {b.build_type}")
+        if a.builder_id != b.builder_id:
+            found.append(f"builder id: {a.builder_id} → {b.builder_id}")
         added = sorted(set(b.subjects) - set(a.subjects))
         removed = sorted(set(a.subjects) - set(b.subjects))
         if added:
@@ -68,8 +72,10 @@ class SettingsPreview:
         return found
 
 
-def _summarize(run: Run, config: NamespaceConfig) -> PlanSummary:
-    plan: Plan = plan_statements(run, config.slsa, config.scope, config.emit)
+def _summarize(run: Run, config: NamespaceConfig, source: str) -> PlanSummary:
+    """What ``run`` (whose records came as ``source``) would be attested as under ``config``."""
+    slsa = config.slsa_for(source)
+    plan: Plan = plan_statements(run, slsa, config.scope, config.emit, source=source)
     subjects: list[str] = []
     digests: list[str] = []
     scopes: dict[str, tuple[str, ...]] = {}
@@ -94,6 +100,7 @@ def _summarize(run: Run, config: NamespaceConfig) -> PlanSummary:
         scope=config.scope,
         predicate=predicate or "—",
         build_type=build_type or "—",
+        builder_id=slsa.builder_id,
         waiting=[f"{w.subject}: {w.reason}" if w.subject else w.reason for w in plan.waiting],
         scopes=scopes,
         digests=list(dict.fromkeys(digests)),
@@ -108,10 +115,11 @@ def settings_preview(namespace: str, proposed: dict[str, Any]) -> SettingsPrevie
         return preview
     current, _ = namespace_settings_effective(namespace)
     children = list(run_children(record, with_records=True))
+    source = preview.source = records_source([record, *children])
     try:
         run = parse_run(record, children)
-        preview.current = _summarize(run, current)
-        preview.proposed = _summarize(run, current.changed(proposed))
+        preview.current = _summarize(run, current, source)
+        preview.proposed = _summarize(run, current.changed(proposed), source)
     except (ProvenanceError, StopIteration) as exc:
         preview.error = str(exc) or type(exc).__name__
     return preview

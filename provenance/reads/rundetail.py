@@ -70,7 +70,7 @@ def run_detail(record: RunRecord, *, namespaces: set[str] | None, deep: bool = F
     detail.parent = run_parent(record, namespaces)
     top = detail.parent or record
     if top.is_top_level:
-        detail.attestations = list(attestations_of_run(top.pk))
+        detail.attestations = list(attestations_of_run(top))
     try:
         detail.run = parse_run(record, detail.children)
     except RecordPruned as exc:

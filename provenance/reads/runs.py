@@ -8,6 +8,7 @@ raw record was pruned under its namespace's retention has none: ``RecordPruned``
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -197,6 +198,18 @@ def latest_run(namespace: str) -> RunRecord | None:
         .order_by(F("start_time").desc(nulls_last=True), "-id")
         .first()
     )
+
+
+# The source of a statement made from records that came in different ways.
+MIXED_SOURCES = "mixed"
+
+
+def records_source(records: Iterable[RunRecord]) -> str:
+    """How the records a statement is made from came: their ``source_kind`` when they all
+    came one way, else ``mixed`` (a watched PipelineRun with an uploaded TaskRun is not a
+    watched run)."""
+    kinds = {record.source_kind for record in records}
+    return kinds.pop() if len(kinds) == 1 else MIXED_SOURCES
 
 
 def parse_run(record: RunRecord, children: list[RunRecord]) -> Run:

@@ -19,6 +19,8 @@ from .ingest import (
     IngestedRecord,
     IngestResult,
     NamespaceForbidden,
+    RecordSource,
+    UidConflict,
     is_newer,
     records_ingest,
 )
@@ -37,6 +39,8 @@ __all__ = [
     "IngestedRecord",
     "NamespaceForbidden",
     "NamespacePruning",
+    "RecordSource",
+    "UidConflict",
     "api_token_create",
     "api_token_revoke",
     "attestations_generate",

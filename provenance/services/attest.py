@@ -31,7 +31,7 @@ from provenance.models import (
     SigningKey,
 )
 from provenance.reads.namespaces import namespace_settings_effective
-from provenance.reads.runs import parse_run, pruned_note
+from provenance.reads.runs import parse_run, pruned_note, records_source
 
 from .keys import default_key, signer_load
 from .linking import parent_of
@@ -107,7 +107,12 @@ def _set_status(record: RunRecord, status: str, reason: str) -> ComputeOutcome:
 
 
 def _children_of(record: RunRecord) -> list[RunRecord]:
-    children = list(RunRecord.objects.filter(kind=RunKind.TASK_RUN, parent_uid=record.uid))
+    """The PipelineRun's TaskRuns: of its namespace only, whatever uid another one names."""
+    children = list(
+        RunRecord.objects.filter(
+            kind=RunKind.TASK_RUN, namespace=record.namespace, parent_uid=record.uid
+        )
+    )
     # Independent of arrival order, so replays give the same statement bytes. The engine then
     # puts the children named in childReferences in that order, as Chains does.
     far_future = timezone.now().replace(year=9999)
@@ -148,7 +153,8 @@ def _generate(run_id: int, config: NamespaceConfig, key: SigningKey) -> ComputeO
             return _set_status(
                 record, ComputeStatus.WAITING, f"waiting for TaskRuns: {', '.join(missing)}"
             )
-    plan = plan_statements(run, config.slsa, config.scope, config.emit)
+    source = records_source([record, *children])
+    plan = plan_statements(run, config.slsa_for(source), config.scope, config.emit, source=source)
     created: list[int] = []
     if plan.statements:
         signer = signer_load(key)

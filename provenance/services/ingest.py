@@ -1,15 +1,19 @@
 """Ingest: validate run records with the engine and store them, one transaction per batch.
 
-See docs/backend.md, "Ingest", for the order of the steps and the resourceVersion rule.
+See docs/backend.md, "Ingest", for the order of the steps and the resourceVersion rule, and
+docs/security.md, "Namespace identity and record source", for why a run is identified by its
+namespace and uid and why every stored version records how it came.
 """
 
 from __future__ import annotations
 
+import getpass
 import hashlib
+import os
 import zlib
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -20,9 +24,9 @@ from django.utils.dateparse import parse_datetime
 
 from provenance.config import MAX_NAMESPACE, NAMESPACE_NAME
 from provenance.core.documents import load_documents
-from provenance.core.errors import RecordError
+from provenance.core.errors import ProvenanceError, RecordError
 from provenance.core.tekton import parse_records
-from provenance.models import ComputeStatus, RunKind, RunRecord
+from provenance.models import ComputeStatus, RunKind, RunRecord, SourceKind
 
 from . import queue
 from .linking import Stored, link
@@ -39,6 +43,74 @@ class NamespaceForbidden(Exception):
     def __init__(self, namespace: str) -> None:
         super().__init__(f"this token may not write to namespace {namespace!r}")
         self.namespace = namespace
+
+
+class UidConflict(ProvenanceError):
+    """A record whose uid is stored for a run of another namespace: refused, whole request.
+
+    The message names the record and its uid as the caller sent them, never the other
+    namespace or anything of its run."""
+
+    def __init__(self, kind: str, name: str, uid: str) -> None:
+        super().__init__(
+            f"{kind} {name!r}: uid {uid} is already stored for a run of another namespace; "
+            "a run is identified by its namespace and uid, and one uid cannot be stored twice"
+        )
+        self.uid = uid
+
+
+def _os_user() -> str:
+    """The operating-system user of this process (its uid when it has no name)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
+
+
+# What a source's details may hold, each value a string of at most this many characters.
+MAX_SOURCE_DETAIL = 300
+
+
+@dataclass(frozen=True, slots=True)
+class RecordSource:
+    """How a batch of records came: ``kind`` (``models.SourceKind``) and who or what sent it.
+
+    Stored on every row the batch writes (``source_kind``, ``source_detail``) and shown on run
+    pages and in the API as ``{"kind": ..., **details}``. Make one with ``watch``, ``api`` or
+    ``imported``.
+    """
+
+    kind: str
+    details: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def watch(cls, *, cluster: str, watcher: str) -> RecordSource:
+        """Read from a cluster by ``watch_records``: the cluster's name, the watcher's identity
+        (its ServiceAccount or kubeconfig user)."""
+        return cls._of(SourceKind.WATCH, cluster=cluster, watcher=watcher)
+
+    @classmethod
+    def api(cls, *, token: str | None = None, user: str | None = None) -> RecordSource:
+        """Posted to the API with a token (its name) or a signed-in session (the user)."""
+        return cls._of(SourceKind.API, token=token, user=user)
+
+    @classmethod
+    def imported(
+        cls, *, file: str, command: str = "import_records", user: str | None = None
+    ) -> RecordSource:
+        """Read from a file by a command run on the server; ``user``: who ran it (default: this
+        process's operating-system user)."""
+        return cls._of(SourceKind.IMPORT, user=user or _os_user(), file=file, command=command)
+
+    @classmethod
+    def _of(cls, kind: str, **details: str | None) -> RecordSource:
+        kept = tuple(
+            (name, str(value)[:MAX_SOURCE_DETAIL]) for name, value in details.items() if value
+        )
+        return cls(kind=str(kind), details=kept)
+
+    def detail(self) -> dict[str, str]:
+        return dict(self.details)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,14 +153,48 @@ class _Prepared:
     parent_name: str
 
 
+def _label(obj: dict[str, Any], index: int) -> str:
+    """How an error names an object: its position, kind and name (cut short)."""
+    metadata = obj.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    if not isinstance(name, str) or not name:
+        return f"object {index + 1}"
+    shown = name if len(name) <= 80 else name[:80] + "…"
+    return f"object {index + 1} ({obj.get('kind')} {shown!r})"
+
+
+def _utc_time(value: str | None, field: str, label: str) -> datetime | None:
+    """A record's time as the row stores it (UTC). A time whose offset takes it out of the
+    years a datetime holds (``9999-12-31T23:59:59-05:00``) is a RecordError naming the field,
+    as the engine reports it, never an OverflowError."""
+    if not value:
+        return None
+    try:
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        return None  # not a time: the engine refuses it, naming the field
+    try:
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except OverflowError:
+        raise RecordError(
+            f"{label}: {field} is out of range once converted to UTC: {value!r}"
+        ) from None
+
+
 def _prepare(obj: dict[str, Any], index: int) -> _Prepared:
     """Validate one object with the engine and pull out what the row stores."""
+    label = _label(obj, index)
+    status = obj.get("status")
+    if isinstance(status, dict):
+        # Checked before the engine parses them, so the error names the field.
+        for field in ("startTime", "completionTime"):
+            _utc_time(status.get(field) or "", f"status.{field}", label)
     runs = parse_records([obj])  # RecordError names the problem
     kind = str(obj.get("kind"))
     run = next(r for r in runs if r.meta.kind == kind)
     meta = run.meta
-    shown = meta.name if len(meta.name) <= 80 else meta.name[:80] + "…"
-    label = f"object {index + 1} ({kind} {shown!r})" if meta.name else f"object {index + 1}"
     for field_name, value in (("name", meta.name), ("namespace", meta.namespace)):
         if not value:
             raise RecordError(f"{label}: metadata.{field_name} is missing")
@@ -137,8 +243,8 @@ def _prepare(obj: dict[str, Any], index: int) -> _Prepared:
         raw_sha256=hashlib.sha256(raw_json).hexdigest(),
         status=succeeded.status if succeeded else "",
         reason=(succeeded.reason if succeeded else "")[:253],
-        start_time=parse_datetime(meta.start_time) if meta.start_time else None,
-        completion_time=parse_datetime(meta.completion_time) if meta.completion_time else None,
+        start_time=_utc_time(meta.start_time, "status.startTime", label),
+        completion_time=_utc_time(meta.completion_time, "status.completionTime", label),
         labels=meta.labels,
         definition=str(definition)[:253],
         pipeline_task=meta.labels.get(PIPELINE_TASK_LABEL, "")[:253],
@@ -174,16 +280,22 @@ def is_newer(incoming: str, stored: str, incoming_sha: str, stored_sha: str) -> 
 
 
 def records_ingest(
-    *, data: bytes, namespaces_allowed: set[str] | None, source: str, background: bool = False
+    *,
+    data: bytes,
+    namespaces_allowed: set[str] | None,
+    source: RecordSource,
+    background: bool = False,
 ) -> IngestResult:
     """Parse, validate and store run records; enqueue compute for what changed.
 
-    ``background``: bulk work (an import): its computes go to the backfill queue, so they never
-    sit in front of live ingests.
+    ``source``: how these records came; every row written records it. ``background``: bulk
+    work (an import): its computes go to the backfill queue, so they never sit in front of live
+    ingests.
 
     Every object is validated before anything is written, and all of them are stored in one
-    transaction: a bad record or a forbidden namespace stores nothing. RecordError and
-    NamespaceForbidden carry the message for the caller.
+    transaction: a bad record, a forbidden namespace or a uid stored in another namespace
+    stores nothing. RecordError, NamespaceForbidden and UidConflict carry the message for the
+    caller.
     """
     objects = load_documents(data)
     prepared = [_prepare(obj, index) for index, obj in enumerate(objects)]
@@ -191,7 +303,7 @@ def records_ingest(
         for item in prepared:
             if item.namespace not in namespaces_allowed:
                 raise NamespaceForbidden(item.namespace)
-    return _records_store(prepared, source=source[:300], background=background)
+    return _records_store(prepared, source=source, background=background)
 
 
 def _lock_rows(prepared: list[_Prepared]) -> set[tuple[str, str]]:
@@ -210,22 +322,30 @@ def _lock_rows(prepared: list[_Prepared]) -> set[tuple[str, str]]:
     name (the one a label names, as ``linking.parents_of`` picks it), ``("name", ns/name)``.
     """
     keys: set[str] = set()
+    # The PipelineRun rows to lock, per namespace: by uid, and by name for a TaskRun that
+    # names its PipelineRun only by label.
+    uids: dict[str, set[str]] = {}
+    names: dict[str, set[str]] = {}
     for item in prepared:
         if item.kind == "PipelineRun":
             keys.add(f"pr-name:{item.namespace}/{item.name}")
             keys.add(f"pr-uid:{item.uid}")
+            uids.setdefault(item.namespace, set()).add(item.uid)
         if item.parent_name:
             keys.add(f"pr-name:{item.namespace}/{item.parent_name}")
         if item.parent_uid:
             keys.add(f"pr-uid:{item.parent_uid}")
+            uids.setdefault(item.namespace, set()).add(item.parent_uid)
+        elif item.parent_name:
+            names.setdefault(item.namespace, set()).add(item.parent_name)
     with connection.cursor() as cursor:
         for key in sorted(keys):
             cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
-    parents = Q(uid__in={p.uid for p in prepared if p.kind == "PipelineRun"})
-    parents |= Q(uid__in={p.parent_uid for p in prepared if p.parent_uid})
-    for item in prepared:
-        if item.parent_name and not item.parent_uid:
-            parents |= Q(namespace=item.namespace, name=item.parent_name)
+    parents = Q(pk__in=[])
+    for namespace, wanted in uids.items():
+        parents |= Q(namespace=namespace, uid__in=wanted)
+    for namespace, wanted in names.items():
+        parents |= Q(namespace=namespace, name__in=wanted)
     locked = (
         RunRecord.objects.select_for_update()
         .filter(parents, kind=RunKind.PIPELINE_RUN)
@@ -249,7 +369,9 @@ def _lock_rows(prepared: list[_Prepared]) -> set[tuple[str, str]]:
 
 
 @transaction.atomic
-def _records_store(prepared: list[_Prepared], *, source: str, background: bool) -> IngestResult:
+def _records_store(
+    prepared: list[_Prepared], *, source: RecordSource, background: bool
+) -> IngestResult:
     pruned = _lock_rows(prepared)
     for attempt in range(1, 4):
         try:
@@ -286,7 +408,7 @@ _STORED_FIELDS = tuple(f.name for f in dataclass_fields(Stored))
 _ROW_STATE = (*_STORED_FIELDS, "resource_version", "raw_sha256", "compute_status", "pruned_at")
 
 
-def _row_fields(item: _Prepared, source: str) -> dict[str, Any]:
+def _row_fields(item: _Prepared, source: RecordSource) -> dict[str, Any]:
     return {
         "kind": item.kind,
         "namespace": item.namespace,
@@ -301,7 +423,8 @@ def _row_fields(item: _Prepared, source: str) -> dict[str, Any]:
         "resource_version": item.resource_version,
         "raw": zlib.compress(item.raw_json, 6),
         "raw_sha256": item.raw_sha256,
-        "source": source,
+        "source_kind": source.kind,
+        "source_detail": source.detail(),
     }
 
 
@@ -313,15 +436,21 @@ def _of_pruned_run(item: _Prepared, pruned: set[tuple[str, str]]) -> bool:
 
 
 def _records_write(
-    prepared: list[_Prepared], source: str, pruned: set[tuple[str, str]]
+    prepared: list[_Prepared], source: RecordSource, pruned: set[tuple[str, str]]
 ) -> tuple[dict[int, str], list[Stored]]:
     """Insert the new records and update the newer ones: one SELECT, one INSERT for all new
     rows and one UPDATE per changed row. Returns each object's outcome (by input position) and
     the rows that need linking and compute.
 
+    A run is its (namespace, uid): an object whose uid is stored (or comes earlier in the
+    batch) in another namespace raises UidConflict before anything is written. The SELECT
+    reads by uid alone for that check only; the unique index on uid makes a concurrent insert
+    of the same uid elsewhere fail, and the retry then sees its row and refuses.
+
     A run whose raw record was pruned is closed (``pruned``: the locked PipelineRuns that
     were): a record of it, or a new TaskRun of it, is not stored, so nothing un-prunes it or
-    signs it again; its attestations stay the evidence."""
+    signs it again; its attestations stay the evidence.
+    """
     stored = {
         row["uid"]: row
         for row in RunRecord.objects.select_for_update()
@@ -329,6 +458,12 @@ def _records_write(
         .order_by("kind", "uid")  # PipelineRun < TaskRun: the global lock order
         .values(*_ROW_STATE)
     }
+    first_namespace: dict[str, str] = {}
+    for item in prepared:
+        namespace = stored[item.uid]["namespace"] if item.uid in stored else None
+        namespace = namespace or first_namespace.setdefault(item.uid, item.namespace)
+        if namespace != item.namespace:
+            raise UidConflict(item.kind, item.name, item.uid)
     outcomes: dict[int, str] = {}
     created: dict[str, RunRecord] = {}
     changed: dict[str, dict[str, Any]] = {}

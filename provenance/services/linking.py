@@ -1,7 +1,8 @@
 """Linking: which PipelineRun a TaskRun belongs to, whatever order they arrive in.
 
-A TaskRun's parent is its ``ownerReferences`` PipelineRun uid, else the ``tekton.dev/pipelineRun``
-label resolved to a stored PipelineRun of the same namespace (docs/backend.md).
+A TaskRun's parent is the PipelineRun of its own namespace named by its ``ownerReferences`` uid,
+else by its ``tekton.dev/pipelineRun`` label (docs/backend.md). Every lookup names the namespace:
+a TaskRun never joins a run of another namespace, whatever uid or name it gives.
 """
 
 from __future__ import annotations
@@ -34,17 +35,17 @@ def link(touched: list[Stored]) -> set[int]:
     to_compute: set[int] = set()
     children: list[Stored] = []
     # A TaskRun naming one of these PipelineRuns by uid is linked by that PipelineRun's UPDATE.
-    linked_here = {run.uid for run in touched if run.kind == RunKind.PIPELINE_RUN}
+    linked_here = {(run.namespace, run.uid) for run in touched if run.kind == RunKind.PIPELINE_RUN}
     for run in touched:
         if run.kind == RunKind.PIPELINE_RUN:
             # Its children, and the TaskRuns that arrived first naming it only by label.
             RunRecord.objects.filter(
-                Q(parent_uid=run.uid)
-                | Q(namespace=run.namespace, parent_uid="", parent_name=run.name),
+                Q(parent_uid=run.uid) | Q(parent_uid="", parent_name=run.name),
+                namespace=run.namespace,
                 kind=RunKind.TASK_RUN,
             ).update(parent_uid=run.uid, compute_status=ComputeStatus.CHILD, compute_reason="")
             to_compute.add(run.pk)
-        elif run.parent_uid in linked_here:
+        elif (run.namespace, run.parent_uid) in linked_here:
             continue
         elif run.parent_uid or run.parent_name:
             children.append(run)
@@ -87,25 +88,31 @@ class _ChildRow(Protocol):
 
 
 def _parent_key(child: _ChildRow) -> tuple[str, str, str]:
-    """A TaskRun's parent is its PipelineRun's uid when known, else its name (the label)."""
+    """A TaskRun's parent is the PipelineRun of its namespace with its parent's uid when known,
+    else with its parent's name (the label)."""
     if child.parent_uid:
-        return ("uid", "", child.parent_uid)
+        return ("uid", child.namespace, child.parent_uid)
     return ("name", child.namespace, child.parent_name)
 
 
 def parents_of(children: Iterable[_ChildRow]) -> dict[tuple[str, str, str], RunRecord]:
     """The stored PipelineRun of each child, by _parent_key, in at most two queries: by uid,
-    and by name (the newest PipelineRun of that name, as a re-created run replaces the old)."""
-    keys = {_parent_key(child) for child in children}
+    and by name (the newest PipelineRun of that name, as a re-created run replaces the old);
+    both in the child's namespace."""
+    wanted: dict[tuple[str, str], set[str]] = {}
+    for by, namespace, value in {_parent_key(child) for child in children}:
+        wanted.setdefault((by, namespace), set()).add(value)
     runs = RunRecord.objects.filter(kind=RunKind.PIPELINE_RUN).defer("raw")
     found: dict[tuple[str, str, str], RunRecord] = {}
-    uids = {uid for by, _, uid in keys if by == "uid"}
-    if uids:
-        found.update((("uid", "", run.uid), run) for run in runs.filter(uid__in=uids))
+    by_uid = Q()
     names = Q()
-    for by, namespace, name in keys:
-        if by == "name":
-            names |= Q(namespace=namespace, name=name)
+    for (by, namespace), values in wanted.items():
+        if by == "uid":
+            by_uid |= Q(namespace=namespace, uid__in=values)
+        else:
+            names |= Q(namespace=namespace, name__in=values)
+    if by_uid:
+        found.update((("uid", run.namespace, run.uid), run) for run in runs.filter(by_uid))
     if names:
         newest = runs.filter(names).order_by("namespace", "name", "-first_seen", "-id")
         found.update(

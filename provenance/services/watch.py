@@ -9,7 +9,7 @@ from django.db import transaction
 
 from provenance.models import WatchState
 
-from .ingest import IngestResult, records_ingest
+from .ingest import IngestResult, RecordSource, records_ingest
 
 
 def watch_state_save(*, key: str, resource_version: str) -> None:
@@ -17,14 +17,14 @@ def watch_state_save(*, key: str, resource_version: str) -> None:
 
 
 def watch_event_ingest(
-    *, key: str, obj: dict[str, Any] | None, resource_version: str
+    *, key: str, obj: dict[str, Any] | None, resource_version: str, source: RecordSource
 ) -> IngestResult | None:
     """Store one watched object and the stream's new position in one transaction, so a restart
-    resumes exactly after the last stored event."""
+    resumes exactly after the last stored event. ``source``: the cluster and the watcher."""
     with transaction.atomic():
         result = None
         if obj is not None:
-            result = records_ingest(data=orjson.dumps(obj), namespaces_allowed=None, source="watch")
+            result = records_ingest(data=orjson.dumps(obj), namespaces_allowed=None, source=source)
         if resource_version:
             watch_state_save(key=key, resource_version=resource_version)
     return result

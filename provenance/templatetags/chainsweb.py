@@ -17,7 +17,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from provenance.config import format_label
-from provenance.models import ComputeStatus
+from provenance.models import ComputeStatus, SourceKind
 
 register = template.Library()
 
@@ -193,6 +193,38 @@ def value_text(value: Any) -> str:
 def is_long(value: Any) -> bool:
     text = value if isinstance(value, str) else orjson.dumps(value).decode()
     return len(text) > 120 or "\n" in text
+
+
+# What each kind of record source is called on a page.
+_SOURCE_WORDS: dict[str, str] = {
+    SourceKind.WATCH: "watched",
+    SourceKind.API: "uploaded through the API",
+    SourceKind.IMPORT: "imported from a file",
+    SourceKind.UNKNOWN: "unknown (stored before chainsweb recorded sources)",
+}
+# Each detail of a source, in the order a person reads them, with its label.
+_SOURCE_DETAILS = (
+    ("cluster", "cluster"),
+    ("watcher", "as"),
+    ("token", "token"),
+    ("user", "by"),
+    ("file", "file"),
+    ("command", "command"),
+    ("actor", "by"),
+    ("recorded", "recorded as"),
+)
+
+
+@register.filter
+def source_text(source: Any) -> str:
+    """A record's source (``RunRecord.source``) in words: ``watched · cluster prod · as
+    system:serviceaccount:ci:watcher``."""
+    if not isinstance(source, dict):
+        return "—"
+    kind = str(source.get("kind", ""))
+    parts = [_SOURCE_WORDS.get(kind, kind or "—")]
+    parts += [f"{label} {source[key]}" for key, label in _SOURCE_DETAILS if source.get(key)]
+    return " · ".join(parts)
 
 
 @register.filter

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from provenance import services
+from tests.factories import TEST_SOURCE
 
 SAMPLES = Path(__file__).resolve().parents[2] / "provenance" / "samples"
 HOSTILE = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
@@ -42,7 +43,9 @@ def _items(data: dict[str, Any]) -> list[dict[str, Any]]:
     return items
 
 
-def ingest(items: list[dict[str, Any]], *, source: str = "test") -> services.IngestResult:
+def ingest(
+    items: list[dict[str, Any]], *, source: services.RecordSource = TEST_SOURCE
+) -> services.IngestResult:
     data = orjson.dumps({"apiVersion": "v1", "kind": "List", "items": items})
     return services.records_ingest(data=data, namespaces_allowed=None, source=source)
 

@@ -22,7 +22,7 @@ from chainsweb.logs import ContextFilter, JsonFormatter, log_context
 from provenance import services
 from provenance.models import Attestation, SigningKey
 from provenance.ops import serve_in_thread
-from tests.factories import as_list, make_token, pipeline_docs
+from tests.factories import TEST_SOURCE, as_list, make_token, pipeline_docs
 from tests.test_commands import _free_port
 
 from .stack import BASE_DIR, answers, chainsweb_env
@@ -76,7 +76,7 @@ def test_counters_follow_ingests_signatures_and_failures(settings: Any, tmp_path
     services.records_ingest(
         data=as_list(pipeline_docs(namespace="team-b", name="metrics-2")),
         namespaces_allowed=None,
-        source="test",
+        source=TEST_SOURCE,
     )
     after = scrape().content.decode()
 

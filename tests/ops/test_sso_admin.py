@@ -16,7 +16,7 @@ from django.test import Client
 from provenance.access import access_for_user
 from provenance.models import NamespaceGrant, SettingsAudit, SsoGroupMapping
 from provenance.services import records_ingest
-from tests.factories import as_list, taskrun_doc
+from tests.factories import TEST_SOURCE, as_list, taskrun_doc
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +33,9 @@ def user(name: str, *, staff: bool = False, grants: dict[str, str] | None = None
 def run_in(namespace: str, settings: Any, tmp_path: Any) -> None:
     settings.KEYS_DIR = tmp_path / "keys"
     records_ingest(
-        data=as_list([taskrun_doc(namespace=namespace)]), namespaces_allowed=None, source="t"
+        data=as_list([taskrun_doc(namespace=namespace)]),
+        namespaces_allowed=None,
+        source=TEST_SOURCE,
     )
 
 

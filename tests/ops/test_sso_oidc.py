@@ -26,7 +26,7 @@ from provenance.models import NamespaceGrant, SsoIdentity
 from provenance.services.sso import sso_group_mapping_set
 from provenance.sso.oidc import forget_discovery
 from tests.browser.conftest import CHROMIUM_ARGS
-from tests.factories import as_list, taskrun_doc
+from tests.factories import TEST_SOURCE, as_list, taskrun_doc
 
 from .stack import OpenIdProvider
 
@@ -45,7 +45,7 @@ def runs(settings: Any, tmp_path: Path) -> None:
         services.records_ingest(
             data=as_list([taskrun_doc(namespace=namespace, name=name)]),
             namespaces_allowed=None,
-            source="test",
+            source=TEST_SOURCE,
         )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from ..errors import FormatError
 
@@ -20,6 +22,27 @@ PREDICATE_VERSION = {
     "slsa/v2alpha3": "SLSA v1.0",
     "slsa/v2alpha4": "SLSA v1.0",
 }
+
+# RFC 3986 ``scheme ":" hier-part``, without white space or control characters.
+_ABSOLUTE_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s\x00-\x1f\x7f]+")
+
+
+def check_absolute_uri(value: str, what: str) -> None:
+    """FormatError unless ``value`` is an absolute URI (SLSA's TypeURI, as a builder id is);
+    an http(s) URI must also name a host."""
+    if not value:
+        raise FormatError(f"the {what} must not be empty")
+    if not _ABSOLUTE_URI.fullmatch(value):
+        raise FormatError(
+            f"the {what} {value!r} is not an absolute URI (e.g. https://example.com/builder)"
+        )
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError as exc:  # a malformed authority, e.g. an unclosed "[" of an IPv6 host
+        raise FormatError(f"the {what} {value!r} is not a valid URI: {exc}") from None
+    if parts.scheme.lower() in ("http", "https") and not host:
+        raise FormatError(f"the {what} {value!r} names no host")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +65,7 @@ class SlsaConfig:
                 f"unsupported build type {self.build_type!r}; expected one of "
                 f"{', '.join(BUILD_TYPES)}"
             )
-        if not self.builder_id:
-            raise FormatError("the builder id must not be empty")
+        check_absolute_uri(self.builder_id, "builder id")
 
     @property
     def is_v02(self) -> bool:

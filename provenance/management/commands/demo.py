@@ -28,7 +28,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from provenance.models import ApiToken, NamespaceGrant
-from provenance.services import namespace_settings_update, records_ingest
+from provenance.services import RecordSource, namespace_settings_update, records_ingest
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 PER_ARTIFACT_NAMESPACE = "inventory-release"
@@ -66,7 +66,9 @@ class Command(BaseCommand):
             raise CommandError(f"no sample records in {SAMPLES}")
         for path in files:
             result = records_ingest(
-                data=path.read_bytes(), namespaces_allowed=None, source=f"demo:{path.name}"
+                data=path.read_bytes(),
+                namespaces_allowed=None,
+                source=RecordSource.imported(file=path.name, command="demo"),
             )
             self.stdout.write(
                 f"{path.name}: {result.count('created')} created, "

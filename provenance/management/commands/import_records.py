@@ -2,7 +2,9 @@
 
 Each file is ingested in its own transaction through the same service as the API, so a file is
 stored whole or not at all. When the database goes away mid-import (a restart, a failover), the
-file is retried with backoff after reconnecting, and the import carries on.
+file is retried with backoff after reconnecting, and the import carries on. A file that is
+refused is reported and the others are still imported; the exit status is then 2. Every run
+stored records its source: the operating-system user and the file.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from tqdm import tqdm
 
 from provenance import metrics
 from provenance.core.errors import ProvenanceError
-from provenance.services import IngestResult, records_ingest
+from provenance.services import IngestResult, RecordSource, records_ingest
 
 SUFFIXES = {".json", ".yaml", ".yml"}
 
@@ -99,7 +101,7 @@ class Command(BaseCommand):
             self.stdout.write(f"rejected {len(rejected)} files:")
             for path, reason in rejected:
                 self.stdout.write(f"  {path}: {reason}")
-            raise CommandError(f"{len(rejected)} of {len(files)} files were rejected")
+            raise CommandError(f"{len(rejected)} of {len(files)} files were rejected", returncode=2)
 
     def _ingest(self, path: Path, data: bytes, retries: int) -> tuple[IngestResult, int]:
         delay = 0.5
@@ -109,7 +111,7 @@ class Command(BaseCommand):
                     records_ingest(
                         data=data,
                         namespaces_allowed=None,
-                        source=f"import:{path}",
+                        source=RecordSource.imported(file=str(path)),
                         background=True,
                     ),
                     attempt,

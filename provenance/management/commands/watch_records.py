@@ -1,14 +1,18 @@
-"""``manage.py watch_records [--namespace NS ...] [--kubeconfig PATH]``.
+"""``manage.py watch_records [--namespace NS ...] [--kubeconfig PATH] [--cluster-name NAME]``.
 
 Lists, then watches ``tekton.dev/v1`` pipelineruns and taskruns with the official client, one
 stream per (resource, namespace). Each event is stored with the stream's new resourceVersion in
 one transaction (``WatchState``), so a restart resumes right after the last stored event; a 410
 Gone means that version is too old, and the stream lists again. Errors back off exponentially.
-SIGTERM/SIGINT stop the watcher after the event being stored, if any.
+SIGTERM/SIGINT stop the watcher after the event being stored, if any. Every stored run records
+its source: this cluster's name and the watcher's identity (``watch_source``).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import logging
 import os
 import random
@@ -31,7 +35,7 @@ from provenance import metrics
 from provenance.core.errors import ProvenanceError
 from provenance.models import WatchState
 from provenance.ops import serve_in_thread
-from provenance.services import watch_event_ingest
+from provenance.services import RecordSource, UidConflict, watch_event_ingest
 
 logger = logging.getLogger("provenance.watch")
 # The client's generated code is only partly typed; treat it as dynamic here.
@@ -65,9 +69,11 @@ class Watcher:
         timeout_seconds: int,
         read_timeout: float,
         backoff_max: float,
+        source: RecordSource,
         backoff_base: float = 1.0,
     ) -> None:
         self.api = k8s.client.CustomObjectsApi(api_client)
+        self.source = source
         scopes: list[str | None] = list(namespaces) or [None]
         self.streams = [Stream(p, ns) for p in PLURALS for ns in scopes]
         self.timeout_seconds = timeout_seconds
@@ -243,18 +249,28 @@ class Watcher:
                 obj.setdefault("apiVersion", f"{GROUP}/{VERSION}")
                 obj.setdefault("kind", PLURALS[stream.plural])
             try:
-                result = watch_event_ingest(key=stream.key, obj=obj, resource_version=version)
+                result = watch_event_ingest(
+                    key=stream.key, obj=obj, resource_version=version, source=self.source
+                )
                 if obj is not None:
                     self.stored += 1
                 if result is not None:
                     metrics.records_observed("watch", (r.outcome for r in result.records))
             except ProvenanceError as exc:
                 metrics.records_rejected("watch")
-                # Not attestable (yet): e.g. a run with no status. Move past it; a later
-                # MODIFIED event brings the next version.
-                name = (obj or {}).get("metadata", {}).get("name")
-                logger.info("%s: skipped %s: %s", stream.key, name, exc)
-                watch_event_ingest(key=stream.key, obj=None, resource_version=version)
+                metadata = (obj or {}).get("metadata") or {}
+                where = f"{metadata.get('namespace')}/{metadata.get('name')}"
+                if isinstance(exc, UidConflict):
+                    # Its uid belongs to a run of another namespace: refused, and the message
+                    # names neither that namespace nor its run. Later versions are refused too.
+                    logger.warning("%s: refused %s: %s", stream.key, where, exc)
+                else:
+                    # Not attestable (yet): e.g. a run with no status. Move past it; a later
+                    # MODIFIED event brings the next version.
+                    logger.info("%s: skipped %s: %s", stream.key, where, exc)
+                watch_event_ingest(
+                    key=stream.key, obj=None, resource_version=version, source=self.source
+                )
 
 
 def api_client_for(kubeconfig: str | None) -> Any:
@@ -270,6 +286,42 @@ def api_client_for(kubeconfig: str | None) -> Any:
         raise CommandError(f"cannot load the Kubernetes configuration: {exc}") from None
 
 
+def _token_subject(authorization: str) -> str | None:
+    """The ``sub`` claim of a bearer token that is a JWT (a ServiceAccount token:
+    ``system:serviceaccount:NS:NAME``), read without checking its signature: it only labels
+    the records this watcher stores, and the API server has already accepted the token."""
+    parts = authorization.removeprefix("Bearer ").strip().split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, binascii.Error):
+        return None
+    subject = claims.get("sub") if isinstance(claims, dict) else None
+    return subject if isinstance(subject, str) and subject else None
+
+
+def watch_source(api_client: Any, kubeconfig: str | None, cluster_name: str) -> RecordSource:
+    """The source of every run this watcher stores: the cluster's name (``--cluster-name``,
+    else WATCH_CLUSTER_NAME, else the kubeconfig context's name, ``in-cluster`` in a pod) and
+    the watcher's identity (its token's subject, else the kubeconfig context's user)."""
+    context_name, context_user = "in-cluster", None
+    if kubeconfig or not os.environ.get("KUBERNETES_SERVICE_HOST"):
+        try:
+            _, active = k8s.config.list_kube_config_contexts(config_file=kubeconfig)
+        except (ConfigException, OSError) as exc:
+            raise CommandError(f"cannot load the Kubernetes configuration: {exc}") from None
+        context_name = str(active.get("name") or "")
+        context_user = (active.get("context") or {}).get("user")
+    # Where the client keeps a bearer token, from a kubeconfig or the pod's ServiceAccount.
+    api_key = getattr(api_client.configuration, "api_key", None) or {}
+    watcher = _token_subject(str(api_key.get("BearerToken") or "")) or context_user
+    return RecordSource.watch(
+        cluster=cluster_name or settings.WATCH_CLUSTER_NAME or context_name or "unknown",
+        watcher=str(watcher or "unknown"),
+    )
+
+
 class Command(BaseCommand):
     help = "Watch Tekton PipelineRuns and TaskRuns in a cluster and ingest them."
 
@@ -282,14 +334,23 @@ class Command(BaseCommand):
             help="watch only this namespace (repeatable; default: all namespaces)",
         )
         parser.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster or ~)")
+        parser.add_argument(
+            "--cluster-name",
+            default="",
+            help="the cluster's name, recorded as the source of every run stored "
+            "(default: WATCH_CLUSTER_NAME, else the kubeconfig context's name)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        api_client = api_client_for(options["kubeconfig"])
+        source = watch_source(api_client, options["kubeconfig"], options["cluster_name"])
         watcher = Watcher(
-            api_client_for(options["kubeconfig"]),
+            api_client,
             options["namespaces"],
             timeout_seconds=settings.WATCH_TIMEOUT_SECONDS,
             read_timeout=settings.WATCH_READ_TIMEOUT,
             backoff_max=settings.WATCH_BACKOFF_MAX,
+            source=source,
         )
         stop_requested = threading.Event()
 
@@ -299,7 +360,11 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
         scope = ", ".join(options["namespaces"]) or "all namespaces"
-        self.stdout.write(f"watching tekton.dev/v1 pipelineruns and taskruns in {scope}")
+        details = source.detail()
+        self.stdout.write(
+            f"watching tekton.dev/v1 pipelineruns and taskruns in {scope} of cluster "
+            f"{details['cluster']} as {details['watcher']}"
+        )
         self.stdout.flush()
         threads = watcher.start()
         if settings.OPS_HTTP_PORT:
