@@ -327,7 +327,24 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # them in turn (round robin): neither starves.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 BACKFILL_QUEUE = "backfill"
-CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(BACKFILL_QUEUE))  # type: ignore[no-untyped-call]
+# Publishing to OCI registries (docs/oci.md) has a queue of its own: a registry that is slow or
+# down delays only publications, never signing. The one task that talks to registries is routed
+# there; run `celery -A chainsweb worker -Q publish` to give it its own processes.
+PUBLISH_QUEUE = "publish"
+CELERY_TASK_QUEUES = (
+    Queue(CELERY_TASK_DEFAULT_QUEUE),  # type: ignore[no-untyped-call]
+    Queue(BACKFILL_QUEUE),  # type: ignore[no-untyped-call]
+    Queue(PUBLISH_QUEUE),  # type: ignore[no-untyped-call]
+)
+CELERY_TASK_ROUTES = {"provenance.tasks.publication_publish": {"queue": PUBLISH_QUEUE}}
+# A publication the registry refused for now (down, 5xx, 429, timeout) is tried again with
+# exponential backoff (OCI_PUBLISH_BACKOFF seconds doubling, capped at OCI_PUBLISH_BACKOFF_MAX,
+# with jitter), OCI_PUBLISH_RETRIES times; then it stays failed with its reason, for
+# `manage.py publish_attestations --failed`. OCI_TIMEOUT: connect and read timeout per request.
+OCI_PUBLISH_RETRIES = env_int("OCI_PUBLISH_RETRIES", 8)
+OCI_PUBLISH_BACKOFF = env_int("OCI_PUBLISH_BACKOFF", 10)
+OCI_PUBLISH_BACKOFF_MAX = env_int("OCI_PUBLISH_BACKOFF_MAX", 1800)
+OCI_TIMEOUT = float(env_int("OCI_TIMEOUT", 15))
 
 # Signing keys (file-key signer) and ingest limits.
 KEYS_DIR = Path(os.environ.get("KEYS_DIR", BASE_DIR / ".keys"))
@@ -352,6 +369,8 @@ PROVENANCE_DEFAULTS = {
     "build_type": os.environ.get("PROVENANCE_BUILD_TYPE", "https://tekton.dev/chains/v2/slsa"),
     "upload_builder_id": os.environ.get("PROVENANCE_UPLOAD_BUILDER_ID", UPLOAD_BUILDER_ID),
     "uploads_use_builder_id": env_bool("PROVENANCE_UPLOADS_USE_BUILDER_ID", False),
+    # Empty: standalone TaskRuns use "format" too.
+    "taskrun_format": os.environ.get("PROVENANCE_TASKRUN_FORMAT", ""),
 }
 # Checked now, so that a bad value stops every process (web, worker, command) at start-up with
 # the variable's name, rather than failing each run's compute later (provenance.config).

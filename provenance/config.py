@@ -20,6 +20,7 @@ from typing import Any
 from django.conf import settings
 
 from provenance.core.errors import FormatError
+from provenance.core.oci_layout import OciLayoutError, Repository
 from provenance.core.plan import SCOPES, validate_policy
 from provenance.core.slsa.config import (
     BUILD_TYPES,
@@ -35,6 +36,7 @@ MAX_NAMESPACE = 63
 MAX_BUILDER_ID = 500  # NamespaceSettings.builder_id and upload_builder_id
 MAX_RETENTION_DAYS = 36_500  # a hundred years; anything longer is "for ever" (empty)
 MAX_REASON = 1000  # SettingsAudit.reason: why a change was made
+MAX_OCI_REPOSITORY = 500  # NamespaceSettings.oci_repository
 # The builder id of statements made from uploaded and imported records: chainsweb's, not
 # Chains', so that a policy trusting Chains' builder id does not trust what a token uploads.
 UPLOAD_BUILDER_ID = "https://chainsweb.dev/builders/upload/v1"
@@ -63,6 +65,14 @@ class NamespaceConfig:
     And its retention (docs/operations.md, "Retention"): the days a completed run's raw record
     is kept (None: for ever) and whether a legal hold stops pruning. They shape no statement:
     they are not in ``values()`` (an attestation's settings) and changing them re-signs nothing.
+
+    ``taskrun_format`` is the format of standalone TaskRuns (Chains' ``artifacts.taskrun.format``;
+    ``format`` is ``artifacts.pipelinerun.format``); empty: the same as ``format``.
+
+    And where signed attestations are published (docs/oci.md): ``oci_publish``, the repository
+    that replaces each image's own (``oci_repository``, ``host[:port]/path``; empty: the image's
+    repository, as Chains' ``storage.oci.repository``) and ``oci_insecure`` (plain HTTP or
+    unverified TLS). Like retention, they shape no statement and re-sign nothing.
     """
 
     format: str
@@ -73,20 +83,44 @@ class NamespaceConfig:
     build_type: str
     upload_builder_id: str = UPLOAD_BUILDER_ID
     uploads_use_builder_id: bool = False
+    taskrun_format: str = ""
     key: str | None = None
     retention_days: int | None = None
     legal_hold: bool = False
+    oci_publish: bool = False
+    oci_repository: str = ""
+    oci_insecure: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("format", "scope", "emit", "builder_id", "build_type", "upload_builder_id"):
+        for name in (
+            "format",
+            "scope",
+            "emit",
+            "builder_id",
+            "build_type",
+            "upload_builder_id",
+            "taskrun_format",
+            "oci_repository",
+        ):
             if not isinstance(getattr(self, name), str):
                 raise ConfigError(name, f"{name} must be a string")
-        for name in ("deep_inspection", "uploads_use_builder_id"):
+        for name in (
+            "deep_inspection",
+            "uploads_use_builder_id",
+            "legal_hold",
+            "oci_publish",
+            "oci_insecure",
+        ):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(name, f"{name} must be true or false")
         retention_days_check(self.retention_days)
-        if not isinstance(self.legal_hold, bool):
-            raise ConfigError("legal_hold", "legal_hold must be true or false")
+        if self.taskrun_format and self.taskrun_format not in FORMAT_NAMES:
+            raise ConfigError(
+                "taskrun_format",
+                f"unknown taskrun_format {self.taskrun_format!r}; expected one of "
+                f"{', '.join(FORMAT_NAMES)} (empty: the same as format)",
+            )
+        oci_repository_check(self.oci_repository)
         for name, label in (
             ("builder_id", "builder id"),
             ("upload_builder_id", "upload builder id"),
@@ -113,8 +147,13 @@ class NamespaceConfig:
 
     @property
     def slsa(self) -> SlsaConfig:
-        """The engine's view of these settings, for watched records."""
+        """The engine's view of these settings, for watched PipelineRuns."""
         return self.slsa_for(WATCHED)
+
+    def format_for(self, *, taskrun: bool) -> str:
+        """The format of a top-level run: ``taskrun_format`` (when set) for a standalone
+        TaskRun, ``format`` for a PipelineRun, as Chains formats the two separately."""
+        return (self.taskrun_format or self.format) if taskrun else self.format
 
     def builder_for(self, source: str) -> str:
         """The builder id of a statement made from records of ``source`` (a record source, or
@@ -124,10 +163,11 @@ class NamespaceConfig:
             return self.builder_id
         return self.upload_builder_id
 
-    def slsa_for(self, source: str) -> SlsaConfig:
-        """The engine's view of these settings for records of ``source``."""
+    def slsa_for(self, source: str, *, taskrun: bool = False) -> SlsaConfig:
+        """The engine's view of these settings for records of ``source`` (a standalone
+        TaskRun's when ``taskrun``)."""
         return SlsaConfig(
-            format=self.format,
+            format=self.format_for(taskrun=taskrun),
             builder_id=self.builder_for(source),
             build_type=self.build_type,
             deep_inspection=self.deep_inspection,
@@ -151,6 +191,15 @@ class NamespaceConfig:
         """``retention_days`` and ``legal_hold`` as JSON (audit entries, the API)."""
         return {name: getattr(self, name) for name in RETENTION_FIELDS}
 
+    def publishing(self) -> dict[str, Any]:
+        """``oci_publish``, ``oci_repository`` and ``oci_insecure`` as JSON (audit, the API)."""
+        return {name: getattr(self, name) for name in PUBLISH_FIELDS}
+
+    @property
+    def oci_target(self) -> Repository | None:
+        """The repository every publication goes to, or None: each image's own."""
+        return Repository.parse(self.oci_repository) if self.oci_repository else None
+
     def changed(self, changes: Mapping[str, Any]) -> NamespaceConfig:
         """These settings with ``changes`` applied, checked; ConfigError for an unknown field
         or a bad value."""
@@ -162,8 +211,9 @@ class NamespaceConfig:
         cls, values: Mapping[str, Any], key: str | None = None, **retention: Any
     ) -> NamespaceConfig:
         """From the settings (a row, a form, ``PROVENANCE_DEFAULTS``, an attestation's
-        ``settings``) and, when given, the retention fields; ConfigError names a missing or bad
-        one. The upload fields may be left out (their defaults then apply)."""
+        ``settings``) and, when given, the retention and publishing fields; ConfigError names a
+        missing or bad one. The upload fields and ``taskrun_format`` may be left out (their
+        defaults then apply)."""
         missing = [name for name in REQUIRED_FIELDS if name not in values]
         if missing:
             raise ConfigError(missing[0], f"{missing[0]} is missing")
@@ -173,8 +223,11 @@ class NamespaceConfig:
 
 
 RETENTION_FIELDS = ("retention_days", "legal_hold")
+PUBLISH_FIELDS = ("oci_publish", "oci_repository", "oci_insecure")
 SETTINGS_FIELDS = tuple(
-    f.name for f in dataclasses.fields(NamespaceConfig) if f.name not in ("key", *RETENTION_FIELDS)
+    f.name
+    for f in dataclasses.fields(NamespaceConfig)
+    if f.name not in ("key", *RETENTION_FIELDS, *PUBLISH_FIELDS)
 )
 REQUIRED_FIELDS = tuple(
     f.name for f in dataclasses.fields(NamespaceConfig) if f.default is dataclasses.MISSING
@@ -186,7 +239,7 @@ RETENTION_ENVIRONMENT = "PROVENANCE_RETENTION_DAYS"
 
 def check_fields(names: Iterable[str]) -> None:
     """ConfigError naming the settings fields that do not exist."""
-    unknown = sorted(set(names) - {*SETTINGS_FIELDS, *RETENTION_FIELDS})
+    unknown = sorted(set(names) - {*SETTINGS_FIELDS, *RETENTION_FIELDS, *PUBLISH_FIELDS})
     if unknown:
         raise ConfigError(unknown[0], f"unknown field(s): {', '.join(unknown)}")
 
@@ -203,6 +256,26 @@ def retention_days_check(days: object) -> None:
             f"retention_days must be 1 to {MAX_RETENTION_DAYS} days (empty or 0: keep for ever), "
             f"got {days}",
         )
+
+
+def oci_repository_check(value: str) -> None:
+    """ConfigError unless ``value`` is empty (each image's own repository) or
+    ``host[:port]/path``, as Chains' ``storage.oci.repository``."""
+    if not value:
+        return
+    if len(value) > MAX_OCI_REPOSITORY:
+        raise ConfigError(
+            "oci_repository", f"oci_repository is over {MAX_OCI_REPOSITORY} characters"
+        )
+    try:
+        Repository.parse(value)
+    except OciLayoutError as exc:
+        raise ConfigError(
+            "oci_repository",
+            f"oci_repository: {exc}, e.g. registry.example.com/team/attestations",
+        ) from None
+    if value != value.strip():
+        raise ConfigError("oci_repository", "oci_repository must not start or end with spaces")
 
 
 def retention_days_read(text: str) -> int | None:

@@ -235,6 +235,12 @@ class NamespaceSettings(models.Model):
     # ever), and a legal hold that stops all pruning. Neither shapes a statement.
     retention_days = models.PositiveIntegerField(null=True, blank=True)
     legal_hold = models.BooleanField(default=False)
+    # Chains' artifacts.taskrun.format: standalone TaskRuns ("": the same as ``format``).
+    taskrun_format = models.CharField(max_length=32, blank=True, default="")
+    # Publishing to OCI registries (docs/oci.md): none of these shapes a statement.
+    oci_publish = models.BooleanField(default=False)
+    oci_repository = models.CharField(max_length=500, blank=True, default="")
+    oci_insecure = models.BooleanField(default=False)
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -301,6 +307,55 @@ class Attestation(models.Model):
 
     def __str__(self) -> str:
         return f"attestation {self.pk} for {self.run_id} ({self.scope})"
+
+
+class Publication(models.Model):
+    """One signed attestation published to an OCI registry for one image among its subjects
+    (docs/oci.md): the DSSE envelope as a layer at ``sha256-<hex>.att`` (``kind`` att) or the
+    cosign image signature at ``sha256-<hex>.sig`` (``kind`` sig).
+
+    Made ``pending`` in the transaction that stores the attestation, so that nothing a registry
+    does can lose it; the publishing queue (and ``publish_attestations``) moves it to
+    ``published`` or ``failed`` with the registry's reason.
+    """
+
+    class Kind(models.TextChoices):
+        ATTESTATION = "att"
+        SIGNATURE = "sig"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        PUBLISHED = "published"
+        FAILED = "failed"
+
+    attestation = models.ForeignKey(
+        Attestation, on_delete=models.PROTECT, related_name="publications"
+    )
+    namespace = models.CharField(max_length=253)
+    kind = models.CharField(max_length=3, choices=Kind.choices)
+    # The image (``repository@sha256:<hex>``) and where its tag is
+    # (``repository:sha256-<hex>.att``).
+    image = models.CharField(max_length=800)
+    reference = models.CharField(max_length=800)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    manifest_digest = models.CharField(max_length=100, blank=True, default="")
+    layer_digest = models.CharField(max_length=100, blank=True, default="")
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+    published = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["attestation", "image", "kind"], name="publication_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["namespace", "status"], name="publication_status")]
+
+    def __str__(self) -> str:
+        return f"{self.reference} ({self.status})"
 
 
 class ChainEntry(models.Model):

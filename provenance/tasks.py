@@ -14,9 +14,11 @@ import time
 from typing import Any
 
 from celery import Task, shared_task
+from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 
 from . import metrics, services
+from .services.publish import PUBLISH_TASK, PublishDeferred
 from .services.queue import COMPUTE_TASK, NAMESPACE_RECOMPUTE_TASK
 
 logger = logging.getLogger(__name__)
@@ -73,3 +75,19 @@ def attestations_compute(run_id: int) -> str:
 )
 def namespace_recompute(namespace: str) -> int:
     return services.namespace_runs_recompute(namespace=namespace)
+
+
+@shared_task(  # type: ignore[untyped-decorator]
+    name=PUBLISH_TASK,
+    acks_late=True,
+    autoretry_for=(PublishDeferred, *TRANSIENT_ERRORS),
+    retry_backoff=settings.OCI_PUBLISH_BACKOFF,
+    retry_backoff_max=settings.OCI_PUBLISH_BACKOFF_MAX,
+    retry_jitter=True,
+    max_retries=settings.OCI_PUBLISH_RETRIES,
+)
+def publication_publish(publication_id: int) -> str:
+    """Publish one attestation or image signature (routed to the ``publish`` queue). A registry
+    that is down is retried with backoff; once the retries are spent the row stays ``failed``
+    with the registry's reason, for ``publish_attestations --failed``."""
+    return services.publication_attempt(publication_id=publication_id).status

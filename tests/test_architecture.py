@@ -52,7 +52,8 @@ LAYERS = (
     # Sign-in: the OIDC backend, the trusted-proxy middleware, the local-password policy. They
     # write (a user's first sign-in creates it), so they sit above the writes.
     ("auth", ("sso",)),
-    # The one egress module (OCI registries); only the publishing queue's writes call it.
+    # The one egress module (OCI registries); only the publishing service calls it
+    # (EGRESS_USERS below).
     ("egress", ("registry",)),
     # Probes and the metrics endpoint: they check the database, the broker and the keys.
     ("ops", ("ops", "health")),
@@ -74,11 +75,15 @@ ALLOWED = {
     "pages": {"core", "models", "metrics", "reads", "writes", "web", "auth"},
     "auth": {"core", "models", "metrics", "reads", "writes", "web", "ops"},
     "ops": {"core", "models", "metrics", "reads", "writes"},
-    "commands": {"core", "models", "metrics", "reads", "writes", "egress", "ops"},
+    "commands": {"core", "models", "metrics", "reads", "writes", "ops"},
     "wiring": {layer for layer, _ in LAYERS},
 }
 
 Graph = dict[str, set[str]]
+
+# The modules that may import the egress module: the publishing service, which the publishing
+# queue's task and ``publish_attestations`` call.
+EGRESS_USERS = {"provenance.services.publish"}
 
 
 # =============================================================================================
@@ -243,6 +248,12 @@ def test_imports_follow_the_layers() -> None:
     assert "provenance.reads.verify" in graph["provenance.reads.gate"]
     problems = layer_violations(graph)
     assert not problems, "imports against the layering:\n" + "\n".join(problems)
+
+
+def test_only_the_publishing_service_opens_connections_to_registries() -> None:
+    graph = import_graph(PACKAGE)
+    users = {module for module, targets in graph.items() if "provenance.registry" in targets}
+    assert users == EGRESS_USERS
 
 
 def test_no_import_circles() -> None:

@@ -7,7 +7,13 @@ from typing import Any
 
 from django.db.models import Count, QuerySet
 
-from provenance.config import RETENTION_FIELDS, SETTINGS_FIELDS, NamespaceConfig, defaults
+from provenance.config import (
+    PUBLISH_FIELDS,
+    RETENTION_FIELDS,
+    SETTINGS_FIELDS,
+    NamespaceConfig,
+    defaults,
+)
 from provenance.models import (
     ComputeStatus,
     NamespaceGrant,
@@ -34,8 +40,8 @@ def _config_of(row: NamespaceSettings) -> NamespaceConfig:
     """A settings row as a config (its key read through ``select_related``)."""
     key = row.signing_key
     values = {name: getattr(row, name) for name in SETTINGS_FIELDS}
-    retention = {name: getattr(row, name) for name in RETENTION_FIELDS}
-    return NamespaceConfig.from_values(values, key=key.key_id if key else None, **retention)
+    others = {name: getattr(row, name) for name in (*RETENTION_FIELDS, *PUBLISH_FIELDS)}
+    return NamespaceConfig.from_values(values, key=key.key_id if key else None, **others)
 
 
 def namespace_settings_view(namespace: str) -> dict[str, Any]:
@@ -48,6 +54,7 @@ def namespace_settings_view(namespace: str) -> dict[str, Any]:
         "signing_key": config.key,
         "configured": NamespaceSettings.objects.filter(namespace=namespace).exists(),
         **config.retention(),
+        **config.publishing(),
     }
 
 
@@ -84,8 +91,9 @@ def audit_changes(entry: SettingsAudit) -> list[tuple[str, Any, Any]]:
     if SettingsAudit.PRUNED in new:
         return []  # not a change of settings: ``audit_note`` says what was pruned
     if not old:
-        old = {**defaults().values(), "signing_key": None, **defaults().retention()}
-    names = [*SETTINGS_FIELDS, "signing_key", *RETENTION_FIELDS]
+        base = defaults()
+        old = {**base.values(), "signing_key": None, **base.retention(), **base.publishing()}
+    names = [*SETTINGS_FIELDS, "signing_key", *RETENTION_FIELDS, *PUBLISH_FIELDS]
     names += sorted(k for k in {*old, *new} if k not in names)
     return [
         (name, old.get(name), new.get(name))

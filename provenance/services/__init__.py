@@ -1,5 +1,6 @@
 """Writes, split by domain: ingest and linking, queueing, namespace settings, signing keys,
-compute and sign (attest), retention (pruning raw records), API tokens, watch state.
+compute and sign (attest), publishing to OCI registries (publish), retention (pruning raw
+records), API tokens, watch state.
 
 Every function takes keyword arguments and is the only way its rows get written. The core engine
 (``provenance.core``) does the parsing, planning and signing; these modules store the results.
@@ -26,6 +27,13 @@ from .ingest import (
 )
 from .keys import checkpoint_signer, signer_load, signing_key_create
 from .namespaces import namespace_settings_update
+from .publish import (
+    PublishDeferred,
+    PublishOutcome,
+    publication_attempt,
+    publications_backfill,
+    publications_due,
+)
 from .queue import namespace_runs_recompute, runs_requeue_pending
 from .retention import NamespacePruning, records_prune
 from .tokens import TOKEN_PREFIX, api_token_create, api_token_revoke
@@ -39,6 +47,8 @@ __all__ = [
     "IngestedRecord",
     "NamespaceForbidden",
     "NamespacePruning",
+    "PublishDeferred",
+    "PublishOutcome",
     "RecordSource",
     "UidConflict",
     "api_token_create",
@@ -49,6 +59,9 @@ __all__ = [
     "is_newer",
     "namespace_runs_recompute",
     "namespace_settings_update",
+    "publication_attempt",
+    "publications_backfill",
+    "publications_due",
     "records_ingest",
     "records_prune",
     "run_compute_fail",

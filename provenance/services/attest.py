@@ -20,6 +20,7 @@ from provenance.core.errors import ProvenanceError
 from provenance.core.intoto import statement_bytes
 from provenance.core.plan import PlannedStatement, plan_statements
 from provenance.core.signing import KeySigner
+from provenance.core.slsa.config import SlsaConfig
 from provenance.core.tekton import PipelineRun, Run
 from provenance.models import (
     Artifact,
@@ -35,6 +36,7 @@ from provenance.reads.runs import parse_run, pruned_note, records_source
 
 from .keys import default_key, signer_load
 from .linking import parent_of
+from .publish import publications_plan
 
 logger = logging.getLogger(__name__)
 
@@ -154,14 +156,18 @@ def _generate(run_id: int, config: NamespaceConfig, key: SigningKey) -> ComputeO
                 record, ComputeStatus.WAITING, f"waiting for TaskRuns: {', '.join(missing)}"
             )
     source = records_source([record, *children])
-    plan = plan_statements(run, config.slsa_for(source), config.scope, config.emit, source=source)
+    slsa = config.slsa_for(source, taskrun=record.kind == RunKind.TASK_RUN)
+    plan = plan_statements(run, slsa, config.scope, config.emit, source=source)
     created: list[int] = []
     if plan.statements:
         signer = signer_load(key)
         for planned in plan.statements:
-            attestation = _attestation_store(record, run, planned, config, signer)
+            attestation = _attestation_store(record, run, planned, config, slsa, signer)
             if attestation is not None:
                 created.append(attestation.pk)
+        if created and config.oci_publish:
+            # Pending rows in this transaction: whatever a registry does, nothing is lost.
+            publications_plan(attestation_ids=created, config=config)
     pending = [w for w in plan.waiting if not w.final]
     final = [w for w in plan.waiting if w.final]
 
@@ -221,6 +227,7 @@ def _attestation_store(
     run: Run,
     planned: PlannedStatement,
     config: NamespaceConfig,
+    slsa: SlsaConfig,
     signer: KeySigner,
 ) -> Attestation | None:
     payload = statement_bytes(planned.statement)
@@ -253,7 +260,7 @@ def _attestation_store(
     attestation = Attestation.objects.create(
         run=record,
         namespace=record.namespace,
-        format=config.format,
+        format=slsa.format,
         scope=planned.scope,
         emit=config.emit,
         subject_key=subject_key,

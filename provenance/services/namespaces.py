@@ -11,6 +11,7 @@ from django.db import transaction
 
 from provenance.config import (
     MAX_REASON,
+    PUBLISH_FIELDS,
     RETENTION_FIELDS,
     SETTINGS_FIELDS,
     ConfigError,
@@ -29,7 +30,7 @@ _SHAPING = (*SETTINGS_FIELDS, "signing_key")
 def _settings_snapshot(row: NamespaceSettings) -> dict[str, Any]:
     snapshot = {name: getattr(row, name) for name in SETTINGS_FIELDS}
     snapshot["signing_key"] = row.signing_key.key_id if row.signing_key else None
-    snapshot.update((name, getattr(row, name)) for name in RETENTION_FIELDS)
+    snapshot.update((name, getattr(row, name)) for name in (*RETENTION_FIELDS, *PUBLISH_FIELDS))
     return snapshot
 
 
@@ -45,7 +46,9 @@ def namespace_settings_update(
     it changes how statements are made, recompute the namespace's runs after commit.
 
     ``changes`` may hold the retention fields too (``retention_days``, ``legal_hold``): they
-    re-sign nothing, and setting or lifting a legal hold needs a reason.
+    re-sign nothing, and setting or lifting a legal hold needs a reason. So may the publishing
+    fields (``oci_publish``, ``oci_repository``, ``oci_insecure``): they re-sign nothing either,
+    and apply to attestations signed from then on (``publish_attestations`` backfills).
 
     ConfigError (a FormatError) names an unknown field or a bad value; nothing is saved then.
     """
@@ -67,12 +70,16 @@ def namespace_settings_update(
         else:
             old = _settings_snapshot(row)
             current = NamespaceConfig.from_values(
-                old, **{name: old[name] for name in RETENTION_FIELDS}
+                old, **{name: old[name] for name in (*RETENTION_FIELDS, *PUBLISH_FIELDS)}
             )
         updated = current.changed(changes)
         if updated.legal_hold != current.legal_hold and not reason:
             raise ConfigError("reason", "setting or lifting a legal hold needs a reason")
-        for name, value in (*updated.values().items(), *updated.retention().items()):
+        for name, value in (
+            *updated.values().items(),
+            *updated.retention().items(),
+            *updated.publishing().items(),
+        ):
             setattr(row, name, value)
         if signing_key is not None:
             row.signing_key = signing_key
