@@ -4,6 +4,8 @@ media type per thing.
 - a statement: ``attestation-<id>.intoto.json``, ``application/vnd.in-toto+json``, the exact
   signed bytes (the envelope's payload);
 - an envelope: ``attestation-<id>.dsse.json``, ``application/vnd.dsse.envelope.v1+json``;
+- a Sigstore bundle: ``attestation-<id>.sigstore.json``,
+  ``application/vnd.dev.sigstore.bundle.v0.3+json``: the envelope and its key hint;
 - a digest's bundle: ``<alg>-<hex>.intoto.jsonl``, ``application/jsonl``, one DSSE envelope per
   line, oldest first. Only attestations whose verdict passes go in; the others are named in the
   ``Chainsweb-Unverified`` header with their reason codes, and when none passes the answer is a
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 
+from provenance.core import sigstore_bundle
 from provenance.core.intoto import PAYLOAD_TYPE
 from provenance.models import Attestation
 from provenance.reads.attestations import Bundle
@@ -22,6 +25,7 @@ STATEMENT_MEDIA_TYPE = PAYLOAD_TYPE
 ENVELOPE_MEDIA_TYPE = "application/vnd.dsse.envelope.v1+json"
 BUNDLE_MEDIA_TYPE = "application/jsonl"
 UNVERIFIED_HEADER = "Chainsweb-Unverified"
+SIGSTORE_BUNDLE_MEDIA_TYPE = sigstore_bundle.BUNDLE_MEDIA_TYPE
 
 
 def attachment(body: bytes, content_type: str, filename: str) -> HttpResponse:
@@ -41,6 +45,14 @@ def statement_download(attestation: Attestation) -> HttpResponse:
 def envelope_download(attestation: Attestation) -> HttpResponse:
     return attachment(
         bytes(attestation.envelope), ENVELOPE_MEDIA_TYPE, f"attestation-{attestation.pk}.dsse.json"
+    )
+
+
+def sigstore_bundle_download(attestation: Attestation) -> HttpResponse:
+    return attachment(
+        sigstore_bundle.bundle_json(bytes(attestation.envelope)),
+        SIGSTORE_BUNDLE_MEDIA_TYPE,
+        f"attestation-{attestation.pk}.sigstore.json",
     )
 
 

@@ -138,9 +138,33 @@ ATTESTATION_DETAIL = OpenApiExample(
             "build_type": "https://tekton.dev/chains/v2/slsa",
             "upload_builder_id": "https://chainsweb.dev/builders/upload/v1",
             "uploads_use_builder_id": False,
+            "taskrun_format": "",
         },
         "supersedes": [],
         "problems": [],
+        "bundle_url": f"{HOST}/api/v1/attestations/42/bundle",
+        "publications": [
+            {
+                "image": f"registry.example.com/team-a/app@{DIGEST}",
+                "kind": "att",
+                "reference": f"registry.example.com/team-a/app:{DIGEST.replace(':', '-')}.att",
+                "status": "published",
+                "attempts": 1,
+                "last_error": "",
+                "updated": "2026-11-02T10:15:31Z",
+                "published": "2026-11-02T10:15:31Z",
+            },
+            {
+                "image": f"registry.example.com/team-a/app@{DIGEST}",
+                "kind": "sig",
+                "reference": f"registry.example.com/team-a/app:{DIGEST.replace(':', '-')}.sig",
+                "status": "failed",
+                "attempts": 3,
+                "last_error": "cannot reach registry.example.com: connection refused",
+                "updated": "2026-11-02T10:16:02Z",
+                "published": None,
+            },
+        ],
     },
     response_only=True,
 )
@@ -178,6 +202,18 @@ JSONL = OpenApiExample(
         '{"payloadType":"application/vnd.in-toto+json","payload":"eyJ...","signatures":'
         '[{"keyid":"SHA256:Vq2...","sig":"MEYCIQ..."}]}\n'
     ),
+)
+SIGSTORE_BUNDLE = OpenApiExample(
+    "Sigstore bundle v0.3",
+    value={
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {"publicKey": {"hint": KEY_ID}, "tlogEntries": []},
+        "dsseEnvelope": {
+            "payloadType": "application/vnd.in-toto+json",
+            "payload": "eyJfdHlwZSI6Imh0dHBzOi8vaW4tdG90by5pby9TdGF0ZW1lbnQvdjEiLC4uLn0=",
+            "signatures": [{"keyid": KEY_ID, "sig": "MEUCIQ...=="}],
+        },
+    },
 )
 ENVELOPE = OpenApiExample(
     "DSSE envelope",
@@ -245,6 +281,10 @@ SETTINGS = OpenApiExample(
         "configured": False,
         "retention_days": None,
         "legal_hold": False,
+        "taskrun_format": "",
+        "oci_publish": False,
+        "oci_repository": "",
+        "oci_insecure": False,
     },
     response_only=True,
 )
@@ -262,6 +302,11 @@ SETTINGS_PUT = OpenApiExample(
 )
 SETTINGS_PATCH = OpenApiExample(
     "Switch to SLSA v0.2", value={"format": "slsa/v1"}, request_only=True
+)
+SETTINGS_PUBLISH = OpenApiExample(
+    "Publish to the images' registries, as Chains' oci storage",
+    value={"oci_publish": True, "oci_repository": "", "taskrun_format": "in-toto"},
+    request_only=True,
 )
 SETTINGS_HOLD = OpenApiExample(
     "Keep raw records 90 days; legal hold",

@@ -104,12 +104,17 @@ class NamespaceSettingsApi(ApiView):
         operation_id="namespace_settings_partial_update",
         summary="Change some of a namespace's settings (admin)",
         description="Only the fields given change. Audited; a change to how statements are "
-        "made re-signs the namespace's runs (retention_days and legal_hold re-sign nothing; "
-        "setting or lifting a legal hold needs a reason).",
+        "made re-signs the namespace's runs (retention_days, legal_hold and the oci_* "
+        "publishing fields re-sign nothing; setting or lifting a legal hold needs a reason).",
         parameters=[NAMESPACE_PARAMETER],
         request=s.NamespaceSettingsInput,
         responses={200: s.NamespaceSettingsOutput, **errors(400, 403, 415)},
-        examples=[examples.SETTINGS_PATCH, examples.SETTINGS_HOLD, examples.SETTINGS],
+        examples=[
+            examples.SETTINGS_PATCH,
+            examples.SETTINGS_PUBLISH,
+            examples.SETTINGS_HOLD,
+            examples.SETTINGS,
+        ],
         tags=["settings"],
     )
     def patch(self, request: Request, namespace: str) -> Response:

@@ -28,7 +28,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from provenance.core.slsa.config import PREDICATE_VERSION
-from provenance.models import ComputeStatus, RunKind, SourceKind, record_source
+from provenance.models import ComputeStatus, Publication, RunKind, SourceKind, record_source
 from provenance.reads.attestations import subjects_shown
 from provenance.reads.verify import VERIFY_COLUMNS, Verdict
 
@@ -109,6 +109,7 @@ class Context:
     zone: tzinfo | None
     verdicts: Mapping[int, Verdict] = field(default_factory=dict)
     supersedes: Mapping[int, list[int]] = field(default_factory=dict)
+    publications: Mapping[int, list[Publication]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, request: Any, **kwargs: Any) -> Context:
@@ -362,6 +363,36 @@ def _reasons(row: Row, ctx: Context) -> list[dict[str, str]]:
     return [{"code": r.code, "message": r.message} for r in verdict.reasons]
 
 
+class PublicationOutput(serializers.Serializer[Any]):
+    image = serializers.CharField(help_text="The subject image, repository@sha256:<hex>.")
+    kind = serializers.ChoiceField(
+        choices=Publication.Kind.values,
+        help_text="att: the DSSE envelope as a layer; sig: the cosign image signature.",
+    )
+    reference = serializers.CharField(help_text="Where: repository:sha256-<hex>.att or .sig.")
+    status = serializers.ChoiceField(choices=Publication.Status.values)
+    attempts = serializers.IntegerField()
+    last_error = serializers.CharField(help_text="Why the last attempt failed; empty if none.")
+    updated = serializers.CharField()
+    published = serializers.CharField(allow_null=True)
+
+
+def _publications(row: Row, ctx: Context) -> list[dict[str, Any]]:
+    return [
+        {
+            "image": p.image,
+            "kind": p.kind,
+            "reference": p.reference,
+            "status": p.status,
+            "attempts": p.attempts,
+            "last_error": p.last_error,
+            "updated": datetime_text(p.updated, ctx.zone),
+            "published": datetime_text(p.published, ctx.zone),
+        }
+        for p in ctx.publications.get(row["id"], [])
+    ]
+
+
 _ID = plain("id", serializers.IntegerField(read_only=True))
 _PREDICATE = Field("predicate", serializers.CharField(read_only=True), ("format",), _predicate)
 _SUPERSEDED_BY = plain("superseded_by", serializers.IntegerField(read_only=True, allow_null=True))
@@ -438,6 +469,13 @@ ATTESTATION_DETAIL = ATTESTATION.extend(
         _problems,
     ),
     Field("reasons", ReasonOutput(many=True, read_only=True), ("id",), _reasons),
+    link("bundle_url", "api:attestation-bundle", "id"),
+    Field(
+        "publications",
+        PublicationOutput(many=True, read_only=True),
+        ("id",),
+        _publications,
+    ),
 )
 
 # =============================================================================================

@@ -12,7 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from provenance.config import MAX_REASON, MAX_RETENTION_DAYS
+from provenance.config import MAX_OCI_REPOSITORY, MAX_REASON, MAX_RETENTION_DAYS
 from provenance.core.digests import DIGEST_PATTERN, DIGEST_PREFIX_PATTERN
 from provenance.core.plan import EMIT_POLICIES, SCOPES
 from provenance.core.slsa.config import BUILD_TYPES, FORMAT_NAMES, PREDICATE_VERSION
@@ -247,6 +247,28 @@ class RetentionInput(serializers.Serializer[Any]):
     )
 
 
+class PublishInput(RetentionInput):
+    """The publishing fields of PUT and PATCH (docs/oci.md): optional in both; they re-sign
+    nothing and apply to attestations signed from then on."""
+
+    oci_publish = StrictBooleanField(
+        required=False,
+        help_text="Publish each signed attestation to the registry of every OCI image among "
+        "its subjects (sha256-<hex>.att and .sig, cosign's layout).",
+    )
+    oci_repository = StrictCharField(
+        required=False,
+        allow_blank=True,
+        max_length=MAX_OCI_REPOSITORY,
+        help_text="host[:port]/path that replaces each image's own repository (Chains' "
+        "storage.oci.repository); empty: the image's repository.",
+    )
+    oci_insecure = StrictBooleanField(
+        required=False,
+        help_text="Plain HTTP or unverified TLS to the registry (local registries only).",
+    )
+
+
 _BUILDER_ID_HELP = "An absolute URI: the builder.id of statements made from watched records."
 _UPLOAD_BUILDER_ID_HELP = (
     "An absolute URI: the builder.id of statements made from uploaded (API) and imported "
@@ -266,7 +288,16 @@ def _uploads_use_builder_id() -> StrictBooleanField:
     return StrictBooleanField(required=False, help_text=_UPLOADS_USE_HELP)
 
 
-class NamespaceSettingsInput(RetentionInput):
+def _taskrun_format() -> StrictChoiceField:
+    return StrictChoiceField(
+        choices=("", *FORMAT_NAMES),
+        required=False,
+        help_text="The format of standalone TaskRuns (Chains' artifacts.taskrun.format); "
+        "empty: the same as format (artifacts.pipelinerun.format).",
+    )
+
+
+class NamespaceSettingsInput(PublishInput):
     format = StrictChoiceField(choices=FORMAT_NAMES, required=False)
     deep_inspection = StrictBooleanField(required=False)
     scope = StrictChoiceField(choices=SCOPES, required=False)
@@ -275,11 +306,12 @@ class NamespaceSettingsInput(RetentionInput):
     build_type = StrictChoiceField(choices=BUILD_TYPES, required=False)
     upload_builder_id = _upload_builder_id()
     uploads_use_builder_id = _uploads_use_builder_id()
+    taskrun_format = _taskrun_format()
 
 
-class NamespaceSettingsReplaceInput(RetentionInput):
-    """PUT: the whole settings object (the two upload fields and the retention fields, when
-    left out, keep their values)."""
+class NamespaceSettingsReplaceInput(PublishInput):
+    """PUT: the whole settings object (the two upload fields, taskrun_format, and the
+    retention and publishing fields, when left out, keep their values)."""
 
     format = StrictChoiceField(choices=FORMAT_NAMES)
     deep_inspection = StrictBooleanField()
@@ -289,6 +321,7 @@ class NamespaceSettingsReplaceInput(RetentionInput):
     build_type = StrictChoiceField(choices=BUILD_TYPES)
     upload_builder_id = _upload_builder_id()
     uploads_use_builder_id = _uploads_use_builder_id()
+    taskrun_format = _taskrun_format()
 
 
 class NamespaceSettingsOutput(serializers.Serializer[Any]):
@@ -306,6 +339,12 @@ class NamespaceSettingsOutput(serializers.Serializer[Any]):
     configured = serializers.BooleanField()
     retention_days = serializers.IntegerField(allow_null=True)
     legal_hold = serializers.BooleanField()
+    taskrun_format = serializers.CharField(
+        help_text="Standalone TaskRuns' format; empty: the same as format."
+    )
+    oci_publish = serializers.BooleanField()
+    oci_repository = serializers.CharField()
+    oci_insecure = serializers.BooleanField()
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_predicate(self, obj: dict[str, Any]) -> str:

@@ -58,6 +58,11 @@ urlpatterns = [
         name="attestation-envelope",
     ),
     path(
+        "attestations/<id:pk>/bundle",
+        views.AttestationBundleApi.as_view(),
+        name="attestation-bundle",
+    ),
+    path(
         "attestations/<id:pk>/statement",
         views.AttestationStatementApi.as_view(),
         name="attestation-statement",

@@ -387,6 +387,7 @@ class AttestationDetailApi(ApiView):
             request,
             verdicts={pk: verdict},
             supersedes={pk: attestations.attestation_supersedes(attestation)},
+            publications={pk: attestations.attestation_publications(attestation)},
         )
         return Response(ATTESTATION_DETAIL.render_one(row, ctx))
 
@@ -410,6 +411,31 @@ class AttestationEnvelopeApi(ApiView):
     )
     def get(self, request: Request, pk: int) -> HttpResponse:
         return downloads.envelope_download(_attestation_or_404(self, pk))
+
+
+class AttestationBundleApi(ApiView):
+    """The attestation as a Sigstore bundle v0.3 (cosign, sigstore-python, policy-controller)."""
+
+    @extend_schema(
+        operation_id="attestations_bundle",
+        parameters=[ID_PARAMETER],
+        summary="The Sigstore bundle v0.3 (download)",
+        description="The DSSE envelope with a public-key hint (the signature's key id) and no "
+        "transparency-log entries: verify it with the namespace's public key "
+        "(`/api/v1/keys`), e.g. `cosign verify-blob-attestation --bundle ... --key cosign.pub`.",
+        responses={
+            (200, downloads.SIGSTORE_BUNDLE_MEDIA_TYPE): OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="`{mediaType, verificationMaterial: {publicKey: {hint}, "
+                "tlogEntries: []}, dsseEnvelope}`",
+                examples=[examples.SIGSTORE_BUNDLE],
+            ),
+            **errors(404),
+        },
+        tags=["attestations"],
+    )
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        return downloads.sigstore_bundle_download(_attestation_or_404(self, pk))
 
 
 class AttestationStatementApi(ApiView):

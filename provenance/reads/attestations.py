@@ -19,7 +19,7 @@ from django.db.models import OuterRef, Q, QuerySet
 from django.db.models.functions import JSONObject
 
 from provenance.core.digests import parse_query
-from provenance.models import Artifact, Attestation, ChainEntry, RunRecord
+from provenance.models import Artifact, Attestation, ChainEntry, Publication, RunRecord
 
 from .verify import VERIFY_COLUMNS, Verdict, verified_ids, verify_rows, with_chain_link
 from .visibility import visible
@@ -179,6 +179,11 @@ def subjects_shown(subject_rows: Sequence[Mapping[str, str]]) -> list[dict[str, 
 def attestation_supersedes(attestation: Attestation) -> list[int]:
     """Ids of the attestations this one replaced (one, normally)."""
     return list(attestation.supersedes.order_by("id").values_list("pk", flat=True))
+
+
+def attestation_publications(attestation: Attestation) -> list[Publication]:
+    """Where the attestation was (or is to be) published: per image, the .att then the .sig."""
+    return list(attestation.publications.order_by("image", "kind", "pk"))
 
 
 def latest_attestations(namespaces: set[str] | None, limit: int = 10) -> list[Attestation]:
