@@ -6,7 +6,14 @@ from typing import Any
 
 from django import forms
 
-from provenance.config import MAX_REASON, MAX_RETENTION_DAYS, ConfigError, NamespaceConfig
+from provenance.config import (
+    MAX_OCI_REPOSITORY,
+    MAX_REASON,
+    MAX_RETENTION_DAYS,
+    ConfigError,
+    NamespaceConfig,
+    oci_repository_check,
+)
 from provenance.core.plan import EMIT_POLICIES, SCOPES
 from provenance.core.slsa.config import BUILD_TYPES, FORMAT_NAMES, PREDICATE_VERSION
 
@@ -112,12 +119,15 @@ class SearchForm(forms.Form):
     q = forms.CharField(label="Search", required=False, max_length=300)
 
 
+FORMAT_CHOICES = [(f, f"{f} — {PREDICATE_VERSION[f]}") for f in FORMAT_NAMES]
+
+
 class NamespaceSettingsForm(forms.Form):
     """The settings of docs/backend.md; each help text is what the page explains."""
 
     format = forms.ChoiceField(
         label="Format",
-        choices=[(f, f"{f} — {PREDICATE_VERSION[f]}") for f in FORMAT_NAMES],
+        choices=FORMAT_CHOICES,
         help_text="Chains' format name. slsa/v1 and in-toto write the SLSA v0.2 predicate; "
         "slsa/v2alpha3 and slsa/v2alpha4 write SLSA v1.0.",
     )
@@ -167,6 +177,13 @@ class NamespaceSettingsForm(forms.Form):
         "statements then no longer tell where the records came from, and the gate's "
         "require_source=watch denies them.",
     )
+    taskrun_format = forms.ChoiceField(
+        label="TaskRun format",
+        required=False,
+        choices=[("", "same as Format"), *FORMAT_CHOICES],
+        help_text="The format of standalone TaskRuns (Chains' artifacts.taskrun.format); "
+        "Format above is artifacts.pipelinerun.format.",
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -202,6 +219,40 @@ class RetentionForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Kept in the history. Required to set or lift a legal hold.",
     )
+
+
+class PublishForm(forms.Form):
+    """Publishing signed attestations to OCI registries (docs/oci.md)."""
+
+    oci_publish = forms.BooleanField(
+        label="Publish to OCI registries",
+        required=False,
+        help_text="Attach each new attestation to every OCI image among its subjects, as cosign "
+        "and Chains do: sha256-<digest>.att (the DSSE envelope) and .sig (the image signature). "
+        "cosign verify-attestation, Kyverno and policy-controller read them there.",
+    )
+    oci_repository = forms.CharField(
+        label="Repository",
+        required=False,
+        max_length=MAX_OCI_REPOSITORY,
+        help_text="host[:port]/path that holds every publication instead of each image's own "
+        "repository (Chains' storage.oci.repository). Empty: the image's repository.",
+    )
+    oci_insecure = forms.BooleanField(
+        label="Insecure registry",
+        required=False,
+        help_text="Plain HTTP or unverified TLS: for local registries only.",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if "oci_repository" in data:
+            data["oci_repository"] = data["oci_repository"].strip()
+            try:
+                oci_repository_check(data["oci_repository"])
+            except ConfigError as exc:
+                self.add_error("oci_repository", str(exc))
+        return data
 
 
 class TokenCreateForm(forms.Form):

@@ -40,6 +40,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="attestation-statement",
     ),
     path(
+        "attestations/<int:pk>/bundle.sigstore.json",
+        views.attestation_bundle,
+        name="attestation-bundle",
+    ),
+    path(
         "attestations/<int:pk>/envelope.json",
         views.attestation_envelope,
         name="attestation-envelope",
@@ -54,6 +59,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
         "namespaces/<str:namespace>/settings/preview",
         views.namespace_settings_preview,
         name="namespace-preview",
+    ),
+    path(
+        "namespaces/<str:namespace>/publishing",
+        views.namespace_publishing,
+        name="namespace-publishing",
     ),
     path(
         "namespaces/<str:namespace>/retention",

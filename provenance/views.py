@@ -35,6 +35,7 @@ from .forms import (
     AttestationFilterForm,
     NamespaceSettingsForm,
     PageSizeMixin,
+    PublishForm,
     RetentionForm,
     RunFilterForm,
     SearchForm,
@@ -314,6 +315,7 @@ def attestation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "decoded": decoded,
             "decode_error": decode_error,
             "digests": sorted({(s["algorithm"], s["hex"]) for s in subjects}),
+            "publications": attestations.attestation_publications(attestation),
             "format_label": format_label(attestation.format),
             "nav": "attestations",
         },
@@ -325,6 +327,13 @@ def attestation_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def attestation_statement(request: HttpRequest, pk: int) -> HttpResponse:
     """The exact statement bytes that were signed."""
     return downloads.statement_download(_attestation_or_404(request, pk))
+
+
+@login_required
+@require_GET
+def attestation_bundle(request: HttpRequest, pk: int) -> HttpResponse:
+    """The attestation as a Sigstore bundle v0.3."""
+    return downloads.sigstore_bundle_download(_attestation_or_404(request, pk))
 
 
 @login_required
@@ -378,6 +387,7 @@ def _settings_context(
     token_form: TokenCreateForm | None = None,
     proposed: dict[str, Any] | None = None,
     retention_form: RetentionForm | None = None,
+    publish_form: PublishForm | None = None,
 ) -> dict[str, Any]:
     config, key = namespaces.namespace_settings_effective(namespace)
     form = form or NamespaceSettingsForm(initial=config.values())
@@ -392,6 +402,8 @@ def _settings_context(
         "token_form": token_form or TokenCreateForm(),
         "retention": config,
         "retention_form": retention_form or RetentionForm(initial=config.retention()),
+        "publish_form": publish_form or PublishForm(initial=config.publishing()),
+        "publishing": config,
         "legal_hold_entry": namespaces.legal_hold_entry(namespace) if config.legal_hold else None,
         "pruned_runs": namespaces.pruned_runs(namespace),
         "preview": preview.settings_preview(namespace, proposed or {}),
@@ -438,6 +450,28 @@ def namespace_settings(request: HttpRequest, namespace: str) -> HttpResponseBase
         return render(request, "provenance/namespace_settings.html", context, status=400)
     messages.success(request, f"Settings of {namespace} saved; its runs are being recomputed.")
     return redirect("provenance:namespace-settings", namespace=namespace)
+
+
+@login_required
+@require_POST
+def namespace_publishing(request: HttpRequest, namespace: str) -> HttpResponseBase:
+    """Save where the namespace's attestations are published (audited; re-signs nothing)."""
+    _admin_namespace(request, namespace)
+    form = PublishForm(request.POST)
+    if form.is_valid():
+        try:
+            namespace_settings_update(
+                namespace=namespace,
+                changes=dict(form.cleaned_data),
+                actor=f"user:{request.user.get_username()}",
+            )
+        except ConfigError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+    if form.errors:
+        context = _settings_context(request, namespace, publish_form=form)
+        return render(request, "provenance/namespace_settings.html", context, status=400)
+    messages.success(request, f"Publishing of {namespace} saved.")
+    return redirect(reverse("provenance:namespace-settings", args=[namespace]) + "#publishing")
 
 
 @login_required

@@ -111,6 +111,25 @@ class ImageDigest:
         return f"sha256-{self.hex}.{suffix}"
 
 
+def image_subject(uri: str, algorithm: str, hex_value: str) -> ImageDigest | None:
+    """The image a subject names, or None when it is not an OCI image.
+
+    Chains names image subjects as go-containerregistry normalises them: an explicit registry
+    host, no scheme, no tag (``index.docker.io/library/busybox``). Anything else (a file name,
+    a git or package URL, a bare ``busybox``) is not published.
+    """
+    if algorithm != "sha256" or "://" in uri or "/" not in uri:
+        return None
+    host = uri.split("/", 1)[0]
+    if not ("." in host or ":" in host or host == "localhost"):
+        return None
+    try:
+        image = ImageDigest.from_subject(uri, hex_value)
+    except OciLayoutError:
+        return None
+    return image if image.repository.name == uri else None
+
+
 @dataclass(frozen=True, slots=True)
 class Layer:
     """A layer to attach: its exact bytes, media type and annotations."""

@@ -9,9 +9,10 @@ from typing import Any
 from provenance.config import NamespaceConfig
 from provenance.core.errors import ProvenanceError
 from provenance.core.intoto import statement_bytes
+from provenance.core.oci_layout import image_subject
 from provenance.core.plan import Plan, plan_statements
 from provenance.core.statements import read_statement
-from provenance.core.tekton import Run
+from provenance.core.tekton import Run, TaskRun
 from provenance.models import RunRecord
 
 from .namespaces import namespace_settings_effective
@@ -30,6 +31,9 @@ class PlanSummary:
     waiting: list[str]
     scopes: dict[str, tuple[str, ...]]  # per-artifact: subject → in-scope tasks
     digests: list[str] = field(default_factory=list)
+    # Where the attestations would be published (docs/oci.md): the .att tags; empty when the
+    # namespace does not publish or no subject is an OCI image.
+    publish_to: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -67,6 +71,8 @@ class SettingsPreview:
             before = a.scopes.get(subject)
             if before is not None and before != tasks:
                 found.append(f"tasks in scope of {subject}: {', '.join(tasks)}")
+        if a.publish_to != b.publish_to:
+            found.append("published to: " + (", ".join(b.publish_to) or "nowhere"))
         if a.waiting != b.waiting:
             found.append("waiting: " + ("; ".join(b.waiting) if b.waiting else "nothing"))
         return found
@@ -74,10 +80,11 @@ class SettingsPreview:
 
 def _summarize(run: Run, config: NamespaceConfig, source: str) -> PlanSummary:
     """What ``run`` (whose records came as ``source``) would be attested as under ``config``."""
-    slsa = config.slsa_for(source)
+    slsa = config.slsa_for(source, taskrun=isinstance(run, TaskRun))
     plan: Plan = plan_statements(run, slsa, config.scope, config.emit, source=source)
     subjects: list[str] = []
     digests: list[str] = []
+    publish_to: list[str] = []
     scopes: dict[str, tuple[str, ...]] = {}
     predicate = ""
     build_type = ""
@@ -88,6 +95,13 @@ def _summarize(run: Run, config: NamespaceConfig, source: str) -> PlanSummary:
         names = [s.name for s in decoded.subjects]
         subjects.extend(names)
         digests.extend(f"{a}:{h}" for s in decoded.subjects for a, h in s.digests)
+        if config.oci_publish:
+            for s in decoded.subjects:
+                for a, h in s.digests:
+                    image = image_subject(s.name, a, h)
+                    if image is not None:
+                        target = config.oci_target or image.repository
+                        publish_to.append(f"{target.name}:{image.tag('att')}")
         if decoded.run_state is not None and names:
             tasks = tuple(
                 str(t.get("pipelineTask", "")) for t in decoded.run_state.get("inScope") or []
@@ -104,6 +118,7 @@ def _summarize(run: Run, config: NamespaceConfig, source: str) -> PlanSummary:
         waiting=[f"{w.subject}: {w.reason}" if w.subject else w.reason for w in plan.waiting],
         scopes=scopes,
         digests=list(dict.fromkeys(digests)),
+        publish_to=list(dict.fromkeys(publish_to)),
     )
 
 

@@ -32,8 +32,8 @@ from provenance.config import NamespaceConfig
 from provenance.core.errors import ProvenanceError
 from provenance.core.oci_layout import (
     ImageDigest,
-    OciLayoutError,
     Repository,
+    image_subject,
     simple_signing_payload,
 )
 from provenance.models import Artifact, Attestation, NamespaceSettings, Publication, SigningKey
@@ -60,30 +60,11 @@ class PublishDeferred(Exception):
     row already says ``failed`` with the reason."""
 
 
-def oci_image_of(uri: str, algorithm: str, hex_value: str) -> ImageDigest | None:
-    """The image a subject names, or None when it is not an OCI image.
-
-    Chains names image subjects as go-containerregistry normalises them: an explicit registry
-    host, no scheme, no tag (``index.docker.io/library/busybox``). Anything else (a file name,
-    a git or package URL, a bare ``busybox``) is not published.
-    """
-    if algorithm != "sha256" or "://" in uri or "/" not in uri:
-        return None
-    host = uri.split("/", 1)[0]
-    if not ("." in host or ":" in host or host == "localhost"):
-        return None
-    try:
-        image = ImageDigest.from_subject(uri, hex_value)
-    except OciLayoutError:
-        return None
-    return image if image.repository.name == uri else None
-
-
 def _rows_for(
     attestation: Attestation, subjects: Iterable[Artifact], target: Repository | None
 ) -> Iterator[Publication]:
     for artifact in subjects:
-        image = oci_image_of(artifact.uri, artifact.algorithm, artifact.hex)
+        image = image_subject(artifact.uri, artifact.algorithm, artifact.hex)
         if image is None:
             continue
         repository = target or image.repository
