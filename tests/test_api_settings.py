@@ -56,6 +56,10 @@ def test_get_shows_the_effective_settings() -> None:
         "configured": False,
         "retention_days": None,
         "legal_hold": False,
+        "taskrun_format": "",
+        "oci_publish": False,
+        "oci_repository": "",
+        "oci_insecure": False,
     }
 
 

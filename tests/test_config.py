@@ -32,6 +32,7 @@ GOOD = {
     "build_type": "https://tekton.dev/chains/v2/slsa",
     "upload_builder_id": "https://chainsweb.dev/builders/upload/v1",
     "uploads_use_builder_id": False,
+    "taskrun_format": "",
 }
 
 
