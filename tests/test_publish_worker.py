@@ -1,0 +1,234 @@
+"""Publishing through the real queue: records POSTed to the API, a separate ``celery worker``
+process on the local Redis signs them and then, from the ``publish`` queue, attaches them to a
+real docker-registry, read back with skopeo and verified against the PEM public key."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from django.core.management import call_command
+
+from chainsweb.celery import app as celery_app
+from provenance import services
+from provenance.core.oci_layout import DSSE_LAYER, SIGNATURE_ANNOTATION
+from provenance.models import Attestation, ComputeStatus, Publication, RunRecord, SigningKey
+from tests.core.test_dsse import sslib_verify
+from tests.factories import as_list, make_token
+from tests.registry_server import Registry, running_registry
+from tests.test_publish import image_taskrun, tag_ref
+from tests.test_registry import verify_simple_signing
+from tests.test_tasks_worker import BASE_DIR, Worker, _reset_producers, wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def redis_url(worker_id: str) -> Iterator[str]:
+    # Redis databases 4-7: one per xdist worker, apart from the other worker tests (12-15).
+    index = int(worker_id[2:]) if worker_id.startswith("gw") else 0
+    url = f"redis://127.0.0.1:6379/{4 + index % 4}"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    yield url
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def broker(redis_url: str) -> Iterator[str]:
+    conf = celery_app.conf
+    saved = {"broker_url": conf.broker_url, "task_always_eager": conf.task_always_eager}
+    conf.update(broker_url=redis_url, task_always_eager=False)
+    _reset_producers()
+    try:
+        yield redis_url
+    finally:
+        conf.update(saved)
+        _reset_producers()
+
+
+class QueueWorker(Worker):
+    """A worker of the given queues only (all of them when none is given)."""
+
+    def __init__(self, broker_url: str, keys_dir: Path, log: Path, queues: tuple[str, ...]):
+        super().__init__(broker_url, keys_dir, log)
+        self.queues = queues
+
+    def start(self) -> None:
+        if not self.queues:
+            return super().start()
+        cmd = [
+            sys.executable, "-m", "celery", "-A", "chainsweb", "worker", "--pool=solo",
+            "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
+            "-n", f"test-{uuid.uuid4().hex[:8]}@%h", "-Q", ",".join(self.queues),
+        ]  # fmt: skip
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                cmd, cwd=BASE_DIR, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        return None
+
+
+@pytest.fixture
+def start_worker(broker: str, tmp_path: Path, settings) -> Iterator[Callable[..., Worker]]:
+    settings.KEYS_DIR = tmp_path / "keys"
+    workers: list[Worker] = []
+
+    def start(*queues: str, **env: str) -> Worker:
+        worker = QueueWorker(broker, settings.KEYS_DIR, tmp_path / "worker.log", queues)
+        worker.env.update(env)
+        worker.start()
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+        print(worker.tail())  # shown by pytest when the test failed
+
+
+@pytest.fixture
+def post(client) -> Callable[[bytes], Any]:
+    token = make_token(role="ingester")
+
+    def send(body: bytes) -> Any:
+        response = client.post(
+            "/api/v1/records",
+            data=body,
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {token}",
+        )
+        assert response.status_code == 202, response.content
+        return response.json()
+
+    return send
+
+
+def publishing() -> None:
+    services.namespace_settings_update(
+        namespace="team-a", changes={"oci_publish": True, "oci_insecure": True}, actor="test"
+    )
+
+
+def published(attestation_of: Callable[[], Attestation | None]) -> Attestation | None:
+    attestation = attestation_of()
+    if attestation is None:
+        return None
+    rows = list(attestation.publications.values_list("status", flat=True))
+    return attestation if rows and all(s == Publication.Status.PUBLISHED for s in rows) else None
+
+
+def test_the_worker_signs_then_publishes_from_its_own_queue(start_worker, post, tmp_path):
+    with running_registry(tmp_path / "registry") as registry:
+        publishing()
+        worker = start_worker()
+        doc, image = image_taskrun(registry.host)
+        post(as_list([doc]))
+        uid = doc["metadata"]["uid"]
+        attestation = wait_for(
+            lambda: published(lambda: Attestation.objects.filter(run__uid=uid).first()),
+            "the attestation to be published",
+        )
+        assert attestation.publications.count() == 2
+        assert "provenance.tasks.publication_publish" in worker.tail()
+        key = SigningKey.objects.get(key_id=attestation.key_id)
+        att = registry.pull(tag_ref(image, "att"), tmp_path / "att")
+        (layer,) = att["layers"]
+        assert layer["mediaType"] == DSSE_LAYER
+        statement = sslib_verify(layer["_blob"], key.public_key_pem, key.key_id)
+        assert statement == bytes(attestation.statement)
+        (sig,) = registry.pull(tag_ref(image, "sig"), tmp_path / "sig")["layers"]
+        verify_simple_signing(
+            key.public_key_pem, sig["_blob"], sig["annotations"][SIGNATURE_ANNOTATION]
+        )
+        assert json.loads(sig["_blob"])["critical"]["image"]["docker-manifest-digest"] == (
+            image.digest
+        )
+
+        # The same record delivered again: no second attestation, no second layer.
+        manifest = registry.raw_manifest(tag_ref(image, "att"))
+        doc["metadata"]["resourceVersion"] = "999"
+        doc["metadata"]["annotations"] = {"redelivered": "yes"}
+        post(as_list([doc]))
+        wait_for(
+            lambda: RunRecord.objects.get(uid=uid).resource_version == "999", "the new version"
+        )
+        wait_for(
+            lambda: RunRecord.objects.get(uid=uid).compute_status == ComputeStatus.SIGNED,
+            "the recompute",
+        )
+        assert Attestation.objects.filter(run__uid=uid).count() == 1
+        assert registry.raw_manifest(tag_ref(image, "att")) == manifest
+
+
+def test_registry_down_signing_goes_on_publications_fail_then_the_command_publishes(
+    start_worker, post, tmp_path
+):
+    registry = Registry(folder=tmp_path / "registry")
+    registry.folder.mkdir()
+    publishing()
+    # Two quick retries, then the publication stays failed with its reason.
+    start_worker(OCI_PUBLISH_RETRIES="2", OCI_PUBLISH_BACKOFF="1", OCI_PUBLISH_BACKOFF_MAX="1")
+    doc, image = image_taskrun(registry.host)
+    post(as_list([doc]))
+    uid = doc["metadata"]["uid"]
+    wait_for(
+        lambda: RunRecord.objects.get(uid=uid).compute_status == ComputeStatus.SIGNED,
+        "the run to be signed while the registry is down",
+    )
+
+    def failed_for_good() -> bool:
+        rows = Publication.objects.filter(attestation__run__uid=uid)
+        return rows.count() == 2 and all(
+            p.status == Publication.Status.FAILED and p.attempts == 3 for p in rows
+        )
+
+    wait_for(failed_for_good, "three attempts per publication")
+    row = Publication.objects.get(attestation__run__uid=uid, kind="att")
+    assert f"cannot reach {registry.host}" in row.last_error
+
+    registry.start()
+    try:
+        out = io.StringIO()
+        call_command("publish_attestations", "--failed", "--namespace", "team-a", stdout=out)
+        assert "2 tried: 2 published, 0 failed" in out.getvalue()
+        layers = registry.raw_manifest(tag_ref(image, "att"))["layers"]
+        assert len(layers) == 1
+    finally:
+        registry.stop()
+
+
+def test_signing_never_waits_for_the_publish_queue(start_worker, post, tmp_path, redis_url):
+    with running_registry(tmp_path / "registry") as registry:
+        publishing()
+        start_worker("celery", "backfill")  # no worker on the publish queue yet
+        doc, image = image_taskrun(registry.host)
+        post(as_list([doc]))
+        uid = doc["metadata"]["uid"]
+        wait_for(
+            lambda: RunRecord.objects.get(uid=uid).compute_status == ComputeStatus.SIGNED,
+            "the run to be signed",
+        )
+        client = redis.Redis.from_url(redis_url)
+        wait_for(lambda: client.llen("publish") == 2, "two messages on the publish queue")
+        client.close()
+        assert set(
+            Publication.objects.filter(attestation__run__uid=uid).values_list("status", flat=True)
+        ) == {Publication.Status.PENDING}
+
+        start_worker("publish")
+        wait_for(
+            lambda: published(lambda: Attestation.objects.filter(run__uid=uid).first()),
+            "the publish worker to publish",
+        )
+        assert registry.raw_manifest(tag_ref(image, "sig"))["layers"]
