@@ -89,6 +89,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("api/v1/attestations/<id:pk>/envelope", "GET"): Row(
         "/api/v1/attestations/{attestation}/envelope", READ_A
     ),
+    ("api/v1/attestations/<id:pk>/bundle", "GET"): Row(
+        "/api/v1/attestations/{attestation}/bundle", READ_A
+    ),
     ("api/v1/attestations/<id:pk>/statement", "GET"): Row(
         "/api/v1/attestations/{attestation}/statement", READ_A
     ),

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 import pytest
 from django.core.management import call_command
+from django.test import Client
 
 from provenance import services
 from provenance.core.oci_layout import (
@@ -28,7 +29,9 @@ from provenance.core.oci_layout import (
     simple_signing_payload,
 )
 from provenance.models import (
+    ApiToken,
     Attestation,
+    NamespaceGrant,
     NamespaceSettings,
     Publication,
     RunRecord,
@@ -380,7 +383,9 @@ def test_publishing_settings_are_audited_and_re_sign_nothing(django_capture_on_c
     assert entry.new["oci_repository"] == "registry.example.com:5000/att"
 
 
-def test_the_settings_page_saves_publishing_and_shows_a_bad_repository(admin_client):
+def test_the_settings_page_saves_publishing_and_shows_a_bad_repository(
+    admin_client, django_user_model
+):
     doc, _ = image_taskrun("registry.example.com")
     sign(doc)
     url = "/namespaces/team-a/publishing"
@@ -397,6 +402,13 @@ def test_the_settings_page_saves_publishing_and_shows_a_bad_repository(admin_cli
     )
     page = admin_client.get("/namespaces/team-a/settings/").content.decode()
     assert "r.example.com/a" in page and "Publishing to OCI registries" in page
+    # Only the namespace's admins may.
+    user = django_user_model.objects.create_user("reader", password="pw")
+    NamespaceGrant.objects.create(user=user, namespace="team-a", role=ApiToken.Role.VIEWER)
+    viewer = Client()
+    viewer.force_login(user)
+    assert viewer.post(url, {"oci_publish": ""}).status_code == 403
+    assert NamespaceSettings.objects.get(namespace="team-a").oci_publish is True
 
 
 def test_taskrun_format_signs_standalone_taskruns_apart_from_pipelineruns():
