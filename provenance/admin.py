@@ -12,6 +12,7 @@ from .models import (
     Attestation,
     ChainEntry,
     NamespaceSettings,
+    Publication,
     RunRecord,
     SettingsAudit,
     SigningKey,
@@ -43,6 +44,13 @@ class AttestationAdmin(ReadOnlyAdmin):
     list_display = ["id", "namespace", "run", "format", "scope", "run_status", "created"]
     list_filter = ["namespace", "format", "scope"]
     exclude = ["statement", "envelope"]
+
+
+@admin.register(Publication)
+class PublicationAdmin(ReadOnlyAdmin):
+    list_display = ["reference", "kind", "namespace", "status", "attempts", "updated"]
+    list_filter = ["status", "kind", "namespace"]
+    search_fields = ["reference", "image", "last_error"]
 
 
 @admin.register(ChainEntry)

@@ -246,7 +246,11 @@ class BrokerCollector(Collector):
         depth = GaugeMetricFamily(
             "chainsweb_queue_depth", "Messages waiting in a Celery queue", labels=["queue"]
         )
-        queues = (settings.CELERY_TASK_DEFAULT_QUEUE, settings.BACKFILL_QUEUE)
+        queues = (
+            settings.CELERY_TASK_DEFAULT_QUEUE,
+            settings.BACKFILL_QUEUE,
+            settings.PUBLISH_QUEUE,
+        )
         try:
             for queue, size in queue_sizes(url, queues).items():
                 depth.add_metric([queue], size)

@@ -123,10 +123,12 @@ def test_queue_depth_is_read_from_the_broker(settings: Any, redis_url: str) -> N
     client.rpush("celery", b"m1", b"m2")
     client.rpush("backfill", b"m3")
     client.rpush("backfill\x06\x163", b"m4")  # kombu's list for priority 3
+    client.rpush("publish", b"m5")
     text = scrape().content.decode()
     assert value(text, "chainsweb_broker_up") == 1
     assert value(text, "chainsweb_queue_depth", queue="celery") == 2
     assert value(text, "chainsweb_queue_depth", queue="backfill") == 2
+    assert value(text, "chainsweb_queue_depth", queue="publish") == 1
     settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{_free_port()}/0"  # nothing listens
     text = scrape().content.decode()
     assert value(text, "chainsweb_broker_up") == 0
