@@ -428,3 +428,20 @@ def test_taskrun_format_signs_standalone_taskruns_apart_from_pipelineruns():
     assert (
         json.loads(bytes(pipeline.statement))["predicateType"] == "https://slsa.dev/provenance/v1"
     )
+
+
+def test_publications_wait_while_publishing_is_turned_off(registry):
+    publishing()
+    doc, image = image_taskrun(registry.host)
+    attestation = sign(doc)
+    services.namespace_settings_update(
+        namespace="team-a", changes={"oci_publish": False}, actor="test"
+    )
+    row = attestation.publications.get(kind="att")
+    assert services.publication_attempt(publication_id=row.pk).status == "skipped"
+    assert publish_all() == ("0 publication(s) backfilled; 0 tried: 0 published, 0 failed\n", 0)
+    row.refresh_from_db()
+    assert row.status == "pending" and row.attempts == 0
+    publishing()
+    assert publish_all()[1] == 0
+    assert registry.raw_manifest(tag_ref(image, "att"))["layers"]

@@ -133,9 +133,11 @@ def publications_backfill(*, namespace: str | None = None) -> int:
 
 
 def publications_due(*, namespace: str | None = None, failed: bool = False) -> list[int]:
-    """Ids of publications still to do: pending ones, and failed ones with ``failed``."""
+    """Ids of publications still to do, in namespaces that publish: pending ones, and failed
+    ones with ``failed``."""
     statuses = [Publication.Status.PENDING] + ([Publication.Status.FAILED] if failed else [])
-    rows = Publication.objects.filter(status__in=statuses)
+    publishing = NamespaceSettings.objects.filter(oci_publish=True).values("namespace")
+    rows = Publication.objects.filter(status__in=statuses, namespace__in=publishing)
     if namespace is not None:
         rows = rows.filter(namespace=namespace)
     return list(rows.order_by("pk").values_list("pk", flat=True))
@@ -181,6 +183,9 @@ def publication_attempt(*, publication_id: int, raise_retryable: bool = True) ->
         return PublishOutcome(publication_id, "", "missing", f"no publication {publication_id}")
     attestation = row.attestation
     config, _ = namespace_settings_effective(row.namespace)
+    if not config.oci_publish:
+        # Turned off since it was queued: left as it is, for when it is turned on again.
+        return PublishOutcome(row.pk, row.reference, "skipped", "oci_publish is off")
     Publication.objects.filter(pk=row.pk).update(attempts=row.attempts + 1)
     try:
         repository, _, _ = row.reference.rpartition(":")
