@@ -386,7 +386,7 @@ def test_publishing_settings_are_audited_and_re_sign_nothing(django_capture_on_c
 def test_the_settings_page_saves_publishing_and_shows_a_bad_repository(
     admin_client, django_user_model
 ):
-    doc, _ = image_taskrun("registry.example.com")
+    doc, image = image_taskrun("registry.example.com")
     sign(doc)
     url = "/namespaces/team-a/publishing"
     response = admin_client.post(url, {"oci_publish": "on", "oci_repository": "bad repo"})
@@ -402,6 +402,8 @@ def test_the_settings_page_saves_publishing_and_shows_a_bad_repository(
     )
     page = admin_client.get("/namespaces/team-a/settings/").content.decode()
     assert "r.example.com/a" in page and "Publishing to OCI registries" in page
+    # The preview of the latest run says where its attestation goes.
+    assert f"r.example.com/a:{image.tag('att')}" in page
     # Only the namespace's admins may.
     user = django_user_model.objects.create_user("reader", password="pw")
     NamespaceGrant.objects.create(user=user, namespace="team-a", role=ApiToken.Role.VIEWER)
