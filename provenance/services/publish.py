@@ -80,7 +80,7 @@ def _rows_for(
 
 def publications_plan(*, attestation_ids: Iterable[int], config: NamespaceConfig) -> list[int]:
     """Make the pending publications of these attestations (none for those that have them)
-    and queue them after commit; returns the ids of the rows made."""
+    and queue every pending one after commit; returns their ids."""
     ids = list(attestation_ids)
     target = config.oci_target
     rows: list[Publication] = []
@@ -100,13 +100,15 @@ def publications_plan(*, attestation_ids: Iterable[int], config: NamespaceConfig
 def enqueue_publish(publication_ids: Iterable[int]) -> None:
     """Queue each publication on the ``publish`` queue. A broker that cannot take the message
     leaves the row pending, for ``publish_attestations``."""
-    for publication_id in publication_ids:
+    ids = list(publication_ids)
+    for position, publication_id in enumerate(ids):
         try:
             current_app.tasks[PUBLISH_TASK].apply_async(
                 (publication_id,), queue=settings.PUBLISH_QUEUE
             )
         except (KombuOperationalError, OSError) as exc:
-            logger.warning("broker unavailable, publication %s not queued: %s", publication_id, exc)
+            left = len(ids) - position
+            logger.warning("broker unavailable, %d publication(s) not queued: %s", left, exc)
             return
 
 
