@@ -17,6 +17,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from provenance.config import format_label
+from provenance.core.why import ProducerRead, WhyStep, read_producers, why_path
 from provenance.models import ComputeStatus, SourceKind
 
 register = template.Library()
@@ -238,6 +239,21 @@ def get(mapping: Any, key: Any) -> Any:
         return mapping[key]
     except (KeyError, IndexError, TypeError):
         return None
+
+
+@register.filter
+def why_steps(entry: Any, in_scope: Any) -> tuple[WhyStep, ...]:
+    """An ``inScope`` entry of a signed run state as its path to the artifact (core.why), for
+    ``_why.html``: the page prints it as the CLI's ``--explain`` does."""
+    if not isinstance(entry, dict):
+        return ()
+    return why_path(entry, in_scope if isinstance(in_scope, list) else ())
+
+
+@register.filter
+def producers_read(producers: Any) -> tuple[ProducerRead, ...]:
+    """A signed run state's producers, each TaskRun once with all its results (core.why)."""
+    return read_producers(producers)
 
 
 @register.filter
