@@ -615,6 +615,64 @@ def test_search_by_commit_and_tag_finds_the_attestation(
         body = text(staff.get("/search/", {"q": query}))
         assert f'href="/attestations/{attestation.pk}/"' in body, query
         assert "most recent attestations" in body  # the documented limit
+    tagged = text(staff.get("/search/", {"q": f"ghcr.io/acme/storefront:{COMMIT}"}))
+    assert "1 of them mention" in tagged and "listed first" in tagged
+
+
+def _section_ids(body: str, heading_id: str) -> list[int]:
+    """The attestation ids listed in one section of the search page, in order."""
+    start = body.find(f'id="{heading_id}"')
+    if start == -1:
+        return []
+    end = body.find("</section>", start)
+    return [int(i) for i in re.findall(r'href="/attestations/(\d+)/"', body[start:end])]
+
+
+def test_a_digest_and_its_prefixes_list_the_same_attestations_of_it(
+    staff: Client, signed: dict[str, RunRecord]
+) -> None:
+    hex_value = INVENTORY_IMAGE.split(":")[1]
+    expected = sorted(
+        (a.pk for a in Attestation.objects.filter(subjects__hex=hex_value).distinct()),
+        reverse=True,
+    )
+    assert len(expected) == 1  # inventory-release attests per artifact: one of the image
+    for query in (
+        INVENTORY_IMAGE,
+        hex_value,
+        hex_value[:12],
+        hex_value[:40],
+        INVENTORY_IMAGE[:20],
+        f"registry.acme.dev/inventory/inventory-api@{INVENTORY_IMAGE}",
+    ):
+        body = text(staff.get("/search/", {"q": query}))
+        assert _section_ids(body, "r-attestations-of") == expected, query
+        # A prefix read as a git commit adds only attestations that are not already listed.
+        assert not set(_section_ids(body, "r-attestations")) & set(expected), query
+
+
+def test_an_image_tag_lists_every_attestation_of_that_image(
+    staff: Client, signed: dict[str, RunRecord]
+) -> None:
+    # The per-artifact statement of the image does not carry any tag; it is still listed.
+    image = "registry.acme.dev/inventory/inventory-api"
+    attestation = attestation_of(signed["release-v1-4-0-q7w3n"], INVENTORY_IMAGE)
+    body = text(staff.get("/search/", {"q": f"{image}:no-such-tag"}))
+    assert _section_ids(body, "r-attestations-of") == [attestation.pk]
+    assert "A tag is not part of what is signed" in body
+    assert "None of their statements mentions no-such-tag" in body
+    # The run's other artifact (its Go module) is not that image.
+    module = attestation_of(signed["release-v1-4-0-q7w3n"], INVENTORY_MODULE)
+    assert f'href="/attestations/{module.pk}/"' not in body
+
+
+def test_a_query_over_the_limit_is_said_to_be_too_long(
+    staff: Client, signed: dict[str, RunRecord]
+) -> None:
+    body = text(staff.get("/search/", {"q": "a" * 3000}))
+    assert "The query is too long" in body and "3000 characters" in body
+    assert "Type something to search" not in body
+    assert "The query is too long" not in text(staff.get("/search/", {"q": "a" * 300}))
     ref = text(staff.get("/search/", {"q": f"ghcr.io/acme/storefront@{STOREFRONT_IMAGE}"}))
     assert "ghcr.io/acme/storefront" in ref and "Artifacts" in ref
 
