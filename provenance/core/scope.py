@@ -34,7 +34,7 @@ from .slsa._common import pipeline_subjects
 from .slsa.config import SlsaConfig
 from .statements import RUN_STATE_KEY, run_state_home
 from .tekton import PipelineRun, Result
-from .why import WhyStep, why_path, why_text
+from .why import WhyStep, paths_by_task_run, why_text
 
 PER_ARTIFACT_BUILD_TYPE_V1 = "https://chainsweb.dev/buildtypes/tekton-per-artifact/v1"
 PER_ARTIFACT_BUILD_TYPE_V02 = "https://chainsweb.dev/buildtypes/tekton-per-artifact/v0.2"
@@ -418,8 +418,7 @@ def in_scope_entries(scope: ArtifactScope, graph: RunGraph) -> list[dict[str, An
 
 def why_paths(scope: ArtifactScope, graph: RunGraph) -> dict[str, tuple[WhyStep, ...]]:
     """Each in-scope TaskRun's path to the artifact, read as the signed run state reads."""
-    entries = in_scope_entries(scope, graph)
-    return {entry["taskRun"]: why_path(entry, entries) for entry in entries}
+    return paths_by_task_run(in_scope_entries(scope, graph))
 
 
 def run_state(

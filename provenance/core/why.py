@@ -39,15 +39,31 @@ class WhyStep:
 def why_path(entry: Mapping[str, Any], in_scope: Iterable[Any]) -> tuple[WhyStep, ...]:
     """The path from the in-scope ``entry`` to the artifact, through the other ``in_scope``
     entries of the same run state (either shape; anything malformed ends the path)."""
-    task = str(entry.get("pipelineTask") or "")
-    why = entry.get("why")
-    if isinstance(why, list):
-        return _v1_path(task, [str(step) for step in why])
-    by_task_run = {
+    return _follow(entry, _by_task_run(in_scope))
+
+
+def paths_by_task_run(in_scope: Iterable[Any]) -> dict[str, tuple[WhyStep, ...]]:
+    """Every in-scope entry's path, by its TaskRun (the entries indexed once, not per entry)."""
+    entries = [e for e in in_scope if isinstance(e, Mapping) and e.get("taskRun")]
+    index = _by_task_run(entries)
+    return {str(e["taskRun"]): _follow(e, index) for e in entries}
+
+
+def _by_task_run(in_scope: Iterable[Any]) -> dict[str, Mapping[str, Any]]:
+    return {
         str(other.get("taskRun")): other
         for other in in_scope
         if isinstance(other, Mapping) and other.get("taskRun")
     }
+
+
+def _follow(
+    entry: Mapping[str, Any], by_task_run: Mapping[str, Mapping[str, Any]]
+) -> tuple[WhyStep, ...]:
+    task = str(entry.get("pipelineTask") or "")
+    why = entry.get("why")
+    if isinstance(why, list):
+        return _v1_path(task, [str(step) for step in why])
     steps = [WhyStep(task, str(why or ""))]
     seen = {str(entry.get("taskRun"))}
     following = entry.get("leadsTo")

@@ -17,7 +17,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from provenance.config import format_label
-from provenance.core.why import ProducerRead, WhyStep, read_producers, why_path
+from provenance.core.why import ProducerRead, WhyStep, paths_by_task_run, read_producers
 from provenance.models import ComputeStatus, SourceKind
 
 register = template.Library()
@@ -242,12 +242,10 @@ def get(mapping: Any, key: Any) -> Any:
 
 
 @register.filter
-def why_steps(entry: Any, in_scope: Any) -> tuple[WhyStep, ...]:
-    """An ``inScope`` entry of a signed run state as its path to the artifact (core.why), for
-    ``_why.html``: the page prints it as the CLI's ``--explain`` does."""
-    if not isinstance(entry, dict):
-        return ()
-    return why_path(entry, in_scope if isinstance(in_scope, list) else ())
+def why_paths(in_scope: Any) -> dict[str, tuple[WhyStep, ...]]:
+    """A signed run state's ``inScope`` entries as their paths to the artifact by TaskRun
+    (core.why), for ``_why.html``: the page prints them as the CLI's ``--explain`` does."""
+    return paths_by_task_run(in_scope if isinstance(in_scope, list) else ())
 
 
 @register.filter
