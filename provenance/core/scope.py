@@ -5,7 +5,11 @@ pipeline-level result, the tasks its ``$(tasks.X.results.Y)`` value points to. I
 producers, all their ancestors over ``runAfter`` and result-reference edges, and every TaskRun
 that could have written a workspace a contributor mounted before that contributor finished
 (with its own ancestors), repeated until nothing changes. When unsure, a task is included, and
-every inclusion carries the chain of edges that put it there.
+every inclusion carries the edge that put it there and the task that edge leads to, so its path
+to the artifact can be followed (:mod:`.why`).
+
+The module is a little over 500 lines: producers, the closure, the run state and ``--explain``
+share the same dataclasses and graph walk; how a path is *read* lives in :mod:`.why`.
 """
 
 from __future__ import annotations
