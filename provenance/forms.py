@@ -18,6 +18,7 @@ from provenance.core.plan import EMIT_POLICIES, SCOPES
 from provenance.core.slsa.config import BUILD_TYPES, FORMAT_NAMES, PREDICATE_VERSION
 
 from .models import ApiToken, ComputeStatus
+from .reads.search import SEARCH_MAX_LENGTH
 
 PAGE_SIZES = (25, 50, 100)
 DEFAULT_PAGE_SIZE = 25
@@ -116,7 +117,7 @@ class AttestationFilterForm(PageSizeMixin):
 
 
 class SearchForm(forms.Form):
-    q = forms.CharField(label="Search", required=False, max_length=300)
+    q = forms.CharField(label="Search", required=False, max_length=SEARCH_MAX_LENGTH)
 
 
 FORMAT_CHOICES = [(f, f"{f} — {PREDICATE_VERSION[f]}") for f in FORMAT_NAMES]

@@ -13,7 +13,8 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 
 from provenance.core.graph import RunGraph, overlaps
-from provenance.core.scope import ArtifactScope
+from provenance.core.scope import ArtifactScope, why_paths
+from provenance.core.why import why_text
 
 NODE_WIDTH = 184
 NODE_HEIGHT = 58
@@ -51,7 +52,7 @@ class PlacedNode:
     y: int
     scope: str  # "" (no artifact chosen) | "producer" | "in" | "out"
     scope_text: str
-    why: tuple[str, ...]  # the chain of edges that put it in scope, or why it is out
+    why: str  # its path to the artifact (core.why.why_text), or why it is out
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,8 +151,9 @@ def layout(graph: RunGraph, scope: ArtifactScope | None = None) -> GraphLayout:
 
     included = scope.task_runs if scope is not None else set()
     producers = {p.task_run for p in scope.producers} if scope is not None else set()
-    reasons = {i.task_run: i.why for i in scope.included} if scope else {}
-    excluded = {e.task_run: (e.why,) for e in scope.excluded if e.task_run} if scope else {}
+    paths = why_paths(scope, graph) if scope is not None else {}
+    reasons = {name: why_text(path) for name, path in paths.items()}
+    excluded = {e.task_run: e.why for e in scope.excluded if e.task_run} if scope else {}
     positions: dict[str, tuple[int, int]] = {}
     placed: list[PlacedNode] = []
     for index, names in sorted(columns.items()):
@@ -183,7 +185,7 @@ def layout(graph: RunGraph, scope: ArtifactScope | None = None) -> GraphLayout:
                     y=y,
                     scope=mark,
                     scope_text=SCOPE_WORDS.get(mark, ""),
-                    why=reasons.get(name) or excluded.get(name) or (),
+                    why=reasons.get(name) or excluded.get(name) or "",
                 )
             )
 

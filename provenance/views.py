@@ -46,7 +46,7 @@ from .graph_layout import layout
 from .models import ApiToken
 from .reads import artifacts, attestations, namespaces, preview, rundetail, runs
 from .reads.overview import attention, namespace_summaries
-from .reads.search import SEARCH_GROUP_LIMIT, search_results
+from .reads.search import SEARCH_GROUP_LIMIT, SEARCH_MAX_LENGTH, search_results
 from .reads.tokens import namespace_tokens
 from .reads.verify import key_ring, verify, verify_many
 from .services import api_token_create, api_token_revoke, namespace_settings_update
@@ -352,6 +352,8 @@ def attestation_envelope(request: HttpRequest, pk: int) -> HttpResponse:
 def search(request: HttpRequest) -> HttpResponseBase:
     form = SearchForm(request.GET)
     query = valid_data(form).get("q") or ""
+    # A query over the limit is said to be too long, never taken for an empty one.
+    too_long = len(request.GET.get("q", "").strip()) if "q" in form.errors else 0
     results = search_results(query, namespaces=_access(request).visible())
     return render(
         request,
@@ -359,6 +361,8 @@ def search(request: HttpRequest) -> HttpResponseBase:
         {
             "form": form,
             "query": query,
+            "too_long": too_long,
+            "max_length": SEARCH_MAX_LENGTH,
             "results": results,
             "limit": SEARCH_GROUP_LIMIT,
             "nav": "search",

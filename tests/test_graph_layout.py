@@ -123,9 +123,10 @@ def test_scope_marks_producer_in_and_out_with_reasons() -> None:
     assert marks == {"clone": "in", "build": "producer", "docs": "out", "notify": "out"}
     clone = next(n for n in result.nodes if n.pipeline_task == "clone")
     assert clone.scope_text == "In scope"
-    assert clone.why[-1].startswith("produces the artifact")
+    assert clone.why.startswith("feeds build: ")
+    assert clone.why.endswith(" → build produces the artifact (result IMAGE_DIGEST)")
     docs = next(n for n in result.nodes if n.pipeline_task == "docs")
-    assert docs.why == ("no runAfter, result or workspace path to the artifact",)
+    assert docs.why == "no runAfter, result or workspace path to the artifact"
     hot = {(e.source, e.target): e.in_scope for e in result.edges}
     assert hot[("demo-clone", "demo-build")] is True
     assert hot[("demo-build", "demo-notify")] is False

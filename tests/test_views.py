@@ -14,12 +14,15 @@ from typing import Any
 
 import orjson
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from provenance import services
 from provenance.config import SETTINGS_FIELDS
+from provenance.core.statements import read_statement
+from provenance.core.why import why_path, why_text
 from provenance.models import (
     ApiToken,
     Artifact,
@@ -33,6 +36,7 @@ from provenance.models import (
 )
 from provenance.reads.namespaces import namespace_settings_view
 from provenance.reads.tokens import token_hash
+from tests.apidata import caller_with_token, token
 from tests.browser.samples import HOSTILE, hostile_items, ingest, sample_items
 from tests.core.pipeline_builder import Task, digest, pipeline_run
 from tests.core.test_dsse import sslib_verify
@@ -426,6 +430,79 @@ def test_attestation_detail_decodes_the_statement(
     assert f"/artifacts/{INVENTORY_IMAGE}/attestations.jsonl" in body
 
 
+def _why_cell(body: str, task: str) -> str:
+    """The text of the Why cell of ``task``'s row in the page's statement scope table."""
+    table = body[body.index('id="statement-scope"') :]
+    row = re.search(
+        rf'<tr class="row-in"><td class="cell-long"><span class="cell-name">{task}</span>.*?</tr>',
+        table,
+        re.S,
+    )
+    assert row is not None, task
+    cell = re.search(r'data-label="Why">(.*?)</td>', row[0], re.S)
+    assert cell is not None
+    return " ".join(re.sub(r"<[^>]+>", "", cell[1]).split())
+
+
+def test_per_artifact_why_and_producers_read_the_same_on_page_api_and_cli(
+    staff: Client,
+    signed: dict[str, RunRecord],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Any,
+) -> None:
+    run = signed["release-v1-4-0-q7w3n"]
+    attestation = attestation_of(run, INVENTORY_IMAGE)
+    api = caller_with_token(token(namespaces=(INVENTORY,)))
+    response = api.get(f"/api/v1/attestations/{attestation.pk}/statement")
+    assert response.status_code == 200
+    state = read_statement(response.content).run_state
+    assert state is not None
+    # The signed statement names the producer once, with every result it was found through.
+    assert state["producers"] == [
+        {
+            "pipelineTask": "build-oci",
+            "taskRun": "release-v1-4-0-q7w3n-build-oci",
+            "results": ["IMAGE_DIGEST", "IMAGE_DIGEST (via pipeline result IMAGE_DIGEST)"],
+        }
+    ]
+    # clone-oci's own step is what it feeds, and it leads to the producer.
+    clone = next(t for t in state["inScope"] if t["pipelineTask"] == "clone-oci")
+    assert clone["why"].startswith("feeds build-oci: ") and "produces" not in clone["why"]
+    assert clone["leadsTo"] == "release-v1-4-0-q7w3n-build-oci"
+    path = why_text(why_path(clone, state["inScope"]))
+    assert path.endswith(
+        " → build-oci produces the artifact (results IMAGE_DIGEST, "
+        "IMAGE_DIGEST (via pipeline result IMAGE_DIGEST))"
+    )
+
+    body = text(staff.get(f"/attestations/{attestation.pk}/"))
+    assert _why_cell(body, "clone-oci") == path
+    assert "why-list" not in body  # no numbered list that reads as if clone produced it
+    producers = re.search(r'id="statement-producers">(.*?)</p>', body, re.S)
+    assert producers is not None
+    assert producers[1].count("build-oci") == 1
+    assert "Produced by: build-oci (results IMAGE_DIGEST, IMAGE_DIGEST (via pipeline" in body
+
+    # The run page computes the same scope and prints the same path.
+    run_page = text(staff.get(f"/runs/{run.pk}/", {"artifact": INVENTORY_IMAGE}))
+    assert path in " ".join(re.sub(r"<[^>]+>", "", run_page).split())
+
+    # compute_provenance --explain prints it too, under the settings it was signed with.
+    records_file = tmp_path / "records.json"
+    records_file.write_bytes(orjson.dumps(sample_items("release-go-and-image")))
+    deep = ["--deep-inspection"] if attestation.settings.get("deep_inspection") else []
+    call_command(
+        "compute_provenance",
+        str(records_file),
+        "--per-artifact",
+        "--format",
+        attestation.format,
+        *deep,
+        "--explain",
+    )
+    assert path in capsys.readouterr().err
+
+
 def test_per_run_attestation_says_it_covers_every_task(
     staff: Client, signed: dict[str, RunRecord]
 ) -> None:
@@ -538,6 +615,64 @@ def test_search_by_commit_and_tag_finds_the_attestation(
         body = text(staff.get("/search/", {"q": query}))
         assert f'href="/attestations/{attestation.pk}/"' in body, query
         assert "most recent attestations" in body  # the documented limit
+    tagged = text(staff.get("/search/", {"q": f"ghcr.io/acme/storefront:{COMMIT}"}))
+    assert "1 of them mention" in tagged and "listed first" in tagged
+
+
+def _section_ids(body: str, heading_id: str) -> list[int]:
+    """The attestation ids listed in one section of the search page, in order."""
+    start = body.find(f'id="{heading_id}"')
+    if start == -1:
+        return []
+    end = body.find("</section>", start)
+    return [int(i) for i in re.findall(r'href="/attestations/(\d+)/"', body[start:end])]
+
+
+def test_a_digest_and_its_prefixes_list_the_same_attestations_of_it(
+    staff: Client, signed: dict[str, RunRecord]
+) -> None:
+    hex_value = INVENTORY_IMAGE.split(":")[1]
+    expected = sorted(
+        (a.pk for a in Attestation.objects.filter(subjects__hex=hex_value).distinct()),
+        reverse=True,
+    )
+    assert len(expected) == 1  # inventory-release attests per artifact: one of the image
+    for query in (
+        INVENTORY_IMAGE,
+        hex_value,
+        hex_value[:12],
+        hex_value[:40],
+        INVENTORY_IMAGE[:20],
+        f"registry.acme.dev/inventory/inventory-api@{INVENTORY_IMAGE}",
+    ):
+        body = text(staff.get("/search/", {"q": query}))
+        assert _section_ids(body, "r-attestations-of") == expected, query
+        # A prefix read as a git commit adds only attestations that are not already listed.
+        assert not set(_section_ids(body, "r-attestations")) & set(expected), query
+
+
+def test_an_image_tag_lists_every_attestation_of_that_image(
+    staff: Client, signed: dict[str, RunRecord]
+) -> None:
+    # The per-artifact statement of the image does not carry any tag; it is still listed.
+    image = "registry.acme.dev/inventory/inventory-api"
+    attestation = attestation_of(signed["release-v1-4-0-q7w3n"], INVENTORY_IMAGE)
+    body = text(staff.get("/search/", {"q": f"{image}:no-such-tag"}))
+    assert _section_ids(body, "r-attestations-of") == [attestation.pk]
+    assert "A tag is not part of what is signed" in body
+    assert "None of their statements mentions no-such-tag" in body
+    # The run's other artifact (its Go module) is not that image.
+    module = attestation_of(signed["release-v1-4-0-q7w3n"], INVENTORY_MODULE)
+    assert f'href="/attestations/{module.pk}/"' not in body
+
+
+def test_a_query_over_the_limit_is_said_to_be_too_long(
+    staff: Client, signed: dict[str, RunRecord]
+) -> None:
+    body = text(staff.get("/search/", {"q": "a" * 3000}))
+    assert "The query is too long" in body and "3000 characters" in body
+    assert "Type something to search" not in body
+    assert "The query is too long" not in text(staff.get("/search/", {"q": "a" * 300}))
     ref = text(staff.get("/search/", {"q": f"ghcr.io/acme/storefront@{STOREFRONT_IMAGE}"}))
     assert "ghcr.io/acme/storefront" in ref and "Artifacts" in ref
 

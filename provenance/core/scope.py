@@ -5,7 +5,11 @@ pipeline-level result, the tasks its ``$(tasks.X.results.Y)`` value points to. I
 producers, all their ancestors over ``runAfter`` and result-reference edges, and every TaskRun
 that could have written a workspace a contributor mounted before that contributor finished
 (with its own ancestors), repeated until nothing changes. When unsure, a task is included, and
-every inclusion carries the chain of edges that put it there.
+every inclusion carries the edge that put it there and the task that edge leads to, so its path
+to the artifact can be followed (:mod:`.why`).
+
+The module is a little over 500 lines: producers, the closure, the run state and ``--explain``
+share the same dataclasses and graph walk; how a path is *read* lives in :mod:`.why`.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from .slsa._common import pipeline_subjects
 from .slsa.config import SlsaConfig
 from .statements import RUN_STATE_KEY, run_state_home
 from .tekton import PipelineRun, Result
+from .why import WhyStep, paths_by_task_run, why_text
 
 PER_ARTIFACT_BUILD_TYPE_V1 = "https://chainsweb.dev/buildtypes/tekton-per-artifact/v1"
 PER_ARTIFACT_BUILD_TYPE_V02 = "https://chainsweb.dev/buildtypes/tekton-per-artifact/v0.2"
@@ -46,14 +51,17 @@ DigestPair = tuple[str, str]
 class Producer:
     task_run: str
     pipeline_task: str
-    result: str  # the result (or "step/result") that names the artifact
+    # Every result (or "step/result", or task result traced from a pipeline result) through
+    # which the TaskRun names the artifact: one Producer per TaskRun.
+    results: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class Inclusion:
     task_run: str
     pipeline_task: str
-    why: tuple[str, ...]  # from this task to the artifact, one step per edge
+    why: str  # this task's own edge towards the artifact
+    leads_to: str | None  # the TaskRun that edge leads to; None for a producer
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +96,7 @@ class ArtifactScope:
 
     @property
     def multiple_producers(self) -> bool:
-        return len({p.task_run for p in self.producers}) > 1
+        return len(self.producers) > 1  # one Producer per TaskRun
 
     @property
     def task_runs(self) -> set[str]:
@@ -132,6 +140,7 @@ def _text(result: Result) -> str:
 
 
 def _producer_index(pr: PipelineRun, graph: RunGraph) -> dict[DigestPair, list[Producer]]:
+    """(alg, hex) -> a Producer per result naming it (merged per TaskRun by _merged)."""
     index: dict[DigestPair, list[Producer]] = {}
     for tr in pr.task_runs:
         node = graph.nodes.get(tr.name)
@@ -143,7 +152,7 @@ def _producer_index(pr: PipelineRun, graph: RunGraph) -> dict[DigestPair, list[P
             for pair, names in _hint_pairs(results).items():
                 for name in dict.fromkeys(names):
                     index.setdefault(pair, []).append(
-                        Producer(tr.name, node.pipeline_task, prefix + name)
+                        Producer(tr.name, node.pipeline_task, (prefix + name,))
                     )
     return index
 
@@ -222,7 +231,7 @@ def _pipeline_result_producers(
                         Producer(
                             node.task_run,
                             task,
-                            f"{task_result} (pipeline result {hint.result.name})",
+                            (f"{task_result} (via pipeline result {hint.result.name})",),
                         )
                     )
     return found
@@ -245,9 +254,21 @@ def artifact_scopes(
         pairs = {(alg.lower(), hex_) for s in subjects for alg, hex_ in s["digest"].items()}
         producers = [p for pair in sorted(pairs) for p in index.get(pair, [])]
         producers += _pipeline_result_producers(graph, hints, pairs, index)
-        producers = list(dict.fromkeys(producers))
-        scopes.append(_close_scope(graph, exclusions, tuple(subjects), tuple(producers)))
+        scopes.append(_close_scope(graph, exclusions, tuple(subjects), _merged(producers)))
     return scopes
+
+
+def _merged(found: list[Producer]) -> tuple[Producer, ...]:
+    """One Producer per TaskRun, in order of first mention, with all its results once."""
+    by_task_run: dict[str, Producer] = {}
+    for producer in found:
+        known = by_task_run.get(producer.task_run)
+        if known is None:
+            by_task_run[producer.task_run] = producer
+        else:
+            results = tuple(dict.fromkeys((*known.results, *producer.results)))
+            by_task_run[producer.task_run] = Producer(known.task_run, known.pipeline_task, results)
+    return tuple(by_task_run.values())
 
 
 def _group_by_digest(subjects: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -314,21 +335,22 @@ def _close_scope(
     subjects: tuple[dict[str, Any], ...],
     producers: tuple[Producer, ...],
 ) -> ArtifactScope:
-    why: dict[str, tuple[str, ...]] = {}
+    why: dict[str, tuple[str, str | None]] = {}  # TaskRun -> (its step, the TaskRun it leads to)
     queue: deque[str] = deque()
 
-    def include(task_run: str, chain: tuple[str, ...]) -> None:
+    def include(task_run: str, step: str, leads_to: str | None) -> None:
         if task_run not in why:
-            why[task_run] = chain
+            why[task_run] = (step, leads_to)
             queue.append(task_run)
 
     if producers:
         for producer in producers:
-            include(producer.task_run, (f"produces the artifact (result {producer.result})",))
+            include(producer.task_run, produces_text(producer), None)
     else:
         # Nothing names the artifact (a literal pipeline result, a missing child): keep all.
+        kept = "no producing task could be identified: every task is kept"
         for node in graph.nodes.values():
-            include(node.task_run, ("no producing task could be identified: every task is kept",))
+            include(node.task_run, kept, None)
 
     # One pass: each contributor is visited once, for its incoming edges and its workspaces.
     # Writers of a workspace are sorted by start time, so for each (workspace, subPath,
@@ -344,7 +366,7 @@ def _close_scope(
                 step = f"feeds {node.pipeline_task}: {edge.detail}"
             else:
                 step = f"runs before {node.pipeline_task} (runAfter)"
-            include(edge.source, (step, *why[current]))
+            include(edge.source, step, current)
         for mount in node.mounts:
             # Only overlapping writers: start times are sorted, so skipping the others does not
             # change where the cursor stops.
@@ -364,16 +386,43 @@ def _close_scope(
                     f"may have written workspace '{mount.workspace}' before "
                     f"{node.pipeline_task} finished (shared, writable)"
                 )
-                include(writer.task_run, (step, *why[current]))
+                include(writer.task_run, step, current)
             cursors[key] = position
 
     included = tuple(
-        Inclusion(name, graph.nodes[name].pipeline_task, chain) for name, chain in why.items()
+        Inclusion(name, graph.nodes[name].pipeline_task, step, leads_to)
+        for name, (step, leads_to) in why.items()
     )
     return ArtifactScope(subjects, producers, included, exclusions.without(why))
 
 
+def produces_text(producer: Producer) -> str:
+    """A producer's own step: "produces the artifact (result X)" or "(results X, Y)"."""
+    noun = "result" if len(producer.results) == 1 else "results"
+    return f"produces the artifact ({noun} {', '.join(producer.results)})"
+
+
 # --- statements --------------------------------------------------------------------------------
+
+
+def in_scope_entries(scope: ArtifactScope, graph: RunGraph) -> list[dict[str, Any]]:
+    """The run state's ``inScope`` list: each task's own step and the TaskRun it leads to."""
+    return [
+        {
+            "pipelineTask": i.pipeline_task,
+            "taskRun": i.task_run,
+            "status": graph.nodes[i.task_run].status,
+            "reason": graph.nodes[i.task_run].reason,
+            "why": i.why,
+            "leadsTo": i.leads_to,
+        }
+        for i in scope.included
+    ]
+
+
+def why_paths(scope: ArtifactScope, graph: RunGraph) -> dict[str, tuple[WhyStep, ...]]:
+    """Each in-scope TaskRun's path to the artifact, read as the signed run state reads."""
+    return paths_by_task_run(in_scope_entries(scope, graph))
 
 
 def run_state(
@@ -392,20 +441,11 @@ def run_state(
         },
         "emit": emit,
         "producers": [
-            {"pipelineTask": p.pipeline_task, "taskRun": p.task_run, "result": p.result}
+            {"pipelineTask": p.pipeline_task, "taskRun": p.task_run, "results": list(p.results)}
             for p in scope.producers
         ],
         "multipleProducers": scope.multiple_producers,
-        "inScope": [
-            {
-                "pipelineTask": i.pipeline_task,
-                "taskRun": i.task_run,
-                "status": graph.nodes[i.task_run].status,
-                "reason": graph.nodes[i.task_run].reason,
-                "why": list(i.why),
-            }
-            for i in scope.included
-        ],
+        "inScope": in_scope_entries(scope, graph),
         "excluded": list(map(_json_of, scope.excluded)),
     }
     if source is not None:
@@ -457,6 +497,7 @@ def explain_scopes(pr: PipelineRun, scopes: list[ArtifactScope], graph: RunGraph
         lines.append(f"artifact {names} ({digest}) in PipelineRun {pr.name}")
         if scope.multiple_producers:
             lines.append("  several producers: the scope is the union of theirs")
+        paths = why_paths(scope, graph)
         lines.append("  in scope:")
         width = max(
             (
@@ -471,9 +512,8 @@ def explain_scopes(pr: PipelineRun, scopes: list[ArtifactScope], graph: RunGraph
         for inclusion in scope.included:
             node = graph.nodes[inclusion.task_run]
             state = f"{node.status or '?'}/{node.reason or '-'}"
-            lines.append(
-                f"    {inclusion.pipeline_task:<{width}}  {state:<18}  {' ← '.join(inclusion.why)}"
-            )
+            path = why_text(paths[inclusion.task_run])
+            lines.append(f"    {inclusion.pipeline_task:<{width}}  {state:<18}  {path}")
         lines.append("  excluded:")
         if not scope.excluded:
             lines.append("    (none)")

@@ -13,8 +13,9 @@ from provenance.config import NamespaceConfig
 from provenance.core.digests import read_digest
 from provenance.core.errors import ProvenanceError
 from provenance.core.graph import RunGraph, build_graph
-from provenance.core.scope import ArtifactScope, artifact_scopes
+from provenance.core.scope import ArtifactScope, artifact_scopes, why_paths
 from provenance.core.tekton import PipelineRun, Run, TaskRun
+from provenance.core.why import WhyStep
 from provenance.models import Attestation, RunRecord
 
 from .attestations import attestations_of_run
@@ -35,7 +36,8 @@ class TaskRow:
     start_time: str | None
     completion_time: str | None
     scope: str = ""  # producer | in | out
-    why: tuple[str, ...] = ()
+    # In scope: its path to the artifact; out: one step saying why not.
+    why: tuple[WhyStep, ...] = ()
 
 
 @dataclass
@@ -117,19 +119,20 @@ def task_rows(detail: RunDetail, scope: ArtifactScope | None) -> list[TaskRow]:
         return []
     ids = {child.name: child.pk for child in detail.children}
     producers = {p.task_run for p in scope.producers} if scope else set()
-    included = {i.task_run: i.why for i in scope.included} if scope else {}
+    included = why_paths(scope, graph) if scope else {}
     excluded = {(e.pipeline_task, e.task_run): e.why for e in scope.excluded} if scope else {}
     rows = []
     for node in graph.nodes.values():
         mark = ""
-        why: tuple[str, ...] = ()
+        why: tuple[WhyStep, ...] = ()
         if scope is not None:
             if node.task_run in included:
                 mark = "producer" if node.task_run in producers else "in"
                 why = included[node.task_run]
             else:
                 mark = "out"
-                why = (excluded.get((node.pipeline_task, node.task_run), ""),)
+                reason = excluded.get((node.pipeline_task, node.task_run), "")
+                why = (WhyStep(node.pipeline_task, reason),) if reason else ()
         rows.append(
             TaskRow(
                 pipeline_task=node.pipeline_task,
@@ -141,7 +144,7 @@ def task_rows(detail: RunDetail, scope: ArtifactScope | None) -> list[TaskRow]:
                 start_time=node.start_time,
                 completion_time=node.completion_time,
                 scope=mark,
-                why=tuple(w for w in why if w),
+                why=why,
             )
         )
     for task, state in graph.not_run:
@@ -156,7 +159,7 @@ def task_rows(detail: RunDetail, scope: ArtifactScope | None) -> list[TaskRow]:
                 start_time=None,
                 completion_time=None,
                 scope="out" if scope is not None else "",
-                why=(f"did not run ({state})",) if scope is not None else (),
+                why=(WhyStep(task, f"did not run ({state})"),) if scope is not None else (),
             )
         )
     rows.sort(key=lambda r: (r.is_finally, r.start_time is None, r.start_time or "", r.task_run))

@@ -17,6 +17,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from provenance.config import format_label
+from provenance.core.why import ProducerRead, WhyStep, paths_by_task_run, read_producers
 from provenance.models import ComputeStatus, SourceKind
 
 register = template.Library()
@@ -238,6 +239,19 @@ def get(mapping: Any, key: Any) -> Any:
         return mapping[key]
     except (KeyError, IndexError, TypeError):
         return None
+
+
+@register.filter
+def why_paths(in_scope: Any) -> dict[str, tuple[WhyStep, ...]]:
+    """A signed run state's ``inScope`` entries as their paths to the artifact by TaskRun
+    (core.why), for ``_why.html``: the page prints them as the CLI's ``--explain`` does."""
+    return paths_by_task_run(in_scope if isinstance(in_scope, list) else ())
+
+
+@register.filter
+def producers_read(producers: Any) -> tuple[ProducerRead, ...]:
+    """A signed run state's producers, each TaskRun once with all its results (core.why)."""
+    return read_producers(producers)
 
 
 @register.filter

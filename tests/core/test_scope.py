@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from provenance.core import SlsaConfig, parse_records
 from provenance.core.graph import build_graph
-from provenance.core.scope import ArtifactScope, artifact_scopes
+from provenance.core.scope import ArtifactScope, artifact_scopes, in_scope_entries
 from provenance.core.tekton import PipelineRun
+from provenance.core.why import why_path, why_text
 
 from .pipeline_builder import Task, digest, pipeline_run
 
@@ -35,6 +36,13 @@ def _excluded(scope: ArtifactScope) -> dict[str, str]:
     return {e.pipeline_task: e.why for e in scope.excluded}
 
 
+def _path(pr: PipelineRun, scope: ArtifactScope, task: str) -> str:
+    """The task's path to the artifact as every reader prints it."""
+    entries = in_scope_entries(scope, build_graph(pr))
+    entry = next(e for e in entries if e["pipelineTask"] == task)
+    return why_text(why_path(entry, entries))
+
+
 def test_seed_example_clone_build_notify_keeps_only_the_build_chain() -> None:
     pr = _pr(
         [
@@ -51,9 +59,19 @@ def test_seed_example_clone_build_notify_keeps_only_the_build_chain() -> None:
     (scope,) = artifact_scopes(pr, DEEP)
     assert _tasks(scope) == {"clone", "build-push"}
     assert "slack-notify" in _excluded(scope)
-    why_clone = next(i.why for i in scope.included if i.pipeline_task == "clone")
-    assert "$(tasks.clone.results.commit)" in why_clone[0]
-    assert why_clone[-1].startswith("produces the artifact (result IMAGE_DIGEST)")
+    clone = next(i for i in scope.included if i.pipeline_task == "clone")
+    # clone's own step names what it feeds, and leads to the producer; it never reads as if
+    # clone produced the image.
+    assert clone.why.startswith("feeds build-push: ")
+    assert "$(tasks.clone.results.commit)" in clone.why
+    assert "produces" not in clone.why
+    assert clone.leads_to == "demo-build-push"
+    build = next(i for i in scope.included if i.pipeline_task == "build-push")
+    assert (build.why, build.leads_to) == ("produces the artifact (result IMAGE_DIGEST)", None)
+    assert _path(pr, scope, "clone") == (
+        "feeds build-push: params[COMMIT].value uses $(tasks.clone.results.commit)"
+        " → build-push produces the artifact (result IMAGE_DIGEST)"
+    )
 
 
 def test_seed_example_two_independent_chains_get_separate_scopes() -> None:
@@ -108,7 +126,7 @@ def test_shared_writable_workspace_pulls_in_a_parallel_writer_with_its_reason() 
     (scope,) = artifact_scopes(pr, DEEP)
     assert _tasks(scope) == {"clone", "build", "lint"}
     why_lint = next(i.why for i in scope.included if i.pipeline_task == "lint")
-    assert "may have written workspace 'source'" in why_lint[0]
+    assert "may have written workspace 'source'" in why_lint
 
 
 def test_read_only_workspace_user_is_not_included() -> None:
@@ -188,8 +206,11 @@ def test_workspace_writer_brings_its_own_ancestors() -> None:
     )
     (scope,) = artifact_scopes(pr, DEEP)
     assert _tasks(scope) == {"build", "vendor", "fetch-deps"}
-    why = next(i.why for i in scope.included if i.pipeline_task == "fetch-deps")
-    assert len(why) == 3  # fetch-deps → vendor → (workspace) build → produces
+    # fetch-deps → vendor → (workspace) build → produces
+    path = _path(pr, scope, "fetch-deps").split(" → ")
+    assert path[0].startswith("feeds vendor: ")
+    assert path[1].startswith("vendor may have written workspace 'source' before build finished")
+    assert path[2] == "build produces the artifact (result IMAGE_DIGEST)"
 
 
 def test_finally_task_is_excluded_unless_it_produces_the_artifact() -> None:
@@ -284,9 +305,33 @@ def test_pipeline_level_result_is_traced_to_its_task_without_deep_inspection() -
     )
     (scope,) = artifact_scopes(pr, SlsaConfig(format="slsa/v2alpha4"))
     assert _tasks(scope) == {"clone", "build"}
-    assert {p.task_run for p in scope.producers} == {"demo-build"}
-    assert "IMAGE_DIGEST (pipeline result IMAGE_DIGEST)" in {p.result for p in scope.producers}
+    (producer,) = scope.producers
+    assert producer.task_run == "demo-build"
+    assert "IMAGE_DIGEST (via pipeline result IMAGE_DIGEST)" in producer.results
     assert not scope.multiple_producers
+
+
+def test_a_producer_found_through_several_results_is_named_once_with_all_of_them() -> None:
+    pr = _pr(
+        [Task("build", results=_image("app")), Task("test", run_after=["build"])],
+        pipeline_results={
+            "IMAGE_URL": "$(tasks.build.results.IMAGE_URL)",
+            "IMAGE_DIGEST": "$(tasks.build.results.IMAGE_DIGEST)",
+        },
+        run_results=_image("app"),
+    )
+    (scope,) = artifact_scopes(pr, DEEP)  # the task's own result and the pipeline's
+    assert [(p.task_run, p.results) for p in scope.producers] == [
+        (
+            "demo-build",
+            ("IMAGE_DIGEST", "IMAGE_DIGEST (via pipeline result IMAGE_DIGEST)"),
+        )
+    ]
+    assert not scope.multiple_producers
+    assert _path(pr, scope, "build") == (
+        "produces the artifact (results IMAGE_DIGEST, "
+        "IMAGE_DIGEST (via pipeline result IMAGE_DIGEST))"
+    )
 
 
 def test_artifact_with_no_traceable_producer_keeps_every_task() -> None:
@@ -297,4 +342,4 @@ def test_artifact_with_no_traceable_producer_keeps_every_task() -> None:
     )
     (scope,) = artifact_scopes(pr, SlsaConfig(format="slsa/v1"))
     assert _tasks(scope) == {"clone", "build"}
-    assert all("no producing task" in i.why[0] for i in scope.included)
+    assert all("no producing task" in i.why for i in scope.included)
