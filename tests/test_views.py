@@ -596,6 +596,15 @@ def test_invalid_settings_are_refused_with_the_reason(
     assert response.status_code == 400
     assert "on-artifact needs per-artifact scope" in text(response)
     assert SettingsAudit.objects.filter(namespace=INVENTORY).count() == 1
+    form.update(
+        scope="per-artifact",
+        format="slsa/v1",
+        build_type="https://tekton.dev/chains/v2/slsa-tekton",
+    )
+    response = admin.post(f"/namespaces/{INVENTORY}/settings/", {**form, "action": "save"})
+    assert response.status_code == 400
+    assert "applies to SLSA v1.0 only" in text(response)
+    assert SettingsAudit.objects.filter(namespace=INVENTORY).count() == 1
 
 
 def test_preview_shows_what_changes_for_the_latest_run(
