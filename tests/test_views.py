@@ -220,6 +220,23 @@ def test_overview_counts_and_attention(staff: Client, signed: dict[str, RunRecor
     assert "preview-pr-1187-m2c8d" not in body  # running: not "finished but unsigned"
 
 
+def test_overview_says_what_unsigned_runs_wait_for(
+    staff: Client, signed: dict[str, RunRecord]
+) -> None:
+    RunRecord.objects.filter(name="kaniko-build-k4x7v").update(
+        compute_status=ComputeStatus.WAITING, compute_reason="waiting for TaskRuns: build"
+    )
+    body = text(staff.get("/"))
+    card = body[body.index(">web</a>") :]
+    card = card[: card.index("</article>")]
+    assert "0 pending" not in card
+    assert "Not signed yet:" in card and "1 run waiting</a>: something they need" in card
+    link = re.search(r'href="([^"]+)">1 run waiting</a>', card)
+    assert link is not None
+    listed = text(staff.get(link.group(1).replace("&amp;", "&")))
+    assert "kaniko-build-k4x7v" in listed
+
+
 def test_overview_reports_attestations_that_no_longer_verify(
     staff: Client, signed: dict[str, RunRecord]
 ) -> None:
