@@ -19,6 +19,13 @@ NODE_WIDTH = 184
 NODE_HEIGHT = 58
 COLUMN_GAP = 72
 ROW_GAP = 20
+# The vertical layout (a phone): narrower boxes, two side by side in 390 px, and between its
+# rows room for the arrows and the "finally" caption.
+TALL_NODE_WIDTH = 148
+TALL_LABEL_CHARS = 17
+TALL_STATUS_CHARS = 19
+TALL_ROW_GAP = 12
+VERTICAL_GAP = 44
 MARGIN = 16
 # Room above the nodes for the "finally" caption of the finally group.
 HEADER = 22
@@ -249,11 +256,14 @@ def layout(
     *,
     declared: dict[str, DeclaredTask] | None = None,
     waiting: bool = False,
+    vertical: bool = False,
 ) -> GraphLayout:
     """Positions for every task and edge; with ``scope``, tasks and edges are marked in/out.
 
     ``declared`` (core.graph.declared_tasks) places the pipeline tasks that have no TaskRun;
-    ``waiting``: the PipelineRun is still running, so those may yet run. A run with more than
+    ``waiting``: the PipelineRun is still running, so those may yet run. ``vertical``: columns
+    become rows, read top to bottom (for a phone, where a row of columns shows one and a half
+    tasks). A run with more than
     MAX_DRAWN_TASKS tasks is drawn as the scope of the picked artifact alone when that is small
     enough, or else as one box per column (a stage) with its counts.
     """
@@ -280,20 +290,22 @@ def layout(
     excluded = {e.task_run: (e.why,) for e in scope.excluded if e.task_run} if scope else {}
     positions: dict[str, tuple[int, int]] = {}
     placed: list[PlacedNode] = []
+    label_chars, status_chars = (
+        (TALL_LABEL_CHARS, TALL_STATUS_CHARS) if vertical else (LABEL_CHARS, STATUS_CHARS)
+    )
     for index, names in sorted(columns.items()):
         for row, name in enumerate(names):
             task = by_key[name]
-            x = MARGIN + index * (NODE_WIDTH + COLUMN_GAP)
-            y = top + row * (NODE_HEIGHT + ROW_GAP)
+            x, y = _place(index, row, top, vertical)
             positions[name] = (x, y)
             mark = "" if scope is None else _mark(name, producers, included)
             placed.append(
                 PlacedNode(
                     task_run=task.task_run,
                     pipeline_task=task.pipeline_task,
-                    label=shorten(task.pipeline_task or name),
+                    label=shorten(task.pipeline_task or name, label_chars),
                     status=task.status,
-                    status_text=shorten(task.status_text, STATUS_CHARS),
+                    status_text=shorten(task.status_text, status_chars),
                     glyph=STATUS_GLYPHS[task.status],
                     is_finally=task.is_finally,
                     x=x,
@@ -314,23 +326,29 @@ def layout(
                     f"shares writable workspace '{workspace}'"
                 )
     edges = [
-        _edge(positions, source, target, kind, "; ".join(dict.fromkeys(found)), included)
+        _edge(positions, source, target, kind, "; ".join(dict.fromkeys(found)), included, vertical)
         for (source, target, kind), found in details.items()
         if source in positions and target in positions
     ]
 
     rows = max((len(names) for names in columns.values()), default=1)
-    width = 2 * MARGIN + max(len(columns), 1) * (NODE_WIDTH + COLUMN_GAP) - COLUMN_GAP
-    height = top + MARGIN + rows * (NODE_HEIGHT + ROW_GAP) - ROW_GAP
+    across, down = (rows, max(len(columns), 1)) if vertical else (max(len(columns), 1), rows)
+    x_gap, y_gap = (TALL_ROW_GAP, VERTICAL_GAP) if vertical else (COLUMN_GAP, ROW_GAP)
+    node_width = TALL_NODE_WIDTH if vertical else NODE_WIDTH
+    width = 2 * MARGIN + across * (node_width + x_gap) - x_gap
+    height = top + MARGIN + down * (NODE_HEIGHT + y_gap) - y_gap
     finally_box = None
     if has_finally:
         index = max(columns)
         count = len(columns[index])
+        x, y = _place(index, 0, top, vertical)
+        along = count * (node_width + x_gap if vertical else NODE_HEIGHT + ROW_GAP)
+        along -= x_gap if vertical else ROW_GAP
         finally_box = Box(
-            x=MARGIN + index * (NODE_WIDTH + COLUMN_GAP) - FINALLY_PAD,
-            y=top - FINALLY_PAD,
-            width=NODE_WIDTH + 2 * FINALLY_PAD,
-            height=count * (NODE_HEIGHT + ROW_GAP) - ROW_GAP + 2 * FINALLY_PAD,
+            x=x - FINALLY_PAD,
+            y=y - FINALLY_PAD,
+            width=(along if vertical else NODE_WIDTH) + 2 * FINALLY_PAD,
+            height=(NODE_HEIGHT if vertical else along) + 2 * FINALLY_PAD,
         )
         width += FINALLY_PAD
     return GraphLayout(
@@ -341,7 +359,16 @@ def layout(
         workspace_edges_drawn=draw_workspace,
         finally_box=finally_box,
         total=len(tasks),
+        node_width=node_width,
     )
+
+
+def _place(index: int, row: int, top: int, vertical: bool) -> tuple[int, int]:
+    """Top-left corner of the ``row``-th task of column ``index``."""
+    if vertical:
+        x = MARGIN + row * (TALL_NODE_WIDTH + TALL_ROW_GAP)
+        return x, top + index * (NODE_HEIGHT + VERTICAL_GAP)
+    return MARGIN + index * (NODE_WIDTH + COLUMN_GAP), top + row * (NODE_HEIGHT + ROW_GAP)
 
 
 def _mark(key: str, producers: set[str], included: set[str]) -> str:
@@ -452,10 +479,23 @@ def _edge(
     kind: str,
     detail: str,
     included: set[str],
+    vertical: bool = False,
 ) -> PlacedEdge:
     sx, sy = positions[source]
     tx, ty = positions[target]
     offset = KIND_OFFSET.get(kind, 0)
+    if vertical:  # the same three cases, turned a quarter: down the page
+        x1 = sx + TALL_NODE_WIDTH // 2 + offset
+        x2 = tx + TALL_NODE_WIDTH // 2 + offset
+        if ty == sy:  # same row: arc below
+            y1 = y2 = sy + NODE_HEIGHT
+            bend = y1 + VERTICAL_GAP // 2
+            path = f"M{x1},{y1} C{x1},{bend} {x2},{bend} {x2},{y2}"
+            return _placed(kind, source, target, path, detail, included)
+        y1, y2 = (sy, ty + NODE_HEIGHT) if ty < sy else (sy + NODE_HEIGHT, ty)
+        mid = (y1 + y2) // 2
+        path = f"M{x1},{y1} C{x1},{mid} {x2},{mid} {x2},{y2}"
+        return _placed(kind, source, target, path, detail, included)
     y1 = sy + NODE_HEIGHT // 2 + offset
     y2 = ty + NODE_HEIGHT // 2 + offset
     if tx == sx:  # same column (workspace edge between parallel tasks): arc on the right
@@ -470,6 +510,12 @@ def _edge(
         x1, x2 = sx + NODE_WIDTH, tx
         mid = (x1 + x2) // 2
         path = f"M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}"
+    return _placed(kind, source, target, path, detail, included)
+
+
+def _placed(
+    kind: str, source: str, target: str, path: str, detail: str, included: set[str]
+) -> PlacedEdge:
     return PlacedEdge(
         kind=kind,
         source=source,

@@ -164,11 +164,17 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     detail = rundetail.run_detail(record, namespaces=visible, deep=deep)
     wanted = request.GET.get("artifact", "").strip()
     selected = rundetail.scope_for(detail.scopes, wanted) if wanted else None
-    graph = (
-        layout(detail.graph, selected, declared=detail.declared, waiting=detail.waiting)
-        if detail.graph is not None
-        else None
-    )
+    graph = graph_tall = None
+    if detail.graph is not None:
+        graph = layout(detail.graph, selected, declared=detail.declared, waiting=detail.waiting)
+        if graph.nodes:  # a phone shows the graph top to bottom (CSS picks the drawing)
+            graph_tall = layout(
+                detail.graph,
+                selected,
+                declared=detail.declared,
+                waiting=detail.waiting,
+                vertical=True,
+            )
     run = detail.run
     tasks = rundetail.task_rows(detail, selected)
     if len(tasks) > MAX_DRAWN_TASKS and selected is not None:
@@ -184,6 +190,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "params": list(run.meta.params) if run else [],
         "results": list(run.meta.results) if run else [],
         "graph": graph,
+        "graph_tall": graph_tall,
         "tasks": task_page.object_list,
         "task_page": task_page,
         "record_size": record_size,

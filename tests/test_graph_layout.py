@@ -216,3 +216,24 @@ def test_a_large_run_with_an_artifact_picked_draws_only_its_scope() -> None:
     assert {n.pipeline_task: n.scope for n in result.nodes} == {"clone": "in", "b0": "producer"}
     assert result.hidden == MAX_DRAWN_TASKS + 49
     assert [(e.source, e.target) for e in result.edges] == [("demo-clone", "demo-b0")]
+
+
+def test_the_vertical_layout_reads_top_to_bottom_two_tasks_to_a_phone_width() -> None:
+    pr = _pr(
+        [
+            Task("clone-a"),
+            Task("clone-b"),
+            Task("build", run_after=["clone-a", "clone-b"]),
+            Task("notify", is_finally=True),
+        ]
+    )
+    result = layout(build_graph(pr), vertical=True)
+    boxes = {n.pipeline_task: (n.x, n.y) for n in result.nodes}
+    assert boxes["clone-a"][1] == boxes["clone-b"][1] < boxes["build"][1] < boxes["notify"][1]
+    assert boxes["clone-a"][0] < boxes["clone-b"][0]
+    # Two boxes side by side fit in a 390 px phone's graph box (about 328 px inside the card).
+    assert boxes["clone-b"][0] + result.node_width <= 328
+    edge = next(e for e in result.edges if e.target == "demo-build")
+    assert edge.path.startswith("M") and f",{boxes['build'][1]}" in edge.path  # enters the top
+    box = result.finally_box
+    assert box is not None and box.y < boxes["notify"][1] and box.y + box.height <= result.height
