@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import expect
 
 from bench.engine import synthetic_input
-from provenance import services
+from provenance import services, views
 from provenance.graph_layout import MAX_DRAWN_TASKS
 from provenance.models import ApiToken, RunRecord
 from tests.factories import TEST_SOURCE
@@ -86,7 +86,7 @@ def test_a_running_pipeline_shows_the_tasks_still_to_come(page: Any) -> None:
     row = page.locator('#task-table tr[data-task="deploy-preview"]')
     assert "Waiting: not started yet" in row.inner_text()
     # The graph as text says the same, with what each task comes after.
-    page.get_by_text("The graph as text").click()
+    page.get_by_text("The graph as text", exact=True).click()
     text = page.locator(".graph-text").inner_text()
     assert re.search(r"deploy-preview: Waiting; after \w", text), text
     assert "clone: " in text and "starts the pipeline" in text
@@ -171,7 +171,9 @@ def _large_run(tasks: int) -> RunRecord:
     return RunRecord.objects.get(kind="PipelineRun", name=items[0]["metadata"]["name"])
 
 
-def test_a_large_run_reads_by_stage_then_by_artifact(page: Any) -> None:
+def test_a_large_run_reads_by_stage_then_by_artifact(page: Any, monkeypatch: Any) -> None:
+    # A record past this many bytes is a download (1,000 tasks: 1.5 MB; these 300: less).
+    monkeypatch.setattr(views, "RECORD_INLINE_BYTES", 50_000)
     tasks = MAX_DRAWN_TASKS + 150
     run = _large_run(tasks)
     make_user("inv", {INVENTORY: ApiToken.Role.VIEWER})
@@ -184,6 +186,7 @@ def test_a_large_run_reads_by_stage_then_by_artifact(page: Any) -> None:
     assert page.locator("#task-table tbody tr").count() == 100
     expect(page.get_by_text(f"Tasks 1–100 of {tasks}")).to_be_visible()
     screenshot(page, "run-large")
+    page.locator(".graph-layout > div").first.screenshot(path=str(RESULTS / "run-large-graph.png"))
 
     # Next page of the task table, then an artifact: only its tasks are drawn, listed first.
     page.get_by_role("link", name="Next tasks").click()
@@ -201,6 +204,9 @@ def test_a_large_run_reads_by_stage_then_by_artifact(page: Any) -> None:
     assert first_rows[:drawn] == sorted(first_rows[:drawn], key=["producer", "in"].index)
     assert set(first_rows[drawn:]) == {"out"}
     screenshot(page, "run-large-artifact")
+    page.locator(".graph-layout > div").first.screenshot(
+        path=str(RESULTS / "run-large-artifact-graph.png")
+    )
 
     # The stored record is a download, not a page of JSON.
     with page.expect_download() as info:
