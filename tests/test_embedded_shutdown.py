@@ -11,18 +11,25 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Settings without DATABASE_URL (so the embedded-database path, as the demo runs), then a
 # server in a folder of the test's own rather than the repository's .pgdata.
+# With "reloader", the process serves from a child it waits for, as runserver's autoreloader
+# does (subprocess.run, which kills the child outright if the parent stops first).
 SCRIPT = """
-import os, sys, time
+import os, subprocess, sys, time
 from pathlib import Path
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chainsweb.settings")
 import django
 django.setup()
-from chainsweb.embedded_db.base import embedded_server_address
-print(embedded_server_address(Path(sys.argv[1]))[0], flush=True)
-time.sleep(120)
+if sys.argv[2] == "reloader":
+    subprocess.run([sys.executable, "-c", sys.argv[3], sys.argv[1], "served", sys.argv[3]])
+else:
+    from chainsweb.embedded_db.base import embedded_server_address
+    print(os.getpid(), embedded_server_address(Path(sys.argv[1]))[0], flush=True)
+    time.sleep(120)
 """
 
 
@@ -39,12 +46,13 @@ def postmaster_pid(pgdata: Path) -> int | None:
     return int(pid_file.read_text().split()[0]) if pid_file.exists() else None
 
 
-def test_sigterm_stops_the_embedded_server(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["served", "reloader"])
+def test_sigterm_stops_the_embedded_server(tmp_path: Path, mode: str) -> None:
     pgdata = tmp_path / "pgdata"
     os.chmod(tmp_path, 0o777)  # as root, pgserver runs postgres as its own system user
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     process = subprocess.Popen(
-        [sys.executable, "-c", SCRIPT, str(pgdata)],
+        [sys.executable, "-c", SCRIPT, str(pgdata), mode, SCRIPT],
         cwd=BASE_DIR,
         env=env,
         stdout=subprocess.PIPE,
@@ -53,10 +61,11 @@ def test_sigterm_stops_the_embedded_server(tmp_path: Path) -> None:
     )
     try:
         assert process.stdout is not None
-        assert process.stdout.readline().strip(), process.stderr and process.stderr.read()
+        line = process.stdout.readline().split()
+        assert line, process.stderr and process.stderr.read()
         server = postmaster_pid(pgdata)
         assert server is not None and alive(server)
-        assert json.loads((pgdata / ".handle_pids.json").read_text()) == [process.pid]
+        assert json.loads((pgdata / ".handle_pids.json").read_text()) == [int(line[0])]
 
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 128 + signal.SIGTERM
