@@ -230,7 +230,7 @@ def test_overview_says_what_unsigned_runs_wait_for(
     card = body[body.index(">web</a>") :]
     card = card[: card.index("</article>")]
     assert "0 pending" not in card
-    assert "Not signed yet:" in card and "1 run waiting</a>: something they need" in card
+    assert "Not signed yet:" in card and "1 run waiting</a> for what signing needs first" in card
     link = re.search(r'href="([^"]+)">1 run waiting</a>', card)
     assert link is not None
     listed = text(staff.get(link.group(1).replace("&amp;", "&")))
