@@ -5,6 +5,11 @@ result edges (rows ordered by their parents' rows, which keeps most edges straig
 tasks in a column of their own to the right inside a labelled group. The template draws the
 SVG, so every record-supplied string goes through Django's autoescaping; nothing here builds
 markup.
+
+Three drawings share the column placement, so they stay in one module (a little over 500 lines):
+wide (columns left to right), tall (columns as rows, for a phone) and, for a run of more than
+MAX_DRAWN_TASKS tasks, one box per column (a stage) with its counts. Pipeline tasks with no
+TaskRun are placed too, from the declared graph (core.graph.declared_tasks).
 """
 
 from __future__ import annotations
