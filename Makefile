@@ -1,6 +1,6 @@
 # Local entry points; .ci/run calls `make test`. Recipes use TABs.
 .DEFAULT_GOAL := test
-.PHONY: venv services lint test demo browser registry-tools prometheus oidc-provider clean-venv
+.PHONY: venv services lint test demo browser axe registry-tools prometheus oidc-provider clean-venv
 
 PYTHON ?= python3
 VENV := .venv
@@ -34,12 +34,20 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(CHECK_ENV) $(BIN)/mypy
 
-test: venv services lint browser registry-tools prometheus oidc-provider
+test: venv services lint browser axe registry-tools prometheus oidc-provider
 	$(CHECK_ENV) $(BIN)/pytest -n 2
 
 # The browser tests drive Debian's chromium (never a downloaded browser).
 browser:
 	test -x /usr/bin/chromium || (apt-get update && apt-get install -y --no-install-recommends chromium)
+
+# The browser tests check every page with axe-core (tests/browser/axe), installed from its lockfile
+# like the OIDC provider below, again only when the lockfile changes.
+axe: tests/browser/axe/node_modules/.installed
+tests/browser/axe/node_modules/.installed: tests/browser/axe/package-lock.json
+	command -v npm >/dev/null || (apt-get update && apt-get install -y --no-install-recommends nodejs npm)
+	cd tests/browser/axe && npm ci --prefer-offline --no-audit --no-fund
+	touch $@
 
 # The OCI publishing tests run Debian's docker-registry (the CNCF distribution registry), read
 # back with skopeo, with htpasswd (apache2-utils) for basic auth; the key tests and the DSSE key id

@@ -197,6 +197,10 @@ TEMPLATES = [
 
 _database_url = os.environ.get("DATABASE_URL", "").strip()
 DATABASES = {"default": database_from_url(_database_url) if _database_url else embedded_database()}
+if not _database_url:
+    from chainsweb.embedded_db.shutdown import exit_on_sigterm
+
+    exit_on_sigterm()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -23,6 +23,7 @@ from provenance.core.errors import FormatError
 from provenance.core.oci_layout import OciLayoutError, Repository
 from provenance.core.plan import SCOPES, validate_policy
 from provenance.core.slsa.config import (
+    BUILD_TYPE_SLSA,
     BUILD_TYPES,
     FORMAT_NAMES,
     PREDICATE_VERSION,
@@ -143,7 +144,10 @@ class NamespaceConfig:
     def _slsa_field(self) -> str:
         if self.format not in FORMAT_NAMES:
             return "format"
-        return "build_type" if self.build_type not in BUILD_TYPES else "builder_id"
+        if self.build_type not in BUILD_TYPES:
+            return "build_type"
+        v02 = PREDICATE_VERSION[self.format] == "SLSA v0.2"
+        return "build_type" if v02 and self.build_type != BUILD_TYPE_SLSA else "builder_id"
 
     @property
     def slsa(self) -> SlsaConfig:

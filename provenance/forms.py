@@ -162,7 +162,8 @@ class NamespaceSettingsForm(forms.Form):
         label="Build type",
         choices=[(b, b) for b in BUILD_TYPES],
         help_text="SLSA v1.0 buildType: …/slsa lists the run's parameters; …/slsa-tekton "
-        "embeds the full Tekton objects. Per-artifact statements use chainsweb's own type.",
+        "embeds the full Tekton objects (SLSA v1.0 formats only). Per-artifact statements use "
+        "chainsweb's own type.",
     )
     upload_builder_id = forms.CharField(
         label="Upload builder id",

@@ -29,6 +29,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     ),
     path("runs/", views.run_list, name="runs"),
     path("runs/<int:pk>/", views.run_detail, name="run"),
+    path("runs/<int:pk>/record.json", views.run_record, name="run-record"),
     path("artifacts/", views.artifact_list, name="artifacts"),
     path("artifacts/<str:digest>/", views.digest_detail, name="digest"),
     path("artifacts/<str:digest>/attestations.jsonl", views.digest_jsonl, name="digest-jsonl"),

@@ -42,7 +42,7 @@ from .forms import (
     TokenCreateForm,
     valid_data,
 )
-from .graph_layout import layout
+from .graph_layout import MAX_DRAWN_TASKS, layout
 from .models import ApiToken
 from .reads import artifacts, attestations, namespaces, preview, rundetail, runs
 from .reads.overview import attention, namespace_summaries
@@ -92,6 +92,13 @@ def overview(request: HttpRequest) -> HttpResponse:
 # Runs
 
 
+# A large run's task table comes in pages, the picked artifact's tasks first; its stored record
+# is a download past this size rather than a page of JSON.
+TASK_PAGE_SIZE = 100
+SCOPE_ORDER = {"producer": 0, "in": 1, "out": 2, "": 3}
+RECORD_INLINE_BYTES = 256 * 1024
+
+
 # The same URL answers a page or an htmx fragment: caches must keep them apart.
 @vary_on_headers("HX-Request", "HX-Target")
 @login_required
@@ -138,6 +145,13 @@ def _run_filters(data: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in filters.items() if value}
 
 
+# A large run's task table comes in pages, the picked artifact's tasks first; its stored record
+# is a download past this size rather than a page of JSON.
+TASK_PAGE_SIZE = 100
+SCOPE_ORDER = {"producer": 0, "in": 1, "out": 2, "": 3}
+RECORD_INLINE_BYTES = 256 * 1024
+
+
 # The same URL answers a page or an htmx fragment: caches must keep them apart.
 @vary_on_headers("HX-Request", "HX-Target")
 @login_required
@@ -151,8 +165,25 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     detail = rundetail.run_detail(record, namespaces=visible, deep=deep)
     wanted = request.GET.get("artifact", "").strip()
     selected = rundetail.scope_for(detail.scopes, wanted) if wanted else None
-    graph = layout(detail.graph, selected) if detail.graph is not None else None
+    graph = graph_tall = None
+    if detail.graph is not None:
+        graph = layout(detail.graph, selected, declared=detail.declared, waiting=detail.waiting)
+        if graph.nodes:  # a phone shows the graph top to bottom (CSS picks the drawing)
+            graph_tall = layout(
+                detail.graph,
+                selected,
+                declared=detail.declared,
+                waiting=detail.waiting,
+                vertical=True,
+            )
     run = detail.run
+    tasks = rundetail.task_rows(detail, selected)
+    if len(tasks) > MAX_DRAWN_TASKS and selected is not None:
+        # A large run: the artifact's tasks first, so they are on the table's first page.
+        tasks.sort(key=lambda t: SCOPE_ORDER[t.scope])
+    per_page = TASK_PAGE_SIZE if len(tasks) > MAX_DRAWN_TASKS else max(len(tasks), 1)
+    task_page = Paginator(tasks, per_page).get_page(request.GET.get("tasks"))
+    record_size = 0 if record.is_pruned else len(runs.run_record_raw(record))
     context = {
         "detail": detail,
         "record": record,
@@ -160,7 +191,11 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "params": list(run.meta.params) if run else [],
         "results": list(run.meta.results) if run else [],
         "graph": graph,
-        "tasks": rundetail.task_rows(detail, selected),
+        "graph_tall": graph_tall,
+        "tasks": task_page.object_list,
+        "task_page": task_page,
+        "record_size": record_size,
+        "record_inline": 0 < record_size <= RECORD_INLINE_BYTES,
         "artifacts": [(rundetail.scope_key(s), s) for s in detail.scopes],
         "child_ids": {child.name: child.pk for child in detail.children},
         "selected": selected,
@@ -175,6 +210,20 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if request.htmx and request.htmx.target == "run-graph":  # type: ignore[attr-defined]
         return render(request, "provenance/_run_graph.html", context)
     return render(request, "provenance/run_detail.html", context)
+
+
+@login_required
+@require_GET
+def run_record(request: HttpRequest, pk: int) -> HttpResponse:
+    """The stored record as received (the run page links it when it is too large to show)."""
+    record = runs.run_get(pk=pk, namespaces=_access(request).visible())
+    if record is None:
+        raise Http404("no such run")
+    try:
+        raw = runs.run_record_raw(record)
+    except runs.RecordPruned as exc:
+        raise Http404(str(exc)) from None
+    return downloads.attachment(raw, "application/json", f"{record.kind.lower()}-{record.pk}.json")
 
 
 # =============================================================================================

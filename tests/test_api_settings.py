@@ -109,6 +109,11 @@ def test_patch_changes_only_what_is_given(django_capture_on_commit_callbacks) ->
         ("PATCH", {"format": 1}, "format"),
         ("PATCH", {"scope": "per-run", "emit": "on-artifact"}, "on-artifact needs per-artifact"),
         ("PATCH", {"builder_id": ""}, "builder_id"),
+        (
+            "PATCH",
+            {"format": "in-toto", "build_type": "https://tekton.dev/chains/v2/slsa-tekton"},
+            "the build type https://tekton.dev/chains/v2/slsa-tekton applies to SLSA v1.0 only",
+        ),
         ("PUT", {**FULL, "colour": "blue"}, "unknown field(s): colour"),
         ("PATCH", ["format"], "must be a JSON object"),
     ],

@@ -50,6 +50,20 @@ def test_create_token_prints_it_once_and_stores_the_hash() -> None:
 
 
 @pytest.mark.django_db
+def test_create_token_for_a_namespace_nothing_names_warns(settings) -> None:
+    NamespaceSettings.objects.create(namespace="team-a")
+    out, err = run(
+        "create_token", "--user", "ci", "--namespace", "team-a", "--namespace", "does-not-exist"
+    )
+    assert api_token_active(out.strip()) is not None  # made: a new namespace is normal
+    warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        "warning: no run, settings or grant names namespace 'does-not-exist' yet; check the "
+        "spelling (the token sees its runs once they arrive)"
+    ]
+
+
+@pytest.mark.django_db
 def test_create_token_for_all_namespaces_is_explicit_and_defaults_to_viewer() -> None:
     out, err = run("create_token", "--user", "auditor", "--all-namespaces")
     row = ApiToken.objects.get()
@@ -109,7 +123,8 @@ def test_import_records_files_and_folders_with_summary(
     with django_capture_on_commit_callbacks(execute=True):
         out, err = run("import_records", str(tmp_path / "dump"), str(tmp_path / "pipeline.json"))
     assert "imported 4 of 4 files: 6 records created, 0 updated, 0 unchanged" in out
-    assert "file" in err  # the progress bar goes to stderr
+    # stderr is not a terminal here: no progress bar redrawn into it.
+    assert "\r" not in err and "file/s" not in err and "it/s" not in err
     assert set(uids) <= set(RunRecord.objects.values_list("uid", flat=True))
     assert Attestation.objects.count() == 4
     out, _ = run("import_records", "--no-progress", str(tmp_path / "dump"))

@@ -294,6 +294,16 @@ def test_builder_id(capsys: pytest.CaptureFixture[str]) -> None:
     assert v02["predicate"]["builder"] == {"id": builder}
 
 
+def test_build_type_slsa_tekton_with_a_slsa_v02_format_is_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, statements, err = run(
+        capsys, BUILD_PUSH, "--format", "slsa/v1", "--build-type", "slsa-tekton"
+    )
+    assert code == 2 and statements == []
+    assert len(err) == 1 and "applies to SLSA v1.0 only: format 'slsa/v1' is SLSA v0.2" in err[0]
+
+
 @pytest.mark.parametrize("build_type", ["slsa-tekton", SLSA_TEKTON])
 def test_build_type_slsa_tekton_short_or_full(
     capsys: pytest.CaptureFixture[str], build_type: str

@@ -50,6 +50,11 @@ def test_a_config_carries_its_engine_settings_and_its_json() -> None:
     [
         ({"format": "slsa/v9"}, "format", "unknown format 'slsa/v9'"),
         ({"build_type": "x"}, "build_type", "unsupported build type 'x'"),
+        (
+            {"format": "slsa/v1", "build_type": "https://tekton.dev/chains/v2/slsa-tekton"},
+            "build_type",
+            "applies to SLSA v1.0 only: format 'slsa/v1' is SLSA v0.2",
+        ),
         ({"builder_id": ""}, "builder_id", "the builder id must not be empty"),
         ({"builder_id": "x" * 501}, "builder_id", "over 500 characters"),
         ({"builder_id": "not a url"}, "builder_id", "'not a url' is not an absolute URI"),

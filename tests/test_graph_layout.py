@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from provenance.core import SlsaConfig, parse_records
-from provenance.core.graph import build_graph
+from provenance.core.graph import build_graph, declared_tasks
 from provenance.core.scope import artifact_scopes
 from provenance.core.tekton import PipelineRun
 from provenance.graph_layout import (
     COLUMN_GAP,
     LABEL_CHARS,
+    MAX_DRAWN_TASKS,
     MAX_WORKSPACE_EDGE_NODES,
     NODE_HEIGHT,
     NODE_WIDTH,
@@ -145,7 +146,9 @@ def test_long_names_are_shortened_for_the_box_only() -> None:
 def test_a_deep_pipeline_does_not_recurse() -> None:
     tasks = [Task("t0")] + [Task(f"t{i}", run_after=[f"t{i - 1}"]) for i in range(1, 1500)]
     result = layout(build_graph(_pr(tasks)))
-    assert max(_columns(result).values()) == 1499
+    # Too many to draw one by one: one stage per column, each holding one task.
+    assert [s.number for s in result.stages] == list(range(1, 1501))
+    assert all(s.count == 1 for s in result.stages) and result.nodes == ()
 
 
 def test_rows_follow_their_parents() -> None:
@@ -159,3 +162,79 @@ def test_rows_follow_their_parents() -> None:
     )
     rows = {n.pipeline_task: n.y for n in layout(build_graph(pr)).nodes}
     assert rows["a-build"] == rows["a-clone"] and rows["z-build"] == rows["z-clone"]
+
+
+def test_tasks_that_have_not_run_are_drawn_where_the_pipeline_puts_them() -> None:
+    tasks = [
+        Task("clone"),
+        Task("build", run_after=["clone"], status="Unknown", end=None),
+        Task("push", run_after=["build"], status=None),
+        Task("scan", run_after=["clone"], status=None),
+        Task("notify", is_finally=True, status=None),
+    ]
+    running = _pr(tasks, status="Unknown")
+    result = layout(build_graph(running), declared=declared_tasks(running), waiting=True)
+    nodes = {n.pipeline_task: n for n in result.nodes}
+    assert set(nodes) == {"clone", "build", "push", "scan", "notify"}
+    assert (nodes["push"].status, nodes["push"].status_text) == ("waiting", "Waiting")
+    assert nodes["push"].task_run == "" and nodes["push"].glyph == "◌"
+    assert _columns(result) == {"clone": 0, "build": 1, "scan": 1, "push": 2, "notify": 3}
+    assert nodes["notify"].is_finally and result.finally_box is not None
+    edges = {(e.source, e.target) for e in result.edges}
+    assert ("demo-build", "not-run:push") in edges and ("demo-clone", "not-run:scan") in edges
+    assert nodes["push"].upstream == ("build (runAfter)",)
+
+    # Once the PipelineRun is done, a task with no TaskRun did not run (skipped or not).
+    done = _pr(tasks[:1] + [Task("scan", run_after=["clone"], status=None)], skipped=["scan"])
+    (_, scan) = layout(build_graph(done), declared=declared_tasks(done)).nodes
+    assert (scan.status, scan.status_text, scan.glyph) == ("notrun", "Not run: skipped", "–")
+
+
+def _fan_out(count: int) -> PipelineRun:
+    """clone, then ``count`` builds after it, one of them producing an image."""
+    tasks = [Task("clone", results={"commit": "c"})]
+    tasks += [Task(f"b{i}", params={"C": "$(tasks.clone.results.commit)"}) for i in range(count)]
+    tasks[1] = Task("b0", params={"C": "$(tasks.clone.results.commit)"}, results=_image("app"))
+    return _pr(tasks)
+
+
+def test_a_large_run_is_drawn_by_stage_with_its_counts() -> None:
+    pr = _fan_out(MAX_DRAWN_TASKS + 50)
+    graph = build_graph(pr)
+    result = layout(graph)
+    assert result.nodes == () and result.total == MAX_DRAWN_TASKS + 51
+    first, second = result.stages
+    assert (first.count, second.count) == (1, MAX_DRAWN_TASKS + 50)
+    assert second.statuses == (("succeeded", "✓", MAX_DRAWN_TASKS + 50, "succeeded"),)
+    assert [e.detail for e in result.edges] == ["stage 2 comes after stage 1"]
+
+
+def test_a_large_run_with_an_artifact_picked_draws_only_its_scope() -> None:
+    pr = _fan_out(MAX_DRAWN_TASKS + 50)
+    graph = build_graph(pr)
+    (scope,) = artifact_scopes(pr, DEEP, graph)
+    result = layout(graph, scope)
+    assert {n.pipeline_task: n.scope for n in result.nodes} == {"clone": "in", "b0": "producer"}
+    assert result.hidden == MAX_DRAWN_TASKS + 49
+    assert [(e.source, e.target) for e in result.edges] == [("demo-clone", "demo-b0")]
+
+
+def test_the_vertical_layout_reads_top_to_bottom_two_tasks_to_a_phone_width() -> None:
+    pr = _pr(
+        [
+            Task("clone-a"),
+            Task("clone-b"),
+            Task("build", run_after=["clone-a", "clone-b"]),
+            Task("notify", is_finally=True),
+        ]
+    )
+    result = layout(build_graph(pr), vertical=True)
+    boxes = {n.pipeline_task: (n.x, n.y) for n in result.nodes}
+    assert boxes["clone-a"][1] == boxes["clone-b"][1] < boxes["build"][1] < boxes["notify"][1]
+    assert boxes["clone-a"][0] < boxes["clone-b"][0]
+    # Two boxes side by side fit in a 390 px phone's graph box (about 328 px inside the card).
+    assert boxes["clone-b"][0] + result.node_width <= 328
+    edge = next(e for e in result.edges if e.target == "demo-build")
+    assert edge.path.startswith("M") and f",{boxes['build'][1]}" in edge.path  # enters the top
+    box = result.finally_box
+    assert box is not None and box.y < boxes["notify"][1] and box.y + box.height <= result.height

@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from provenance import services
-from provenance.models import Attestation, ChainEntry
+from provenance.models import Attestation, ChainEntry, SigningKey
 from tests.factories import TEST_SOURCE, as_list, taskrun_doc
 
 pytestmark = pytest.mark.django_db
@@ -68,6 +68,18 @@ def test_untouched_store_verifies_and_writes_a_checkpoint(store, tmp_path: Path)
     assert body["length"] == 4 and len(body["head"]) == 64
     code, out = verify("--checkpoint", str(checkpoint))
     assert code == 0 and "is consistent" in out
+
+
+def test_a_plain_check_creates_no_key(store, tmp_path: Path) -> None:
+    keys = set(SigningKey.objects.values_list("key_id", flat=True))
+    code, out = verify()
+    assert code == 0 and "OK: 4 attestations" in out
+    assert set(SigningKey.objects.values_list("key_id", flat=True)) == keys
+    # Checking a checkpoint when none was ever signed here: a clear error, still no new key.
+    (tmp_path / "cp.json").write_text("{}")
+    code, out = verify("--checkpoint", str(tmp_path / "cp.json"))
+    assert code == 1 and "no checkpoint key is registered" in out
+    assert set(SigningKey.objects.values_list("key_id", flat=True)) == keys
 
 
 def test_modified_envelope_is_detected(store) -> None:

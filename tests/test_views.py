@@ -224,6 +224,23 @@ def test_overview_counts_and_attention(staff: Client, signed: dict[str, RunRecor
     assert "preview-pr-1187-m2c8d" not in body  # running: not "finished but unsigned"
 
 
+def test_overview_says_what_unsigned_runs_wait_for(
+    staff: Client, signed: dict[str, RunRecord]
+) -> None:
+    RunRecord.objects.filter(name="kaniko-build-k4x7v").update(
+        compute_status=ComputeStatus.WAITING, compute_reason="waiting for TaskRuns: build"
+    )
+    body = text(staff.get("/"))
+    card = body[body.index(">web</a>") :]
+    card = card[: card.index("</article>")]
+    assert "0 pending" not in card
+    assert "Not signed yet:" in card and "1 run waiting</a> for what signing needs first" in card
+    link = re.search(r'href="([^"]+)">1 run waiting</a>', card)
+    assert link is not None
+    listed = text(staff.get(link.group(1).replace("&amp;", "&")))
+    assert "kaniko-build-k4x7v" in listed
+
+
 def test_overview_reports_attestations_that_no_longer_verify(
     staff: Client, signed: dict[str, RunRecord]
 ) -> None:
@@ -730,6 +747,15 @@ def test_invalid_settings_are_refused_with_the_reason(
     response = admin.post(f"/namespaces/{INVENTORY}/settings/", {**form, "action": "save"})
     assert response.status_code == 400
     assert "on-artifact needs per-artifact scope" in text(response)
+    assert SettingsAudit.objects.filter(namespace=INVENTORY).count() == 1
+    form.update(
+        scope="per-artifact",
+        format="slsa/v1",
+        build_type="https://tekton.dev/chains/v2/slsa-tekton",
+    )
+    response = admin.post(f"/namespaces/{INVENTORY}/settings/", {**form, "action": "save"})
+    assert response.status_code == 400
+    assert "applies to SLSA v1.0 only" in text(response)
     assert SettingsAudit.objects.filter(namespace=INVENTORY).count() == 1
 
 

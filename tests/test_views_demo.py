@@ -39,6 +39,8 @@ def test_demo_loads_signs_and_creates_users_once(django_capture_on_commit_callba
     assert "0 created" in again and "demo / " in again
     assert (RunRecord.objects.count(), Attestation.objects.count()) == counts
     assert SettingsAudit.objects.count() == 1
+    # The command's change is not the demo user's ("user:demo" in the dashboard).
+    assert SettingsAudit.objects.get().actor == "demo (command line)"
     # A generated password each run, printed; the old one no longer works.
     generated = again.split("demo / ")[1].split()[0]
     assert authenticate(username="demo", password=generated) is not None

@@ -171,7 +171,7 @@ def _load_documents(data: bytes | str) -> list[JsonObject]:
                 # A top-level sequence is read like a JSON array: one object per item.
                 docs.extend(doc if isinstance(doc, list) else [doc] if doc is not None else [])
         except yaml.YAMLError as exc:
-            raise RecordError(f"invalid YAML: {_yaml_problem(exc)}") from None
+            raise RecordError(f"invalid YAML: {_yaml_problem(exc, text)}") from None
         except RecursionError:
             raise RecordError("invalid YAML: nested too deeply") from None
         _check_json_types(docs)
@@ -200,9 +200,20 @@ def _expand(doc: Any) -> list[JsonObject]:
     return [doc]
 
 
-def _yaml_problem(exc: yaml.YAMLError) -> str:
+def _yaml_problem(exc: yaml.YAMLError, text: str) -> str:
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
-    if mark is not None:
-        return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
-    return str(problem)
+    if mark is None:
+        return str(problem)
+    # The parser's marks count a line past the last newline: a problem found at the end of a
+    # one-line input (an unclosed bracket) is on that line, not on a line 2 that is not there.
+    lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+    if mark.line + 1 > max(lines, 1):
+        where = f"at the end of the input (line {max(lines, 1)})"
+    else:
+        where = f"(line {mark.line + 1}, column {mark.column + 1})"
+    context = getattr(exc, "context", None)
+    opened = getattr(exc, "context_mark", None)
+    if context and opened is not None and opened.line != mark.line:
+        where += f", {context} from line {opened.line + 1}, column {opened.column + 1}"
+    return f"{problem} {where}"

@@ -205,6 +205,31 @@ def _start_key(entry: tuple[Node, Mount]) -> tuple[int, datetime]:
     return (0, datetime.min.replace(tzinfo=UTC)) if started is None else (1, started)
 
 
+@dataclass(frozen=True, slots=True)
+class DeclaredTask:
+    """A pipeline task as the pipeline declares it, whether or not a TaskRun ran for it."""
+
+    name: str
+    is_finally: bool
+    relations: tuple[tuple[str, EdgeKind, str], ...]  # (upstream pipeline task, kind, detail)
+
+
+def declared_tasks(pr: PipelineRun) -> dict[str, DeclaredTask]:
+    """Every pipeline task of ``status.pipelineSpec`` with its declared relations: the run page
+    draws the tasks that have not run (yet) where the pipeline puts them."""
+    finally_names = {
+        str(t.get("name", ""))
+        for t in ((pr.pipeline_spec or {}).get("finally") or [])
+        if isinstance(t, dict)
+    }
+    declared = {}
+    for task in pr.pipeline_tasks():
+        if isinstance(task, dict):
+            name = str(task.get("name", ""))
+            declared[name] = DeclaredTask(name, name in finally_names, tuple(_task_relations(task)))
+    return declared
+
+
 def _task_relations(task: dict[str, Any]) -> Iterator[tuple[str, EdgeKind, str]]:
     for upstream in task.get("runAfter") or []:
         yield str(upstream), "runAfter", f"runAfter: {upstream}"

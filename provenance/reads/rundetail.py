@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 
 from provenance.config import NamespaceConfig
 from provenance.core.digests import read_digest
+from provenance.core.documents import paused_gc
 from provenance.core.errors import ProvenanceError
-from provenance.core.graph import RunGraph, build_graph
+from provenance.core.graph import DeclaredTask, RunGraph, build_graph, declared_tasks
 from provenance.core.scope import ArtifactScope, artifact_scopes, why_paths
 from provenance.core.tekton import PipelineRun, Run, TaskRun
 from provenance.core.why import WhyStep
@@ -38,6 +39,7 @@ class TaskRow:
     scope: str = ""  # producer | in | out
     # In scope: its path to the artifact; out: one step saying why not.
     why: tuple[WhyStep, ...] = ()
+    waiting: bool = False  # no TaskRun yet, and the PipelineRun is still running
 
 
 @dataclass
@@ -51,12 +53,18 @@ class RunDetail:
     children: list[RunRecord] = field(default_factory=list)
     parent: RunRecord | None = None
     graph: RunGraph | None = None
+    declared: dict[str, DeclaredTask] = field(default_factory=dict)
     scopes: list[ArtifactScope] = field(default_factory=list)
     attestations: list[Attestation] = field(default_factory=list)
 
     @property
     def pipeline_run(self) -> PipelineRun | None:
         return self.run if isinstance(self.run, PipelineRun) else None
+
+    @property
+    def waiting(self) -> bool:
+        """A PipelineRun still running: its tasks without a TaskRun may yet run."""
+        return self.run is not None and not self.run.meta.is_done
 
     @property
     def task_run(self) -> TaskRun | None:
@@ -66,6 +74,14 @@ class RunDetail:
 def run_detail(record: RunRecord, *, namespaces: set[str] | None, deep: bool = False) -> RunDetail:
     """Everything the run page shows; ``deep`` turns deep inspection on for this view only (to
     explore artifacts tasks produced but the pipeline did not re-export)."""
+    # The stored records, parsed, and the graph and scopes built from them are large trees of
+    # fresh acyclic objects: the cyclic collector walking them again and again cost a quarter
+    # of a 1,000-task run's page (bench/run_page.py).
+    with paused_gc():
+        return _run_detail(record, namespaces=namespaces, deep=deep)
+
+
+def _run_detail(record: RunRecord, *, namespaces: set[str] | None, deep: bool) -> RunDetail:
     config, _ = namespace_settings_effective(record.namespace)
     detail = RunDetail(record=record, run=None, settings=config)
     detail.children = list(run_children(record, with_records=True))
@@ -85,6 +101,8 @@ def run_detail(record: RunRecord, *, namespaces: set[str] | None, deep: bool = F
     if pr is not None:
         try:
             detail.graph = build_graph(pr)
+            # Only the tasks with no TaskRun need the declared graph (to be placed in it).
+            detail.declared = declared_tasks(pr) if detail.graph.not_run else {}
             if deep:
                 config = config.changed({"deep_inspection": True})
             detail.scopes = artifact_scopes(pr, config.slsa, detail.graph)
@@ -155,11 +173,12 @@ def task_rows(detail: RunDetail, scope: ArtifactScope | None) -> list[TaskRow]:
                 record_id=None,
                 status="",
                 reason=state,
-                is_finally=False,
+                is_finally=task in detail.declared and detail.declared[task].is_finally,
                 start_time=None,
                 completion_time=None,
                 scope="out" if scope is not None else "",
                 why=(WhyStep(task, f"did not run ({state})"),) if scope is not None else (),
+                waiting=detail.waiting and state != "skipped",
             )
         )
     rows.sort(key=lambda r: (r.is_finally, r.start_time is None, r.start_time or "", r.task_run))

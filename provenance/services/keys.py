@@ -129,8 +129,13 @@ def signer_load(key: SigningKey) -> KeySigner:
     return signer
 
 
-def checkpoint_signer() -> KeySigner:
-    return signer_load(default_key(SigningKey.Purpose.CHECKPOINT))
+def checkpoint_signer(*, create: bool = True) -> KeySigner:
+    """The deployment's checkpoint signer; with ``create=False`` a SigningError when there is
+    none yet (checking a checkpoint needs the key that signed it, not a new one)."""
+    purpose = SigningKey.Purpose.CHECKPOINT
+    if not create and not SigningKey.objects.filter(namespace="", purpose=purpose).exists():
+        raise SigningError("no checkpoint key is registered: no checkpoint was signed here")
+    return signer_load(default_key(purpose))
 
 
 def key_file_problems() -> list[chain.Problem]:

@@ -27,6 +27,11 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 RESULTS = Path(__file__).resolve().parents[2] / "test-results"
+# axe-core from its lockfile (`make axe`): evaluated in the page through the DevTools protocol,
+# which the page's Content-Security-Policy does not govern (a <script> tag would be refused).
+AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+# What a page must never have; "moderate" and "minor" findings are reported, not failed on.
+AXE_FAILING = ("serious", "critical")
 WIDE = {"width": 1280, "height": 900}
 NARROW = {"width": 420, "height": 900}
 
@@ -82,13 +87,43 @@ def page(browser: Any, live_server: Any, console: Console) -> Iterator[Any]:
     assert console.errors == [], console.errors
 
 
+def axe_violations(page: Any) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now (WCAG 2.x A and AA
+    rules and axe's best practices), one line each: rule, impact, the first offending nodes."""
+    if not AXE.is_file():
+        pytest.fail(f"{AXE} is missing: run `make axe` (npm ci in tests/browser/axe)")
+    # Settled: no htmx request under way, and its fade (0.2 s) over.
+    page.wait_for_function("!document.querySelector('.htmx-request')")
+    page.wait_for_timeout(250)
+    if not page.evaluate("typeof window.axe === 'object'"):
+        page.evaluate(AXE.read_text())
+    result = page.evaluate(
+        "axe.run(document, {resultTypes: ['violations']}).then(r => r.violations.map(v => ({"
+        " id: v.id, impact: v.impact, help: v.help,"
+        " nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))})))"
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {v['nodes']}"
+        for v in result
+        if v["impact"] in AXE_FAILING
+    ]
+
+
+def assert_accessible(page: Any, name: str) -> None:
+    violations = axe_violations(page)
+    assert violations == [], f"{name}: axe-core found {violations}"
+
+
 def screenshot(page: Any, name: str) -> None:
-    """The page at 1280 px and at 420 px, full length, under test-results/."""
+    """The page at 1280 px and at 420 px, full length, under test-results/, each width checked
+    with axe-core (no serious or critical violation)."""
     RESULTS.mkdir(exist_ok=True)
+    assert_accessible(page, f"{name} at 1280 px")
     page.screenshot(path=str(RESULTS / f"{name}-1280.png"), full_page=True)
     page.set_viewport_size(NARROW)
     page.wait_for_timeout(100)
     page.screenshot(path=str(RESULTS / f"{name}-420.png"), full_page=True)
+    assert_accessible(page, f"{name} at 420 px")
     # Usable on a narrow window: nothing pushes the page sideways (wide tables and the graph
     # scroll inside their own boxes).
     width = page.evaluate("document.documentElement.scrollWidth")

@@ -115,7 +115,7 @@ def test_search_a_digest_open_its_attestation_and_verify_the_download(
 
 def node_scopes(page: Any) -> dict[str, str]:
     return page.eval_on_selector_all(
-        "svg.run-graph g.node",
+        ".graph-wide svg.run-graph g.node",
         "nodes => Object.fromEntries(nodes.map(n => [n.dataset.task, n.dataset.scope]))",
     )
 
@@ -147,7 +147,7 @@ def test_pick_an_artifact_and_see_its_tasks_highlighted(
     row = page.locator('#task-table tr[data-task="clone-oci"]')
     assert "In scope" in row.inner_text() and "tasks.clone-oci.results" in row.inner_text()
     assert "Out of scope" in page.locator('#task-table tr[data-task="build-go"]').inner_text()
-    graph = page.locator("svg.run-graph")
+    graph = page.locator(".graph-wide svg.run-graph")
     assert "scope-producer" in graph.locator('g[data-task="build-oci"]').get_attribute("class")
     screenshot(page, "run-artifact")
 

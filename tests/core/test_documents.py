@@ -131,6 +131,15 @@ def test_invalid_yaml_message_gives_line_and_column() -> None:
     assert "Traceback" not in str(info.value)
 
 
+@pytest.mark.parametrize("text", ["kind: [TaskRun, x", "kind: [TaskRun, x\n"])
+def test_a_yaml_error_at_the_end_of_a_one_line_file_is_on_line_1(text: str) -> None:
+    with pytest.raises(RecordError) as info:
+        load_documents(text)
+    message = str(info.value)
+    assert "at the end of the input (line 1)" in message
+    assert "flow sequence from line 1, column 7" in message and "line 2" not in message
+
+
 def test_yaml_bad_indentation_reports_its_line() -> None:
     text = "kind: TaskRun\nmetadata:\n  name: a\n bad: b\n"
     with pytest.raises(RecordError, match=r"line 4"):

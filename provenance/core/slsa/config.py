@@ -65,6 +65,13 @@ class SlsaConfig:
                 f"unsupported build type {self.build_type!r}; expected one of "
                 f"{', '.join(BUILD_TYPES)}"
             )
+        if self.build_type != BUILD_TYPE_SLSA and self.is_v02:
+            # SLSA v0.2 has no buildDefinition: the setting would be ignored without a word.
+            raise FormatError(
+                f"the build type {self.build_type} applies to SLSA v1.0 only: format "
+                f"{self.format!r} is SLSA v0.2; choose slsa/v2alpha3 or slsa/v2alpha4, or the "
+                f"build type {BUILD_TYPE_SLSA}"
+            )
         check_absolute_uri(self.builder_id, "builder id")
 
     @property

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from provenance.models import ApiToken
+from provenance.reads.namespaces import namespace_exists
 from provenance.services import api_token_create
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -109,4 +110,12 @@ class Command(BaseCommand):
             f"Created {row.role} token {row.pk} ({row.prefix}…) for {row.name} "
             f"({scope_text}{until}). It is shown only now; store it somewhere safe:"
         )
+        for namespace in row.namespaces:
+            if not namespace_exists(namespace):
+                # Not refused: an ingest token for a namespace whose first run is still to come
+                # is normal. But a misspelt name would give a token that silently sees nothing.
+                self.stderr.write(
+                    f"warning: no run, settings or grant names namespace {namespace!r} yet; "
+                    "check the spelling (the token sees its runs once they arrive)"
+                )
         self.stdout.write(token)

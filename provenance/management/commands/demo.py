@@ -74,11 +74,12 @@ class Command(BaseCommand):
                 f"{path.name}: {result.count('created')} created, "
                 f"{result.count('updated')} updated, {result.count('unchanged')} unchanged"
             )
-        # An audited change the first time only; later runs find nothing to change.
+        # An audited change the first time only; later runs find nothing to change. Made by the
+        # command, named as commands are ("user:demo" is the demo user, in the dashboard).
         namespace_settings_update(
             namespace=PER_ARTIFACT_NAMESPACE,
             changes={"scope": "per-artifact", "emit": "on-artifact"},
-            actor="demo",
+            actor="demo (command line)",
         )
         admin_password = options["password"] or _password()
         viewer_password = options["password"] or _password()

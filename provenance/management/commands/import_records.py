@@ -48,7 +48,9 @@ class Command(BaseCommand):
             "--retries", type=int, default=6, help="tries per file on database errors"
         )
         parser.add_argument(
-            "--no-progress", action="store_true", help="no progress bar (it goes to stderr)"
+            "--no-progress",
+            action="store_true",
+            help="no progress bar (it goes to stderr, and only when that is a terminal)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -65,7 +67,8 @@ class Command(BaseCommand):
             files,
             unit="file",
             file=self.stderr._out,
-            disable=options["no_progress"],
+            # A log file or a pipe would collect every redraw of the bar.
+            disable=options["no_progress"] or not self.stderr.isatty(),
             dynamic_ncols=True,
         )
         for path in bar:

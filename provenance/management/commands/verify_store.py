@@ -31,11 +31,16 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         checkpoint = None
-        try:
-            signer = checkpoint_signer()
-        except (ProvenanceError, OSError) as exc:
-            raise CommandError(f"cannot load the checkpoint key: {exc}") from None
+        signer = None
+        # Only a checkpoint needs the checkpoint key: a plain check writes nothing, and only
+        # --write-checkpoint may create the key on first use.
+        if options["checkpoint"] is not None or options["write_checkpoint"] is not None:
+            try:
+                signer = checkpoint_signer(create=options["write_checkpoint"] is not None)
+            except (ProvenanceError, OSError) as exc:
+                raise CommandError(f"cannot load the checkpoint key: {exc}") from None
         if options["checkpoint"] is not None:
+            assert signer is not None
             try:
                 data = options["checkpoint"].read_bytes()
             except OSError as exc:
@@ -60,6 +65,7 @@ class Command(BaseCommand):
                 f"checkpoint of {checkpoint.created} (length {checkpoint.length}) is consistent"
             )
         if options["write_checkpoint"] is not None:
+            assert signer is not None
             new = chain.Checkpoint(
                 length=report.length, head=report.head, created=timezone.now().isoformat()
             )
