@@ -17,6 +17,7 @@ from provenance.core.digests import DIGEST_PATTERN, DIGEST_PREFIX_PATTERN
 from provenance.core.plan import EMIT_POLICIES, SCOPES
 from provenance.core.slsa.config import BUILD_TYPES, FORMAT_NAMES, PREDICATE_VERSION
 from provenance.models import ComputeStatus, RunKind
+from provenance.reads.applies import EARLIER, OTHER_SCOPE
 from provenance.reads.gate import GATE_SOURCES
 
 if TYPE_CHECKING:
@@ -204,6 +205,22 @@ class GateCandidateOutput(serializers.Serializer[Any]):
     scope = serializers.CharField(source="attestation.scope")
     allowed = serializers.BooleanField()
     reasons = serializers.ListField(child=serializers.CharField())
+    chosen_because = serializers.CharField(
+        help_text="Why the gate relied on this attestation in its namespace: the sentence the "
+        "artifact page shows (the rule is in `rule`)."
+    )
+
+
+class GateSetAsideOutput(serializers.Serializer[Any]):
+    attestation = serializers.IntegerField()
+    namespace = serializers.CharField()
+    scope = serializers.CharField()
+    role = serializers.ChoiceField(
+        choices=[OTHER_SCOPE, EARLIER],
+        help_text="other-scope: current, of a scope the namespace no longer signs (or not the "
+        "one asked for); earlier: current, but an older statement of the same scope.",
+    )
+    why = serializers.CharField(source="text")
 
 
 class GateOutput(serializers.Serializer[Any]):
@@ -211,7 +228,15 @@ class GateOutput(serializers.Serializer[Any]):
     reasons = serializers.ListField(child=serializers.CharField())
     attestation = serializers.IntegerField(allow_null=True)
     digest = serializers.CharField()
-    candidates = GateCandidateOutput(many=True)
+    candidates = GateCandidateOutput(
+        many=True,
+        help_text="In each namespace, the attestation that applies (one per namespace), checked.",
+    )
+    rule = serializers.CharField(help_text="Which attestation the gate relies on, in words.")
+    set_aside = GateSetAsideOutput(
+        many=True,
+        help_text="Current attestations naming the digest that the gate did not rely on.",
+    )
 
 
 # =============================================================================================
