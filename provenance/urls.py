@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, path
 
-from . import views
+from . import audit_views, views
 from .sso.views import SignOut
 
 app_name = "provenance"
@@ -43,6 +43,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
         "attestations/<int:pk>/envelope.json",
         views.attestation_envelope,
         name="attestation-envelope",
+    ),
+    path(
+        "attestations/<int:pk>/compare/<int:other>/",
+        audit_views.attestation_compare_page,
+        name="attestation-compare",
     ),
     path("search/", views.search, name="search"),
     path(

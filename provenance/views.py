@@ -44,6 +44,8 @@ from .forms import (
 from .graph_layout import layout
 from .models import ApiToken
 from .reads import artifacts, attestations, namespaces, preview, rundetail, runs
+from .reads.applies import coverage, coverage_from
+from .reads.compare import previous_build, superseded_by_settings
 from .reads.overview import attention, namespace_summaries
 from .reads.search import SEARCH_GROUP_LIMIT, search_results
 from .reads.tokens import namespace_tokens
@@ -222,10 +224,13 @@ def digest_detail(request: HttpRequest, digest: str) -> HttpResponseBase:
     rows = list(page.object_list)
     verdicts = verify_many(rows)
     metrics.verifications_observed("dashboard", (v.ok for v in verdicts.values()))
+    covered = coverage(namespaces=visible, digest=f"{algorithm}:{hex_value}")
     return render(
         request,
         "provenance/digest_detail.html",
         {
+            "coverages": [(c, _previous_build_of(c.applies, visible)) for c in covered],
+            "applies_ids": {c.applies for c in covered},
             "algorithm": algorithm,
             "hex": hex_value,
             "digest": f"{algorithm}:{hex_value}",
@@ -283,6 +288,39 @@ def attestation_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _previous_build_of(pk: int | None, visible: set[str] | None) -> int | None:
+    """The attestation of the previous build of the image ``pk`` attests (compare link)."""
+    attestation = attestations.attestation_get(pk=pk, namespaces=visible) if pk else None
+    return previous_build(attestation, visible) if attestation else None
+
+
+# Subjects of one attestation whose "which statement applies" the page says (one query each).
+APPLIES_SHOWN = 5
+
+
+def _applies_to_subjects(attestation: Any, visible: set[str] | None) -> list[dict[str, Any]]:
+    """For each subject digest (up to APPLIES_SHOWN): the attestation that applies in this
+    one's namespace, what this one is, and what applies in the other namespaces."""
+    shown = []
+    names: dict[tuple[str, str], list[str]] = {}
+    for row in attestation.subject_rows:
+        names.setdefault((row["algorithm"], row["hex"]), []).append(row["uri"])
+    for (algorithm, hex_value), uris in list(names.items())[:APPLIES_SHOWN]:
+        own, others = coverage_from(
+            namespaces=visible, namespace=attestation.namespace, digest=f"{algorithm}:{hex_value}"
+        )
+        shown.append(
+            {
+                "digest": f"{algorithm}:{hex_value}",
+                "names": uris,
+                "own": own,
+                "this": own.standing_of(attestation.pk) if own else None,
+                "others": others,
+            }
+        )
+    return shown
+
+
 def _attestation_or_404(request: HttpRequest, pk: int) -> Any:
     attestation = attestations.attestation_get(pk=pk, namespaces=_access(request).visible())
     if attestation is None:
@@ -304,10 +342,18 @@ def attestation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     except StatementError as exc:
         decode_error = str(exc)
     subjects = attestation.subject_rows
+    visible = _access(request).visible()
+    applies = _applies_to_subjects(attestation, visible)
+    digest_count = len({(s["algorithm"], s["hex"]) for s in subjects})
     return render(
         request,
         "provenance/attestation_detail.html",
         {
+            "applies": applies,
+            "applies_more": max(0, digest_count - len(applies)),
+            "previous_build": previous_build(attestation, visible),
+            "supersedes": attestations.attestation_supersedes(attestation),
+            "settings_change": superseded_by_settings(attestation),
             "attestation": attestation,
             "verdict": verdict,
             "key": ring.keys.get(attestation.key_id),

@@ -189,6 +189,47 @@ ENVELOPE = OpenApiExample(
         "signatures": [{"keyid": KEY_ID, "sig": "MEUCIQ...=="}],
     },
 )
+ATTESTATION_DIFF = OpenApiExample(
+    "A new build of the same image",
+    value={
+        "attestation": 42,
+        "other": 37,
+        "settings_changed": False,
+        "changed": True,
+        "sections": [
+            {
+                "key": "subjects",
+                "title": "Subjects",
+                "note": "",
+                "changes": [
+                    {
+                        "item": "registry.example.com/team-a/app",
+                        "kind": "changed",
+                        "before": "sha256:" + "9e0a" * 16,
+                        "after": DIGEST,
+                    }
+                ],
+            },
+            {
+                "key": "tasks",
+                "title": "Tasks in scope and their status",
+                "note": "",
+                "changes": [
+                    {
+                        "item": "scan",
+                        "kind": "changed",
+                        "before": "failed (Failed), in scope",
+                        "after": "succeeded (Succeeded), in scope",
+                    }
+                ],
+            },
+        ],
+        "raw_diff": "--- attestation #37\n+++ attestation #42\n@@ -40,7 +40,7 @@\n...",
+        "url": f"{HOST}/api/v1/attestations/42",
+        "other_url": f"{HOST}/api/v1/attestations/37",
+    },
+    response_only=True,
+)
 GATE_ALLOWED = OpenApiExample(
     "Allowed",
     value={

@@ -150,6 +150,45 @@ class AttestationFilterInput(serializers.Serializer[Any]):
     )
 
 
+class AttestationDiffInput(serializers.Serializer[Any]):
+    other = serializers.IntegerField(
+        min_value=1,
+        max_value=999_999_999_999_999_999,
+        help_text="The attestation to compare with (the base): the diff reads from it to this one.",
+    )
+
+
+class DiffChangeOutput(serializers.Serializer[Any]):
+    item = serializers.CharField(help_text="What differs: a subject name, task, setting, ...")
+    kind = serializers.ChoiceField(choices=["added", "removed", "changed"])
+    before = serializers.CharField(help_text="Its value in `other` (empty when added).")
+    after = serializers.CharField(help_text="Its value in this attestation (empty when removed).")
+
+
+class DiffSectionOutput(serializers.Serializer[Any]):
+    key = serializers.ChoiceField(
+        choices=["format", "builder", "run", "subjects", "tasks", "materials", "parameters"]
+    )
+    title = serializers.CharField()
+    note = serializers.CharField(help_text="What this section cannot compare, when anything.")
+    changes = DiffChangeOutput(many=True)
+
+
+class AttestationDiffOutput(serializers.Serializer[Any]):
+    attestation = serializers.IntegerField(help_text="This attestation (after).")
+    other = serializers.IntegerField(help_text="The one compared with (before).")
+    settings_changed = serializers.BooleanField(
+        help_text="The two were made under different namespace settings."
+    )
+    changed = serializers.BooleanField(help_text="Any section has a change.")
+    sections = DiffSectionOutput(many=True)
+    raw_diff = serializers.CharField(
+        help_text="Unified diff of the two statements as JSON (indented, keys sorted)."
+    )
+    url = serializers.CharField()
+    other_url = serializers.CharField()
+
+
 # =============================================================================================
 # Artifacts
 

@@ -62,6 +62,7 @@ urlpatterns = [
         views.AttestationStatementApi.as_view(),
         name="attestation-statement",
     ),
+    path("attestations/<id:pk>/diff", views.AttestationDiffApi.as_view(), name="attestation-diff"),
     path("gate", views.GateApi.as_view(), name="gate"),
     path(
         "namespaces/<str:namespace>/settings",

@@ -30,6 +30,7 @@ from provenance.core.digests import DIGEST_PATTERN, parse_query
 from provenance.core.errors import ProvenanceError
 from provenance.models import ApiToken, Artifact, Attestation, RunRecord
 from provenance.reads import artifacts, attestations, runs
+from provenance.reads.compare import attestation_compare
 from provenance.reads.gate import gate_evaluate
 from provenance.reads.verify import Verdict, verify, verify_rows
 
@@ -431,6 +432,46 @@ class AttestationStatementApi(ApiView):
     )
     def get(self, request: Request, pk: int) -> HttpResponse:
         return downloads.statement_download(_attestation_or_404(self, pk))
+
+
+class AttestationDiffApi(ApiView):
+    """What changed between two attestations' statements, as a reader sees it."""
+
+    InputSerializer = s.AttestationDiffInput
+
+    @extend_schema(
+        operation_id="attestations_diff",
+        parameters=[ID_PARAMETER, s.AttestationDiffInput],
+        summary="Compare two attestations",
+        description=(
+            "What changed from attestation `other` to this one, section by section (format and "
+            "settings, builder, run, subjects, tasks in scope and their status, materials or "
+            "resolved dependencies, parameters), and the raw JSON diff of the two signed "
+            "statements. 404 when either attestation is unknown or in a namespace you may not "
+            "see; 409 when a stored statement cannot be read."
+        ),
+        responses={200: s.AttestationDiffOutput, **errors(400, 404, 409)},
+        examples=[examples.ATTESTATION_DIFF],
+        tags=["attestations"],
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        other = filters_of(self.InputSerializer, request)["other"]
+        comparison = attestation_compare(pk=pk, other=other, namespaces=self.visible())
+        if comparison is None:
+            raise Http404("no such attestation")
+        if comparison.diff is None:
+            raise Unverified(f"the statements cannot be compared: {comparison.error}")
+        links = outputs.Links(request)
+        return Response(
+            {
+                "attestation": pk,
+                "other": other,
+                "settings_changed": comparison.settings_changed,
+                **comparison.diff.as_json(),
+                "url": links.url("api:attestation-detail", pk),
+                "other_url": links.url("api:attestation-detail", other),
+            }
+        )
 
 
 # =============================================================================================
