@@ -30,6 +30,19 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("runs/", views.run_list, name="runs"),
     path("runs/<int:pk>/", views.run_detail, name="run"),
     path("artifacts/", views.artifact_list, name="artifacts"),
+    *(
+        path(
+            f"{kind}/export.{file_format}",
+            export,
+            {"file_format": file_format},
+            name=f"{kind}-export-{file_format}",
+        )
+        for kind, export in (
+            ("artifacts", audit_views.artifacts_export),
+            ("attestations", audit_views.attestations_export),
+        )
+        for file_format in ("csv", "jsonl")
+    ),
     path("artifacts/<str:digest>/", views.digest_detail, name="digest"),
     path("artifacts/<str:digest>/attestations.jsonl", views.digest_jsonl, name="digest-jsonl"),
     path("attestations/", views.attestation_list, name="attestations"),

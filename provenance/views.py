@@ -39,7 +39,10 @@ from .forms import (
     RunFilterForm,
     SearchForm,
     TokenCreateForm,
+    artifact_filters,
+    attestation_filters,
     valid_data,
+    verified_filter,
 )
 from .graph_layout import layout
 from .models import ApiToken
@@ -188,15 +191,16 @@ def artifact_list(request: HttpRequest) -> HttpResponse:
     visible = _access(request).visible()
     form = ArtifactFilterForm(request.GET, namespaces=namespaces.namespace_names(visible))
     data = valid_data(form)
-    text, namespace = data.get("q") or "", data.get("namespace") or ""
-    found = artifacts.artifact_search(namespaces=visible, text=text, namespace=namespace)
+    filters = artifact_filters(data)
+    found = artifacts.artifact_search(namespaces=visible, **filters)
     return render(
         request,
         "provenance/artifact_list.html",
         {
             "form": form,
             "page": _page(request, found, _per_page(data)),
-            "filtered": bool(text.strip() or namespace),
+            "filtered": any(v for k, v in data.items() if k != "per_page"),
+            "export_query": _export_query(request),
             "nav": "artifacts",
         },
     )
@@ -266,15 +270,15 @@ def attestation_list(request: HttpRequest) -> HttpResponse:
     visible = _access(request).visible()
     form = AttestationFilterForm(request.GET, namespaces=namespaces.namespace_names(visible))
     data = valid_data(form)
-    found = attestations.attestation_list(
-        namespaces=visible,
-        namespace=data.get("namespace") or None,
-        format=data.get("format") or None,
-        scope=data.get("scope") or None,
-        current={"1": True, "0": False}.get(data.get("current") or ""),
-        run_id=data.get("run"),
-        with_bytes=False,
-    )
+    filters = attestation_filters(data)
+    try:
+        found = attestations.attestation_list(
+            namespaces=visible, verified=verified_filter(data), with_bytes=False, **filters
+        )
+    except ValueError as exc:
+        # verified= over more attestations than API_VERIFIED_FILTER_MAX: say so, list them all.
+        form.add_error("verified", str(exc))
+        found = attestations.attestation_list(namespaces=visible, with_bytes=False, **filters)
     page = _page(request, found, _per_page(data))
     return render(
         request,
@@ -282,6 +286,7 @@ def attestation_list(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "page": page,
+            "export_query": _export_query(request),
             "filtered": any(v for k, v in data.items() if k != "per_page"),
             "nav": "attestations",
         },
@@ -319,6 +324,15 @@ def _applies_to_subjects(attestation: Any, visible: set[str] | None) -> list[dic
             }
         )
     return shown
+
+
+def _export_query(request: HttpRequest) -> str:
+    """The page's filters for its export links (paging left out: an export is the whole
+    filtered list)."""
+    query = request.GET.copy()
+    for name in ("page", "per_page"):
+        query.pop(name, None)
+    return query.urlencode()
 
 
 def _attestation_or_404(request: HttpRequest, pk: int) -> Any:

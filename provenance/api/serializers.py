@@ -202,6 +202,25 @@ class ArtifactFilterInput(serializers.Serializer[Any]):
     )
 
 
+class ArtifactExportInput(serializers.Serializer[Any]):
+    """The artifacts page's filters, for its export."""
+
+    q = serializers.CharField(
+        required=False,
+        max_length=300,
+        help_text="Part of the artifact's name, or a digest prefix (at least 4 hex digits).",
+    )
+    namespace = serializers.CharField(
+        required=False, max_length=253, help_text="Named by an attestation of this namespace."
+    )
+    attested_after = serializers.DateTimeField(
+        required=False, help_text="Last attested at or after this time."
+    )
+    attested_before = serializers.DateTimeField(
+        required=False, help_text="Last attested at or before this time."
+    )
+
+
 class BundleFilterInput(serializers.Serializer[Any]):
     current = serializers.BooleanField(
         required=False, help_text="true: leave out superseded attestations."

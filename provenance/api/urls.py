@@ -44,6 +44,18 @@ urlpatterns = [
     path("records/<str:uid>", views.RecordDetailApi.as_view(), name="record-detail"),
     path("records/<str:uid>/raw", views.RecordRawApi.as_view(), name="record-raw"),
     path("artifacts", views.ArtifactListApi.as_view(), name="artifacts"),
+    *(
+        path(
+            f"{kind}.{file_format}",
+            view.as_view(file_format=file_format),
+            name=f"{kind}-export-{file_format}",
+        )
+        for kind, view in (
+            ("artifacts", views.ArtifactExportApi),
+            ("attestations", views.AttestationExportApi),
+        )
+        for file_format in ("csv", "jsonl")
+    ),
     path("artifacts/<id:pk>", views.ArtifactDetailApi.as_view(), name="artifact-detail"),
     path(
         "artifacts/<digest:digest>/attestations.jsonl",
