@@ -233,7 +233,9 @@ def digest_detail(request: HttpRequest, digest: str) -> HttpResponseBase:
         request,
         "provenance/digest_detail.html",
         {
-            "coverages": [(c, _previous_build_of(c.applies, visible)) for c in covered],
+            "coverages": [
+                (c, previous_build(c.applies, visible) if c.applies else None) for c in covered
+            ],
             "applies_ids": {c.applies for c in covered},
             "algorithm": algorithm,
             "hex": hex_value,
@@ -291,12 +293,6 @@ def attestation_list(request: HttpRequest) -> HttpResponse:
             "nav": "attestations",
         },
     )
-
-
-def _previous_build_of(pk: int | None, visible: set[str] | None) -> int | None:
-    """The attestation of the previous build of the image ``pk`` attests (compare link)."""
-    attestation = attestations.attestation_get(pk=pk, namespaces=visible) if pk else None
-    return previous_build(attestation, visible) if attestation else None
 
 
 # Subjects of one attestation whose "which statement applies" the page says (one query each).
@@ -365,7 +361,7 @@ def attestation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "applies": applies,
             "applies_more": max(0, digest_count - len(applies)),
-            "previous_build": previous_build(attestation, visible),
+            "previous_build": previous_build(attestation.pk, visible),
             "supersedes": attestations.attestation_supersedes(attestation),
             "settings_change": superseded_by_settings(attestation),
             "attestation": attestation,

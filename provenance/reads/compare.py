@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Case, QuerySet, Subquery, Value, When
 
 from provenance.core.statement_diff import StatementDiff, statement_diff
 from provenance.core.statements import StatementError
-from provenance.models import Artifact, Attestation, RunRecord
+from provenance.models import Artifact, Attestation
 
 from .attestations import attestation_get, naming
 from .visibility import visible
@@ -52,31 +52,28 @@ def attestation_compare(*, pk: int, other: int, namespaces: set[str] | None) -> 
     return Comparison(head, base, diff)
 
 
-def previous_build(attestation: Attestation, namespaces: set[str] | None) -> int | None:
-    """The current attestation of the previous build of this attestation's image(s): in its
-    namespace, of another run that started before its run, naming a subject of the same name
-    with another digest; of the same scope when there is one. None when there is none."""
-    rows = getattr(attestation, "subject_rows", None) or []
-    names = {row["uri"] for row in rows}
-    if not names:
-        return None
-    others = Artifact.objects.filter(uri__in=sorted(names)).exclude(
-        hex__in=sorted({row["hex"] for row in rows})
+def previous_build(pk: int, namespaces: set[str] | None) -> int | None:
+    """The current attestation of the previous build of the image(s) attestation ``pk`` names:
+    in its namespace, of another run that started before its run, naming a subject of the same
+    name with another digest; of the same scope first. None when there is none. One query."""
+    this = Attestation.objects.filter(pk=pk)
+    names = Artifact.objects.filter(attestations=pk)
+    others = Artifact.objects.filter(uri__in=names.values("uri")).exclude(
+        hex__in=names.values("hex")
     )
-    started = RunRecord.objects.filter(pk=attestation.run_id).values("start_time")[:1]
     qs: QuerySet[Attestation] = visible(
         Attestation.objects.filter(
             naming(others),
-            namespace=attestation.namespace,
+            namespace=Subquery(this.values("namespace")[:1]),
             superseded_by__isnull=True,
-            run__start_time__lt=started,
-        ).exclude(run_id=attestation.run_id),
+            run__start_time__lt=Subquery(this.values("run__start_time")[:1]),
+        ).exclude(run_id=Subquery(this.values("run_id")[:1])),
         namespaces,
-    ).order_by("-run__start_time", "-id")
-    found = qs.filter(scope=attestation.scope).values_list("pk", flat=True).first()
-    if found is None:
-        found = qs.values_list("pk", flat=True).first()
-    return found
+    )
+    same_scope = Case(
+        When(scope=Subquery(this.values("scope")[:1]), then=Value(0)), default=Value(1)
+    )
+    return qs.order_by(same_scope, "-run__start_time", "-id").values_list("pk", flat=True).first()
 
 
 def superseded_by_settings(attestation: Attestation) -> bool:
