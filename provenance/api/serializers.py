@@ -160,7 +160,7 @@ class AttestationDiffInput(serializers.Serializer[Any]):
 
 class DiffChangeOutput(serializers.Serializer[Any]):
     item = serializers.CharField(help_text="What differs: a subject name, task, setting, ...")
-    kind = serializers.ChoiceField(choices=["added", "removed", "changed"])
+    kind = serializers.CharField(help_text="added, removed or changed.")
     before = serializers.CharField(help_text="Its value in `other` (empty when added).")
     after = serializers.CharField(help_text="Its value in this attestation (empty when removed).")
 

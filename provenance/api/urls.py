@@ -44,17 +44,11 @@ urlpatterns = [
     path("records/<str:uid>", views.RecordDetailApi.as_view(), name="record-detail"),
     path("records/<str:uid>/raw", views.RecordRawApi.as_view(), name="record-raw"),
     path("artifacts", views.ArtifactListApi.as_view(), name="artifacts"),
-    *(
-        path(
-            f"{kind}.{file_format}",
-            view.as_view(file_format=file_format),
-            name=f"{kind}-export-{file_format}",
-        )
-        for kind, view in (
-            ("artifacts", views.ArtifactExportApi),
-            ("attestations", views.AttestationExportApi),
-        )
-        for file_format in ("csv", "jsonl")
+    path("artifacts.csv", views.ArtifactCsvApi.as_view(), name="artifacts-export-csv"),
+    path("artifacts.jsonl", views.ArtifactJsonlApi.as_view(), name="artifacts-export-jsonl"),
+    path("attestations.csv", views.AttestationCsvApi.as_view(), name="attestations-export-csv"),
+    path(
+        "attestations.jsonl", views.AttestationJsonlApi.as_view(), name="attestations-export-jsonl"
     ),
     path("artifacts/<id:pk>", views.ArtifactDetailApi.as_view(), name="artifact-detail"),
     path(

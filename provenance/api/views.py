@@ -486,16 +486,20 @@ class AttestationDiffApi(ApiView):
 
 
 def _export_schema(
-    kind: str, filters: type[Any], fields: tuple[str, ...]
+    kind: str, file_format: str, filters: type[Any], fields: tuple[str, ...]
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    media = {"csv": exports.CSV_MEDIA_TYPE.split(";")[0], "jsonl": exports.JSONL_MEDIA_TYPE}
+    shape = {
+        "csv": "CSV: a header row; lists joined with `; `; a cell starting with `=`, `+`, `-`, "
+        "`@`, a tab or a carriage return is prefixed with `'` so a spreadsheet shows it as text",
+        "jsonl": "JSON Lines: one JSON object per line",
+    }
     return extend_schema(
-        operation_id=f"{kind}_export",
-        summary=f"Export the {kind} list (CSV or JSON Lines), streamed",
+        operation_id=f"{kind}_export_{file_format}",
+        summary=f"Export the {kind} list as {file_format.upper()}, streamed",
         description=(
-            f"Every {kind[:-1]} matching the filters, newest first, in one streamed file: "
-            "`.csv` (a header row; lists joined with `; `; a cell starting with `=`, `+`, `-`, "
-            "`@`, a tab or a carriage return is prefixed with `'` so a spreadsheet shows it as "
-            "text) or `.jsonl` (one JSON object per line). Fields: "
+            f"Every {kind[:-1]} matching the filters, newest first, in one streamed file "
+            f"({shape[file_format]}). Fields: "
             + ", ".join(f"`{f}`" for f in fields)
             + ". Rows are read in chunks of EXPORT_CHUNK_ROWS, so the size of the list does not "
             "matter"
@@ -508,11 +512,8 @@ def _export_schema(
         ),
         parameters=[filters],
         responses={
-            (200, exports.CSV_MEDIA_TYPE.split(";")[0]): OpenApiResponse(
-                OpenApiTypes.STR, description="CSV (the `.csv` path)."
-            ),
-            (200, exports.JSONL_MEDIA_TYPE): OpenApiResponse(
-                OpenApiTypes.STR, description="JSON Lines (the `.jsonl` path)."
+            (200, media[file_format]): OpenApiResponse(
+                OpenApiTypes.STR, description=f"The {kind} as {file_format.upper()}."
             ),
             **errors(400),
         },
@@ -520,14 +521,13 @@ def _export_schema(
     )
 
 
-class AttestationExportApi(ApiView):
+class _AttestationExport(ApiView):
     """The attestations list, filtered as ``GET /api/v1/attestations``, as a streamed file."""
 
     FilterSerializer = s.AttestationFilterInput
     file_format = "csv"
 
-    @_export_schema("attestations", s.AttestationFilterInput, ATTESTATION_FIELDS)
-    def get(self, request: Request) -> HttpResponseBase:
+    def export(self, request: Request) -> HttpResponseBase:
         filters = filters_of(self.FilterSerializer, request)
         verified = filters.pop("verified", None)
         try:
@@ -543,14 +543,29 @@ class AttestationExportApi(ApiView):
         )
 
 
-class ArtifactExportApi(ApiView):
+class AttestationCsvApi(_AttestationExport):
+    file_format = "csv"
+
+    @_export_schema("attestations", "csv", s.AttestationFilterInput, ATTESTATION_FIELDS)
+    def get(self, request: Request) -> HttpResponseBase:
+        return self.export(request)
+
+
+class AttestationJsonlApi(_AttestationExport):
+    file_format = "jsonl"
+
+    @_export_schema("attestations", "jsonl", s.AttestationFilterInput, ATTESTATION_FIELDS)
+    def get(self, request: Request) -> HttpResponseBase:
+        return self.export(request)
+
+
+class _ArtifactExport(ApiView):
     """The artifacts list, filtered as the artifacts page, as a streamed file."""
 
     FilterSerializer = s.ArtifactExportInput
     file_format = "csv"
 
-    @_export_schema("artifacts", s.ArtifactExportInput, ARTIFACT_FIELDS)
-    def get(self, request: Request) -> HttpResponseBase:
+    def export(self, request: Request) -> HttpResponseBase:
         filters = filters_of(self.FilterSerializer, request)
         found = artifacts.artifact_export(
             namespaces=self.visible(),
@@ -566,6 +581,22 @@ class ArtifactExportApi(ApiView):
             namespace=filters.get("namespace"),
             file_format=self.file_format,
         )
+
+
+class ArtifactCsvApi(_ArtifactExport):
+    file_format = "csv"
+
+    @_export_schema("artifacts", "csv", s.ArtifactExportInput, ARTIFACT_FIELDS)
+    def get(self, request: Request) -> HttpResponseBase:
+        return self.export(request)
+
+
+class ArtifactJsonlApi(_ArtifactExport):
+    file_format = "jsonl"
+
+    @_export_schema("artifacts", "jsonl", s.ArtifactExportInput, ARTIFACT_FIELDS)
+    def get(self, request: Request) -> HttpResponseBase:
+        return self.export(request)
 
 
 # =============================================================================================
