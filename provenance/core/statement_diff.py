@@ -53,6 +53,11 @@ class StatementDiff:
     def changed(self) -> bool:
         return any(section.changes for section in self.sections)
 
+    @property
+    def unchanged(self) -> list[str]:
+        """Titles of the sections with nothing to say (no change, no note)."""
+        return [s.title for s in self.sections if not s.changes and not s.note]
+
     def as_json(self) -> dict[str, Any]:
         return {
             "changed": self.changed,
