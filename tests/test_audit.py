@@ -19,8 +19,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from provenance import services
+from provenance.config import NamespaceConfig, defaults
 from provenance.exports import csv_cell
 from provenance.models import ApiToken, Attestation
+from provenance.reads.applies import choose
 from tests.apidata import (
     Caller,
     caller_with_token,
@@ -335,3 +337,52 @@ def test_the_artifacts_export_and_its_api(django_user_model: Any) -> None:
     assert [orjson.loads(x)["digest"] for x in body.splitlines()] == [digest_a]
     bad = api.get("/api/v1/attestations.csv", created_after="yesterday")
     assert bad.status_code == 400 and "created_after" in bad.json()["error"]
+
+
+# --- the rule on its own (reads.applies.choose) ----------------------------------------------
+
+
+def _row(pk: int, scope: str, fmt: str = "slsa/v2alpha4", superseded: int | None = None) -> Any:
+    return {
+        "id": pk,
+        "namespace": "team-a",
+        "scope": scope,
+        "format": fmt,
+        "superseded_by_id": superseded,
+        "run__name": f"build-{pk}",
+    }
+
+
+def test_the_rule_prefers_scope_then_format_then_the_newest() -> None:
+    config = NamespaceConfig.from_values({**defaults().values(), **PER_ARTIFACT})
+    rows = [
+        _row(1, "per-artifact", superseded=4),
+        _row(2, "per-run"),
+        _row(3, "per-artifact", fmt="slsa/v1"),
+        _row(4, "per-artifact"),
+        _row(5, "per-run"),
+    ]
+    chosen = choose("team-a", rows, config)
+    assert chosen.applies == 4
+    roles = {s.attestation: s.role for s in chosen.standings}
+    assert roles == {
+        4: "applies",
+        1: "superseded",
+        2: "other-scope",
+        3: "earlier",
+        5: "other-scope",
+    }
+    assert [s.attestation for s in chosen.standings][:1] == [4]
+    # Only an older format left: it applies, and the sentence says why it is of another format.
+    only_old_format = choose("team-a", [_row(3, "per-artifact", fmt="slsa/v1")], config)
+    assert only_old_format.applies == 3
+    assert "before the namespace's format changed" in only_old_format.sentence
+    # No statement of the namespace's scope yet: the newest other one stands in, and says so.
+    stand_in = choose("team-a", [_row(2, "per-run"), _row(5, "per-run")], config)
+    assert stand_in.applies == 5 and "stands in" in stand_in.sentence
+    # A scope asked for (the gate's scope=) has no stand-in.
+    asked = choose("team-a", [_row(2, "per-run")], config, scope="per-artifact")
+    assert asked.applies is None
+    assert asked.sentence == "No current per-artifact attestation names this artifact in team-a."
+    nothing_current = choose("team-a", [_row(1, "per-artifact", superseded=9)], config)
+    assert nothing_current.applies is None
