@@ -613,7 +613,11 @@ class GateApi(ApiView):
         operation_id="gate",
         summary="Deployment gate: may this digest be deployed?",
         description=(
-            "Allowed only when a current (not superseded) attestation you may see names the "
+            "In each namespace you may see, the gate relies on the one attestation that applies "
+            "to the digest (the newest current one of the namespace's scope, or of `scope`, its "
+            "format first; `candidates[].chosen_because` says why, `set_aside` lists the other "
+            "current ones). "
+            "Allowed only when such an attestation names the "
             "digest, its signature re-verifies against the registered public key, every task "
             "it records in scope succeeded, and every `require_tasks` entry is recorded as "
             "succeeded; with `require_source=watch`, its signed statement must also show that "
