@@ -269,6 +269,10 @@ def test_the_verified_filter_is_applied_as_rows_stream() -> None:
         "UPDATE provenance_attestation SET statement_sha256 = %s WHERE id = %s", ["0" * 64, bad.pk]
     )
     staff = staff_session()
+    listing = page(staff, "/attestations/", verified="0")
+    assert f'href="/attestations/{bad.pk}/"' in listing
+    assert f'href="/attestations/{good.pk}/"' not in listing
+    assert 'href="/attestations/export.csv?verified=0"' in listing
     _, body = streamed(staff.get("/attestations/export.csv", verified="0"))
     (row,) = read_csv(body)
     assert int(row["id"]) == bad.pk and row["verified"] == "false" and row["problems"]
@@ -330,6 +334,7 @@ def test_the_artifacts_export_and_its_api(django_user_model: Any) -> None:
     assert len(read_csv(body)) == 2
     _, body = streamed(staff.get("/artifacts/export.csv", attested_to="2000-01-01"))
     assert read_csv(body) == []
+    assert "No artifact matches" in page(staff, "/artifacts/", attested_to="2000-01-01")
     api = caller_with_token(token(namespaces=("team-a",)))
     response = api.get("/api/v1/artifacts.jsonl")
     assert response["Content-Type"] == "application/jsonl"
