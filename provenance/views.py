@@ -47,7 +47,7 @@ from .forms import (
 from .graph_layout import layout
 from .models import ApiToken
 from .reads import artifacts, attestations, namespaces, preview, rundetail, runs
-from .reads.applies import coverage, coverage_from
+from .reads.applies import coverage, subjects_coverage
 from .reads.compare import previous_build, superseded_by_settings
 from .reads.overview import attention, namespace_summaries
 from .reads.search import SEARCH_GROUP_LIMIT, search_results
@@ -295,33 +295,6 @@ def attestation_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-# Subjects of one attestation whose "which statement applies" the page says (one query each).
-APPLIES_SHOWN = 5
-
-
-def _applies_to_subjects(attestation: Any, visible: set[str] | None) -> list[dict[str, Any]]:
-    """For each subject digest (up to APPLIES_SHOWN): the attestation that applies in this
-    one's namespace, what this one is, and what applies in the other namespaces."""
-    shown = []
-    names: dict[tuple[str, str], list[str]] = {}
-    for row in attestation.subject_rows:
-        names.setdefault((row["algorithm"], row["hex"]), []).append(row["uri"])
-    for (algorithm, hex_value), uris in list(names.items())[:APPLIES_SHOWN]:
-        own, others = coverage_from(
-            namespaces=visible, namespace=attestation.namespace, digest=f"{algorithm}:{hex_value}"
-        )
-        shown.append(
-            {
-                "digest": f"{algorithm}:{hex_value}",
-                "names": uris,
-                "own": own,
-                "this": own.standing_of(attestation.pk) if own else None,
-                "others": others,
-            }
-        )
-    return shown
-
-
 def _export_query(request: HttpRequest) -> str:
     """The page's filters for its export links (paging left out: an export is the whole
     filtered list)."""
@@ -353,7 +326,7 @@ def attestation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         decode_error = str(exc)
     subjects = attestation.subject_rows
     visible = _access(request).visible()
-    applies = _applies_to_subjects(attestation, visible)
+    applies = subjects_coverage(attestation, visible)
     digest_count = len({(s["algorithm"], s["hex"]) for s in subjects})
     return render(
         request,

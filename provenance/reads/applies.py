@@ -164,11 +164,40 @@ def _ordered(standings: list[Standing]) -> tuple[Standing, ...]:
     return tuple(sorted(standings, key=lambda s: (rank[s.role], -s.attestation)))
 
 
-def coverage_from(
-    *, namespaces: set[str] | None, namespace: str, digest: str
-) -> tuple[Coverage | None, list[Coverage]]:
-    """For one subject digest of an attestation: its own namespace's coverage and the other
-    visible namespaces' (what the attestation page says)."""
-    found = coverage(namespaces=namespaces, digest=digest)
-    own = next((c for c in found if c.namespace == namespace), None)
-    return own, [c for c in found if c.namespace != namespace]
+# Subject digests of one attestation whose coverage its page says (two queries each).
+SUBJECTS_SHOWN = 5
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectCoverage:
+    """For one subject digest of an attestation: the coverage in the attestation's namespace,
+    what the attestation itself is there, and the other visible namespaces' coverage."""
+
+    digest: str
+    names: tuple[str, ...]
+    own: Coverage | None
+    this: Standing | None
+    others: tuple[Coverage, ...]
+
+
+def subjects_coverage(attestation: Any, namespaces: set[str] | None) -> list[SubjectCoverage]:
+    """The attestation page's "which statement applies", for its first ``SUBJECTS_SHOWN``
+    subject digests (a ``shown`` attestation: its ``subject_rows`` are fetched with it)."""
+    names: dict[tuple[str, str], list[str]] = {}
+    for row in attestation.subject_rows:
+        names.setdefault((row["algorithm"], row["hex"]), []).append(row["uri"])
+    found = []
+    for (algorithm, hex_value), uris in list(names.items())[:SUBJECTS_SHOWN]:
+        digest = f"{algorithm}:{hex_value}"
+        every = coverage(namespaces=namespaces, digest=digest)
+        own = next((c for c in every if c.namespace == attestation.namespace), None)
+        found.append(
+            SubjectCoverage(
+                digest,
+                tuple(uris),
+                own,
+                own.standing_of(attestation.pk) if own else None,
+                tuple(c for c in every if c.namespace != attestation.namespace),
+            )
+        )
+    return found
