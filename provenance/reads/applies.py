@@ -47,6 +47,7 @@ class Standing:
     format: str
     role: str
     text: str
+    superseded_by: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +156,15 @@ def _other(
         role = EARLIER
         newer = f" than #{chosen['id']}" if chosen is not None else ""
         text = f"an older current {row['scope']} statement{newer} (run {run})"
-    return Standing(row["id"], row["namespace"], row["scope"], row["format"], role, text)
+    return Standing(
+        row["id"],
+        row["namespace"],
+        row["scope"],
+        row["format"],
+        role,
+        text,
+        row["superseded_by_id"],
+    )
 
 
 def _ordered(standings: list[Standing]) -> tuple[Standing, ...]:
