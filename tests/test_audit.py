@@ -344,6 +344,20 @@ def test_the_artifacts_export_and_its_api(django_user_model: Any) -> None:
     assert bad.status_code == 400 and "created_after" in bad.json()["error"]
 
 
+def test_the_new_pages_need_sign_in(client: Any) -> None:
+    _, (attestation,), _ = signed_pipeline()
+    for url in [
+        f"/attestations/{attestation.pk}/compare/{attestation.pk}/",
+        "/attestations/export.csv",
+        "/attestations/export.jsonl",
+        "/artifacts/export.csv",
+        "/artifacts/export.jsonl",
+    ]:
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith("/accounts/login/?next="), url
+
+
 # --- the rule on its own (reads.applies.choose) ----------------------------------------------
 
 
