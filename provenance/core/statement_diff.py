@@ -174,13 +174,12 @@ def _digests(descriptor: Descriptor) -> str:
 
 
 def _named(descriptors: Iterable[Descriptor], *, by_uri: bool = False) -> dict[str, str]:
-    """Name (or URI) → its digests; entries of one name (v1.0 writes several ``pipelineTask``
-    dependencies) are merged."""
+    """Name (or, for materials, URI) → its digests; entries of one key are merged. Materials go
+    by URI alone: SLSA v1.0 names its dependencies (``pipelineTask``, ``inputs/result``) where
+    v0.2 does not, and the same source at the same digest is no change."""
     found: dict[str, set[str]] = {}
     for d in descriptors:
         key = d.uri if by_uri else d.name
-        if by_uri and d.name and d.name != d.uri:
-            key = f"{d.uri} ({d.name})"
         found.setdefault(key, set()).add(_digests(d))
     return {key: "; ".join(sorted(values)) for key, values in found.items()}
 

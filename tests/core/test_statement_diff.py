@@ -73,6 +73,8 @@ def test_a_format_change_names_the_predicate_and_the_setting() -> None:
     assert (changes["predicate"].before, changes["predicate"].after) == ("SLSA v0.2", "SLSA v1.0")
     assert changes["setting format"].after == "slsa/v2alpha4"
     assert "setting scope" not in changes
+    # The same sources at the same digests: v1.0 names its dependencies, v0.2 does not.
+    assert _section(diff, "materials").changes == ()
     tasks = _section(diff, "tasks")
     # v0.2 lists every task; v1.0 per-run lists none: the reader is told, not shown removals
     # as if the tasks had gone.
