@@ -249,6 +249,9 @@ def test_the_gate_relies_on_the_namespaces_scope_and_sets_the_other_aside() -> N
     asked = gate(digest, scope="per-run")
     assert asked["attestation"] == per_run.pk
     assert [s["attestation"] for s in asked["set_aside"]] == [per_artifact.pk]
+    assert asked["set_aside"][0]["why"] == (
+        "a per-artifact statement of run build-1, not of the scope asked for (per-run)"
+    )
 
 
 # --- denied: nothing to go on; bad parameters ------------------------------------------------

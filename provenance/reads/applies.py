@@ -108,7 +108,7 @@ def choose(
         settings = f"{namespace}'s settings, {scope} statements only"
     if chosen is None:
         sentence = f"No current {wanted} attestation names this artifact in {namespace}."
-        standings = [_other(r, None, wanted, namespace) for r in rows]
+        standings = [_other(r, None, wanted, namespace, scope is not None) for r in rows]
         return Coverage(namespace, wanted, config.format, None, sentence, _ordered(standings))
     sentence = f"Under {settings}, attestation #{chosen['id']} covers this artifact: "
     if chosen["scope"] != wanted:
@@ -134,14 +134,21 @@ def choose(
         APPLIES,
         f"applies under {namespace}'s settings",
     )
-    standings = [applies] + [_other(r, chosen, wanted, namespace) for r in rows if r is not chosen]
+    standings = [applies] + [
+        _other(r, chosen, wanted, namespace, scope is not None) for r in rows if r is not chosen
+    ]
     return Coverage(namespace, wanted, config.format, chosen["id"], sentence, _ordered(standings))
 
 
 def _other(
-    row: Mapping[str, Any], chosen: Mapping[str, Any] | None, wanted: str, namespace: str
+    row: Mapping[str, Any],
+    chosen: Mapping[str, Any] | None,
+    wanted: str,
+    namespace: str,
+    asked: bool,
 ) -> Standing:
-    """What an attestation that does not apply is, in words."""
+    """What an attestation that does not apply is, in words (``asked``: ``wanted`` is the
+    scope asked for, not the namespace's)."""
     run = row["run__name"]
     if row["superseded_by_id"] is not None:
         role = SUPERSEDED
@@ -152,6 +159,8 @@ def _other(
             f"a {row['scope']} statement of run {run}, still current because each scope is "
             f"superseded on its own, but {namespace} signs {wanted} statements"
         )
+        if asked:
+            text = f"a {row['scope']} statement of run {run}, not of the scope asked for ({wanted})"
     else:
         role = EARLIER
         newer = f" than #{chosen['id']}" if chosen is not None else ""
