@@ -253,6 +253,8 @@ API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50)
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 200)
 # `verified=` on the attestation list re-checks one signature per candidate row.
 API_VERIFIED_FILTER_MAX = env_int("API_VERIFIED_FILTER_MAX", 20000)
+# Rows an export (CSV, JSON Lines) reads from its server-side cursor at a time.
+EXPORT_CHUNK_ROWS = env_int("EXPORT_CHUNK_ROWS", 500)
 
 _cache_url = os.environ.get("CACHE_URL", "").strip()
 CACHES = {

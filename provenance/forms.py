@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, time
 from typing import Any
 
 from django import forms
+from django.utils import timezone
 
 from provenance.config import (
     MAX_OCI_REPOSITORY,
@@ -84,9 +86,27 @@ class RunFilterForm(PageSizeMixin):
         set_choices(self, "pipeline", [("", "All pipelines")] + [(p, p) for p in pipelines])
 
 
+def _date_field(label: str) -> forms.DateField:
+    return forms.DateField(
+        label=label, required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+
+def day_start(day: date | None) -> datetime | None:
+    """The first instant of ``day`` in the current time zone (None stays None)."""
+    return datetime.combine(day, time.min, timezone.get_current_timezone()) if day else None
+
+
+def day_end(day: date | None) -> datetime | None:
+    """The last instant of ``day`` in the current time zone (None stays None)."""
+    return datetime.combine(day, time.max, timezone.get_current_timezone()) if day else None
+
+
 class ArtifactFilterForm(PageSizeMixin):
     q = forms.CharField(label="URI or digest", required=False, max_length=300)
     namespace = forms.ChoiceField(label="Namespace", required=False)
+    attested_from = _date_field("Last attested from")
+    attested_to = _date_field("Last attested until")
 
     def __init__(self, *args: Any, namespaces: list[str], **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -104,6 +124,13 @@ class AttestationFilterForm(PageSizeMixin):
         required=False,
         choices=[("", "All"), ("1", "Current only"), ("0", "Superseded only")],
     )
+    verified = forms.ChoiceField(
+        label="Signature",
+        required=False,
+        choices=[("", "Any"), ("1", "Verifies"), ("0", "Fails verification")],
+    )
+    created_from = _date_field("Signed from")
+    created_to = _date_field("Signed until")
     run = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1)
 
     def __init__(self, *args: Any, namespaces: list[str], **kwargs: Any):
@@ -114,6 +141,34 @@ class AttestationFilterForm(PageSizeMixin):
             "format",
             [("", "Any format")] + [(f, f"{f} — {PREDICATE_VERSION[f]}") for f in FORMAT_NAMES],
         )
+
+
+def artifact_filters(data: dict[str, Any]) -> dict[str, Any]:
+    """The artifacts form's fields as ``reads.artifacts.artifact_search`` filters."""
+    return {
+        "text": data.get("q") or "",
+        "namespace": data.get("namespace") or "",
+        "attested_after": day_start(data.get("attested_from")),
+        "attested_before": day_end(data.get("attested_to")),
+    }
+
+
+def attestation_filters(data: dict[str, Any]) -> dict[str, Any]:
+    """The attestations form's fields as ``reads.attestations.attestation_list`` filters
+    (``verified`` apart: the page and the export apply it differently)."""
+    return {
+        "namespace": data.get("namespace") or None,
+        "format": data.get("format") or None,
+        "scope": data.get("scope") or None,
+        "current": {"1": True, "0": False}.get(data.get("current") or ""),
+        "run_id": data.get("run"),
+        "created_after": day_start(data.get("created_from")),
+        "created_before": day_end(data.get("created_to")),
+    }
+
+
+def verified_filter(data: dict[str, Any]) -> bool | None:
+    return {"1": True, "0": False}.get(data.get("verified") or "")
 
 
 class SearchForm(forms.Form):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, path
 
-from . import views
+from . import audit_views, views
 from .sso.views import SignOut
 
 app_name = "provenance"
@@ -31,6 +31,19 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("runs/<int:pk>/", views.run_detail, name="run"),
     path("runs/<int:pk>/record.json", views.run_record, name="run-record"),
     path("artifacts/", views.artifact_list, name="artifacts"),
+    *(
+        path(
+            f"{kind}/export.{file_format}",
+            export,
+            {"file_format": file_format},
+            name=f"{kind}-export-{file_format}",
+        )
+        for kind, export in (
+            ("artifacts", audit_views.artifacts_export),
+            ("attestations", audit_views.attestations_export),
+        )
+        for file_format in ("csv", "jsonl")
+    ),
     path("artifacts/<str:digest>/", views.digest_detail, name="digest"),
     path("artifacts/<str:digest>/attestations.jsonl", views.digest_jsonl, name="digest-jsonl"),
     path("attestations/", views.attestation_list, name="attestations"),
@@ -49,6 +62,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
         "attestations/<int:pk>/envelope.json",
         views.attestation_envelope,
         name="attestation-envelope",
+    ),
+    path(
+        "attestations/<int:pk>/compare/<int:other>/",
+        audit_views.attestation_compare_page,
+        name="attestation-compare",
     ),
     path("search/", views.search, name="search"),
     path(

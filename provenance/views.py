@@ -40,11 +40,16 @@ from .forms import (
     RunFilterForm,
     SearchForm,
     TokenCreateForm,
+    artifact_filters,
+    attestation_filters,
     valid_data,
+    verified_filter,
 )
 from .graph_layout import MAX_DRAWN_TASKS, layout
 from .models import ApiToken
 from .reads import artifacts, attestations, namespaces, preview, rundetail, runs
+from .reads.applies import coverage, subjects_coverage
+from .reads.compare import previous_build, superseded_by_settings
 from .reads.overview import attention, namespace_summaries
 from .reads.search import SEARCH_GROUP_LIMIT, SEARCH_MAX_LENGTH, search_results
 from .reads.tokens import namespace_tokens
@@ -236,15 +241,16 @@ def artifact_list(request: HttpRequest) -> HttpResponse:
     visible = _access(request).visible()
     form = ArtifactFilterForm(request.GET, namespaces=namespaces.namespace_names(visible))
     data = valid_data(form)
-    text, namespace = data.get("q") or "", data.get("namespace") or ""
-    found = artifacts.artifact_search(namespaces=visible, text=text, namespace=namespace)
+    filters = artifact_filters(data)
+    found = artifacts.artifact_search(namespaces=visible, **filters)
     return render(
         request,
         "provenance/artifact_list.html",
         {
             "form": form,
             "page": _page(request, found, _per_page(data)),
-            "filtered": bool(text.strip() or namespace),
+            "filtered": any(v for k, v in data.items() if k != "per_page"),
+            "export_query": _export_query(request),
             "nav": "artifacts",
         },
     )
@@ -272,10 +278,15 @@ def digest_detail(request: HttpRequest, digest: str) -> HttpResponseBase:
     rows = list(page.object_list)
     verdicts = verify_many(rows)
     metrics.verifications_observed("dashboard", (v.ok for v in verdicts.values()))
+    covered = coverage(namespaces=visible, digest=f"{algorithm}:{hex_value}")
     return render(
         request,
         "provenance/digest_detail.html",
         {
+            "coverages": [
+                (c, previous_build(c.applies, visible) if c.applies else None) for c in covered
+            ],
+            "applies_ids": {c.applies for c in covered},
             "algorithm": algorithm,
             "hex": hex_value,
             "digest": f"{algorithm}:{hex_value}",
@@ -311,15 +322,15 @@ def attestation_list(request: HttpRequest) -> HttpResponse:
     visible = _access(request).visible()
     form = AttestationFilterForm(request.GET, namespaces=namespaces.namespace_names(visible))
     data = valid_data(form)
-    found = attestations.attestation_list(
-        namespaces=visible,
-        namespace=data.get("namespace") or None,
-        format=data.get("format") or None,
-        scope=data.get("scope") or None,
-        current={"1": True, "0": False}.get(data.get("current") or ""),
-        run_id=data.get("run"),
-        with_bytes=False,
-    )
+    filters = attestation_filters(data)
+    try:
+        found = attestations.attestation_list(
+            namespaces=visible, verified=verified_filter(data), with_bytes=False, **filters
+        )
+    except ValueError as exc:
+        # verified= over more attestations than API_VERIFIED_FILTER_MAX: say so, list them all.
+        form.add_error("verified", str(exc))
+        found = attestations.attestation_list(namespaces=visible, with_bytes=False, **filters)
     page = _page(request, found, _per_page(data))
     return render(
         request,
@@ -327,10 +338,20 @@ def attestation_list(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "page": page,
+            "export_query": _export_query(request),
             "filtered": any(v for k, v in data.items() if k != "per_page"),
             "nav": "attestations",
         },
     )
+
+
+def _export_query(request: HttpRequest) -> str:
+    """The page's filters for its export links (paging left out: an export is the whole
+    filtered list)."""
+    query = request.GET.copy()
+    for name in ("page", "per_page"):
+        query.pop(name, None)
+    return query.urlencode()
 
 
 def _attestation_or_404(request: HttpRequest, pk: int) -> Any:
@@ -354,10 +375,18 @@ def attestation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     except StatementError as exc:
         decode_error = str(exc)
     subjects = attestation.subject_rows
+    visible = _access(request).visible()
+    applies = subjects_coverage(attestation, visible)
+    digest_count = len({(s["algorithm"], s["hex"]) for s in subjects})
     return render(
         request,
         "provenance/attestation_detail.html",
         {
+            "applies": applies,
+            "applies_more": max(0, digest_count - len(applies)),
+            "previous_build": previous_build(attestation.pk, visible),
+            "supersedes": attestations.attestation_supersedes(attestation),
+            "settings_change": superseded_by_settings(attestation),
             "attestation": attestation,
             "verdict": verdict,
             "key": ring.keys.get(attestation.key_id),

@@ -95,6 +95,14 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("api/v1/attestations/<id:pk>/statement", "GET"): Row(
         "/api/v1/attestations/{attestation}/statement", READ_A
     ),
+    ("api/v1/attestations/<id:pk>/diff", "GET"): Row(
+        "/api/v1/attestations/{attestation}/diff?other={attestation}", READ_A
+    ),
+    # Exports answer everyone signed in, with the rows they may see (none of team-a's for b).
+    ("api/v1/attestations.csv", "GET"): Row("/api/v1/attestations.csv", READ),
+    ("api/v1/attestations.jsonl", "GET"): Row("/api/v1/attestations.jsonl", READ),
+    ("api/v1/artifacts.csv", "GET"): Row("/api/v1/artifacts.csv", READ),
+    ("api/v1/artifacts.jsonl", "GET"): Row("/api/v1/artifacts.jsonl", READ),
     # The gate answers everyone who is signed in; what it may see decides the answer (below).
     ("api/v1/gate", "GET"): Row("/api/v1/gate?digest={digest}", READ),
     ("api/v1/namespaces/<str:namespace>/settings", "GET"): Row(

@@ -35,7 +35,7 @@ def test_docs_render_every_operation_without_csp_violations(live_server: Any, se
             )
             page.goto(f"{live_server.url}/api/docs/")
             page.wait_for_selector(".opblock", timeout=20_000)
-            assert page.locator(".opblock").count() == 17
+            assert page.locator(".opblock").count() == 22
         finally:
             browser.close()
     assert not [m for m in console if "Content Security Policy" in m or "Refused" in m], console

@@ -35,7 +35,15 @@ def gate(digest: str, *, namespaces: tuple[str, ...] = ("team-a", "team-b"), **p
     response = caller.get("/api/v1/gate", digest=digest, **params)
     assert response.status_code == 200, response.content
     body = response.json()
-    assert set(body) == {"allowed", "reasons", "attestation", "digest", "candidates"}
+    assert set(body) == {
+        "allowed",
+        "reasons",
+        "attestation",
+        "digest",
+        "candidates",
+        "rule",
+        "set_aside",
+    }
     assert body["reasons"], "every answer says why"
     return body
 
@@ -67,8 +75,14 @@ def test_a_verified_attestation_whose_tasks_all_succeeded_allows(settings_) -> N
             "scope": attestation.scope,
             "allowed": True,
             "reasons": body["reasons"],
+            "chosen_because": body["candidates"][0]["chosen_because"],
         }
     ]
+    assert (
+        f"attestation #{attestation.pk} covers this artifact"
+        in (body["candidates"][0]["chosen_because"])
+    )
+    assert body["set_aside"] == [] and "relies on" in body["rule"]
     # The required tasks are there, too.
     assert gate(digest, require_tasks="build,git-clone")["allowed"] is True
     assert gate(digest, require_tasks=" build , ")["allowed"] is True
@@ -214,6 +228,30 @@ def test_only_current_attestations_count() -> None:
     body = gate(digest)
     assert body["attestation"] == second.pk
     assert [c["attestation"] for c in body["candidates"]] == [second.pk]
+
+
+def test_the_gate_relies_on_the_namespaces_scope_and_sets_the_other_aside() -> None:
+    # Switching per-run -> per-artifact leaves the per-run statement current (supersession is
+    # per scope): the gate relies on the per-artifact one and says what the per-run one is.
+    _, (per_run,), digest = signed_pipeline()
+    services.namespace_settings_update(namespace="team-a", changes=PER_ARTIFACT, actor="t")
+    services.attestations_generate(run_id=per_run.run_id)
+    per_artifact = Attestation.objects.get(scope="per-artifact", run=per_run.run)
+    assert Attestation.objects.get(pk=per_run.pk).superseded_by_id is None
+    body = gate(digest)
+    assert body["attestation"] == per_artifact.pk
+    assert [c["attestation"] for c in body["candidates"]] == [per_artifact.pk]
+    assert "newest current per-artifact statement" in body["candidates"][0]["chosen_because"]
+    (aside,) = body["set_aside"]
+    assert aside["attestation"] == per_run.pk and aside["role"] == "other-scope"
+    assert "team-a signs per-artifact statements" in aside["why"]
+    # Asking for a scope relies on that scope's statement, and sets the other aside.
+    asked = gate(digest, scope="per-run")
+    assert asked["attestation"] == per_run.pk
+    assert [s["attestation"] for s in asked["set_aside"]] == [per_artifact.pk]
+    assert asked["set_aside"][0]["why"] == (
+        "a per-artifact statement of run build-1, not of the scope asked for (per-run)"
+    )
 
 
 # --- denied: nothing to go on; bad parameters ------------------------------------------------

@@ -34,12 +34,13 @@ LAYERS = (
     ("reads", ("reads",)),
     ("writes", ("services",)),
     ("tasks", ("tasks",)),
-    ("web", ("access", "auth", "downloads", "security")),
+    ("web", ("access", "auth", "downloads", "exports", "security")),
     ("api", ("api",)),
     (
         "pages",
         (
             "views",
+            "audit_views",
             "forms",
             "urls",
             "templatetags",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiExample
 
+from provenance.reads.gate import GATE_RULE
+
 HOST = "https://chainsweb.example.com"
 DIGEST = "sha256:" + "3b1f5e0c" * 8
 KEY_ID = "SHA256:Vq2mW0wQ3hY7m0tq4Yv4o0mH0m7b2o5o7l6Xr1v9Gk8"
@@ -223,6 +225,47 @@ ENVELOPE = OpenApiExample(
         "signatures": [{"keyid": KEY_ID, "sig": "MEUCIQ...=="}],
     },
 )
+ATTESTATION_DIFF = OpenApiExample(
+    "A new build of the same image",
+    value={
+        "attestation": 42,
+        "other": 37,
+        "settings_changed": False,
+        "changed": True,
+        "sections": [
+            {
+                "key": "subjects",
+                "title": "Subjects",
+                "note": "",
+                "changes": [
+                    {
+                        "item": "registry.example.com/team-a/app",
+                        "kind": "changed",
+                        "before": "sha256:" + "9e0a" * 16,
+                        "after": DIGEST,
+                    }
+                ],
+            },
+            {
+                "key": "tasks",
+                "title": "Tasks in scope and their status",
+                "note": "",
+                "changes": [
+                    {
+                        "item": "scan",
+                        "kind": "changed",
+                        "before": "failed (Failed), in scope",
+                        "after": "succeeded (Succeeded), in scope",
+                    }
+                ],
+            },
+        ],
+        "raw_diff": "--- attestation #37\n+++ attestation #42\n@@ -40,7 +40,7 @@\n...",
+        "url": f"{HOST}/api/v1/attestations/42",
+        "other_url": f"{HOST}/api/v1/attestations/37",
+    },
+    response_only=True,
+)
 GATE_ALLOWED = OpenApiExample(
     "Allowed",
     value={
@@ -240,6 +283,20 @@ GATE_ALLOWED = OpenApiExample(
                 "scope": "per-artifact",
                 "allowed": True,
                 "reasons": ["..."],
+                "chosen_because": "Under team-a's settings (per-artifact, SLSA v1.0 "
+                "(slsa/v2alpha4)), attestation #42 covers this artifact: it is the newest "
+                "current per-artifact statement naming it (run build-1).",
+            }
+        ],
+        "rule": GATE_RULE,
+        "set_aside": [
+            {
+                "attestation": 41,
+                "namespace": "team-a",
+                "scope": "per-run",
+                "role": "other-scope",
+                "why": "a per-run statement of run build-1, still current because each scope "
+                "is superseded on its own, but team-a signs per-artifact statements",
             }
         ],
     },
@@ -259,8 +316,13 @@ GATE_DENIED = OpenApiExample(
                 "scope": "per-artifact",
                 "allowed": False,
                 "reasons": ["attestation 43: in-scope task test (build-2-test) has status False"],
+                "chosen_because": "Under team-a's settings (per-artifact, SLSA v1.0 "
+                "(slsa/v2alpha4)), attestation #43 covers this artifact: it is the newest "
+                "current per-artifact statement naming it (run build-2).",
             }
         ],
+        "rule": GATE_RULE,
+        "set_aside": [],
     },
     response_only=True,
 )

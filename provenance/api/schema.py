@@ -33,8 +33,8 @@ _ERROR_TEXT = {
     403: "Authenticated, but the role or namespace does not allow this write.",
     404: "No such object, or one in a namespace you may not see (the two look the same).",
     409: "A conflict, which the message names: every attestation of the digest fails "
-    "verification (bundles), or a record's uid is stored for a run of another namespace "
-    "(ingest; nothing is stored).",
+    "verification (bundles), a record's uid is stored for a run of another namespace "
+    "(ingest; nothing is stored), or a stored statement cannot be read (diff).",
     410: "The run's raw record was pruned under its namespace's retention; its attestations stay.",
     413: "The request body is larger than INGEST_MAX_BYTES.",
     415: "The body's Content-Type is not accepted.",

@@ -17,6 +17,7 @@ from provenance.core.digests import DIGEST_PATTERN, DIGEST_PREFIX_PATTERN
 from provenance.core.plan import EMIT_POLICIES, SCOPES
 from provenance.core.slsa.config import BUILD_TYPES, FORMAT_NAMES, PREDICATE_VERSION
 from provenance.models import ComputeStatus, RunKind
+from provenance.reads.applies import EARLIER, OTHER_SCOPE
 from provenance.reads.gate import GATE_SOURCES
 
 if TYPE_CHECKING:
@@ -149,6 +150,45 @@ class AttestationFilterInput(serializers.Serializer[Any]):
     )
 
 
+class AttestationDiffInput(serializers.Serializer[Any]):
+    other = serializers.IntegerField(
+        min_value=1,
+        max_value=999_999_999_999_999_999,
+        help_text="The attestation to compare with (the base): the diff reads from it to this one.",
+    )
+
+
+class DiffChangeOutput(serializers.Serializer[Any]):
+    item = serializers.CharField(help_text="What differs: a subject name, task, setting, ...")
+    kind = serializers.CharField(help_text="added, removed or changed.")
+    before = serializers.CharField(help_text="Its value in `other` (empty when added).")
+    after = serializers.CharField(help_text="Its value in this attestation (empty when removed).")
+
+
+class DiffSectionOutput(serializers.Serializer[Any]):
+    key = serializers.ChoiceField(
+        choices=["format", "builder", "run", "subjects", "tasks", "materials", "parameters"]
+    )
+    title = serializers.CharField()
+    note = serializers.CharField(help_text="What this section cannot compare, when anything.")
+    changes = DiffChangeOutput(many=True)
+
+
+class AttestationDiffOutput(serializers.Serializer[Any]):
+    attestation = serializers.IntegerField(help_text="This attestation (after).")
+    other = serializers.IntegerField(help_text="The one compared with (before).")
+    settings_changed = serializers.BooleanField(
+        help_text="The two were made under different namespace settings."
+    )
+    changed = serializers.BooleanField(help_text="Any section has a change.")
+    sections = DiffSectionOutput(many=True)
+    raw_diff = serializers.CharField(
+        help_text="Unified diff of the two statements as JSON (indented, keys sorted)."
+    )
+    url = serializers.CharField()
+    other_url = serializers.CharField()
+
+
 # =============================================================================================
 # Artifacts
 
@@ -159,6 +199,25 @@ class ArtifactFilterInput(serializers.Serializer[Any]):
     uri = serializers.CharField(required=False, help_text="Subject name (image or URI), exact.")
     namespace = serializers.CharField(
         required=False, max_length=253, help_text="Named by an attestation of this namespace."
+    )
+
+
+class ArtifactExportInput(serializers.Serializer[Any]):
+    """The artifacts page's filters, for its export."""
+
+    q = serializers.CharField(
+        required=False,
+        max_length=300,
+        help_text="Part of the artifact's name, or a digest prefix (at least 4 hex digits).",
+    )
+    namespace = serializers.CharField(
+        required=False, max_length=253, help_text="Named by an attestation of this namespace."
+    )
+    attested_after = serializers.DateTimeField(
+        required=False, help_text="Last attested at or after this time."
+    )
+    attested_before = serializers.DateTimeField(
+        required=False, help_text="Last attested at or before this time."
     )
 
 
@@ -204,6 +263,22 @@ class GateCandidateOutput(serializers.Serializer[Any]):
     scope = serializers.CharField(source="attestation.scope")
     allowed = serializers.BooleanField()
     reasons = serializers.ListField(child=serializers.CharField())
+    chosen_because = serializers.CharField(
+        help_text="Why the gate relied on this attestation in its namespace: the sentence the "
+        "artifact page shows (the rule is in `rule`)."
+    )
+
+
+class GateSetAsideOutput(serializers.Serializer[Any]):
+    attestation = serializers.IntegerField()
+    namespace = serializers.CharField()
+    scope = serializers.CharField()
+    role = serializers.ChoiceField(
+        choices=[OTHER_SCOPE, EARLIER],
+        help_text="other-scope: current, of a scope the namespace no longer signs (or not the "
+        "one asked for); earlier: current, but an older statement of the same scope.",
+    )
+    why = serializers.CharField(source="text")
 
 
 class GateOutput(serializers.Serializer[Any]):
@@ -211,7 +286,15 @@ class GateOutput(serializers.Serializer[Any]):
     reasons = serializers.ListField(child=serializers.CharField())
     attestation = serializers.IntegerField(allow_null=True)
     digest = serializers.CharField()
-    candidates = GateCandidateOutput(many=True)
+    candidates = GateCandidateOutput(
+        many=True,
+        help_text="In each namespace, the attestation that applies (one per namespace), checked.",
+    )
+    rule = serializers.CharField(help_text="Which attestation the gate relies on, in words.")
+    set_aside = GateSetAsideOutput(
+        many=True,
+        help_text="Current attestations naming the digest that the gate did not rely on.",
+    )
 
 
 # =============================================================================================

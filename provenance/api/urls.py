@@ -44,6 +44,12 @@ urlpatterns = [
     path("records/<str:uid>", views.RecordDetailApi.as_view(), name="record-detail"),
     path("records/<str:uid>/raw", views.RecordRawApi.as_view(), name="record-raw"),
     path("artifacts", views.ArtifactListApi.as_view(), name="artifacts"),
+    path("artifacts.csv", views.ArtifactCsvApi.as_view(), name="artifacts-export-csv"),
+    path("artifacts.jsonl", views.ArtifactJsonlApi.as_view(), name="artifacts-export-jsonl"),
+    path("attestations.csv", views.AttestationCsvApi.as_view(), name="attestations-export-csv"),
+    path(
+        "attestations.jsonl", views.AttestationJsonlApi.as_view(), name="attestations-export-jsonl"
+    ),
     path("artifacts/<id:pk>", views.ArtifactDetailApi.as_view(), name="artifact-detail"),
     path(
         "artifacts/<digest:digest>/attestations.jsonl",
@@ -67,6 +73,7 @@ urlpatterns = [
         views.AttestationStatementApi.as_view(),
         name="attestation-statement",
     ),
+    path("attestations/<id:pk>/diff", views.AttestationDiffApi.as_view(), name="attestation-diff"),
     path("gate", views.GateApi.as_view(), name="gate"),
     path(
         "namespaces/<str:namespace>/settings",

@@ -8,11 +8,12 @@ it). Every error is JSON ``{"error": "..."}`` (``error_handler``). See docs/api.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -24,12 +25,19 @@ from rest_framework.exceptions import (
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from provenance import downloads, metrics, services
+from provenance import downloads, exports, metrics, services
 from provenance.access import TokenUser
 from provenance.core.digests import DIGEST_PATTERN, parse_query
 from provenance.core.errors import ProvenanceError
 from provenance.models import ApiToken, Artifact, Attestation, RunRecord
 from provenance.reads import artifacts, attestations, runs
+from provenance.reads.compare import attestation_compare
+from provenance.reads.exports import (
+    ARTIFACT_FIELDS,
+    ATTESTATION_FIELDS,
+    artifact_rows,
+    attestation_rows,
+)
 from provenance.reads.gate import gate_evaluate
 from provenance.reads.verify import Verdict, verify, verify_rows
 
@@ -459,6 +467,164 @@ class AttestationStatementApi(ApiView):
         return downloads.statement_download(_attestation_or_404(self, pk))
 
 
+class AttestationDiffApi(ApiView):
+    """What changed between two attestations' statements, as a reader sees it."""
+
+    InputSerializer = s.AttestationDiffInput
+
+    @extend_schema(
+        operation_id="attestations_diff",
+        parameters=[ID_PARAMETER, s.AttestationDiffInput],
+        summary="Compare two attestations",
+        description=(
+            "What changed from attestation `other` to this one, section by section (format and "
+            "settings, builder, run, subjects, tasks in scope and their status, materials or "
+            "resolved dependencies, parameters), and the raw JSON diff of the two signed "
+            "statements. 404 when either attestation is unknown or in a namespace you may not "
+            "see; 409 when a stored statement cannot be read."
+        ),
+        responses={200: s.AttestationDiffOutput, **errors(400, 404, 409)},
+        examples=[examples.ATTESTATION_DIFF],
+        tags=["attestations"],
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        other = filters_of(self.InputSerializer, request)["other"]
+        comparison = attestation_compare(pk=pk, other=other, namespaces=self.visible())
+        if comparison is None:
+            raise Http404("no such attestation")
+        if comparison.diff is None:
+            raise Unverified(f"the statements cannot be compared: {comparison.error}")
+        links = outputs.Links(request)
+        return Response(
+            {
+                "attestation": pk,
+                "other": other,
+                "settings_changed": comparison.settings_changed,
+                **comparison.diff.as_json(),
+                "url": links.url("api:attestation-detail", pk),
+                "other_url": links.url("api:attestation-detail", other),
+            }
+        )
+
+
+# =============================================================================================
+# Exports (CSV, JSON Lines)
+
+
+def _export_schema(
+    kind: str, file_format: str, filters: type[Any], fields: tuple[str, ...]
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    media = {"csv": exports.CSV_MEDIA_TYPE.split(";")[0], "jsonl": exports.JSONL_MEDIA_TYPE}
+    shape = {
+        "csv": "CSV: a header row; lists joined with `; `; a cell starting with `=`, `+`, `-`, "
+        "`@`, a tab or a carriage return is prefixed with `'` so a spreadsheet shows it as text",
+        "jsonl": "JSON Lines: one JSON object per line",
+    }
+    return extend_schema(
+        operation_id=f"{kind}_export_{file_format}",
+        summary=f"Export the {kind} list as {file_format.upper()}, streamed",
+        description=(
+            f"Every {kind[:-1]} matching the filters, newest first, in one streamed file "
+            f"({shape[file_format]}). Fields: "
+            + ", ".join(f"`{f}`" for f in fields)
+            + ". Rows are read in chunks of EXPORT_CHUNK_ROWS, so the size of the list does not "
+            "matter"
+            + (
+                "; each attestation is verified as it is read, and `verified` filters on that "
+                "(no cap, unlike the list's)."
+                if kind == "attestations"
+                else "."
+            )
+        ),
+        parameters=[filters],
+        responses={
+            (200, media[file_format]): OpenApiResponse(
+                OpenApiTypes.STR, description=f"The {kind} as {file_format.upper()}."
+            ),
+            **errors(400),
+        },
+        tags=[kind],
+    )
+
+
+class _AttestationExport(ApiView):
+    """The attestations list, filtered as ``GET /api/v1/attestations``, as a streamed file."""
+
+    FilterSerializer = s.AttestationFilterInput
+    file_format = "csv"
+
+    def export(self, request: Request) -> HttpResponseBase:
+        filters = filters_of(self.FilterSerializer, request)
+        verified = filters.pop("verified", None)
+        try:
+            found = attestations.attestation_list(namespaces=self.visible(), **filters)
+        except ValueError as exc:
+            raise ValidationError({"detail": str(exc)}) from None
+        return exports.export_response(
+            attestation_rows(found, verified=verified),
+            fields=ATTESTATION_FIELDS,
+            kind="attestations",
+            namespace=filters.get("namespace"),
+            file_format=self.file_format,
+        )
+
+
+class AttestationCsvApi(_AttestationExport):
+    file_format = "csv"
+
+    @_export_schema("attestations", "csv", s.AttestationFilterInput, ATTESTATION_FIELDS)
+    def get(self, request: Request) -> HttpResponseBase:
+        return self.export(request)
+
+
+class AttestationJsonlApi(_AttestationExport):
+    file_format = "jsonl"
+
+    @_export_schema("attestations", "jsonl", s.AttestationFilterInput, ATTESTATION_FIELDS)
+    def get(self, request: Request) -> HttpResponseBase:
+        return self.export(request)
+
+
+class _ArtifactExport(ApiView):
+    """The artifacts list, filtered as the artifacts page, as a streamed file."""
+
+    FilterSerializer = s.ArtifactExportInput
+    file_format = "csv"
+
+    def export(self, request: Request) -> HttpResponseBase:
+        filters = filters_of(self.FilterSerializer, request)
+        found = artifacts.artifact_export(
+            namespaces=self.visible(),
+            text=filters.get("q", ""),
+            namespace=filters.get("namespace", ""),
+            attested_after=filters.get("attested_after"),
+            attested_before=filters.get("attested_before"),
+        )
+        return exports.export_response(
+            artifact_rows(found),
+            fields=ARTIFACT_FIELDS,
+            kind="artifacts",
+            namespace=filters.get("namespace"),
+            file_format=self.file_format,
+        )
+
+
+class ArtifactCsvApi(_ArtifactExport):
+    file_format = "csv"
+
+    @_export_schema("artifacts", "csv", s.ArtifactExportInput, ARTIFACT_FIELDS)
+    def get(self, request: Request) -> HttpResponseBase:
+        return self.export(request)
+
+
+class ArtifactJsonlApi(_ArtifactExport):
+    file_format = "jsonl"
+
+    @_export_schema("artifacts", "jsonl", s.ArtifactExportInput, ARTIFACT_FIELDS)
+    def get(self, request: Request) -> HttpResponseBase:
+        return self.export(request)
+
+
 # =============================================================================================
 # Gate
 
@@ -473,7 +639,11 @@ class GateApi(ApiView):
         operation_id="gate",
         summary="Deployment gate: may this digest be deployed?",
         description=(
-            "Allowed only when a current (not superseded) attestation you may see names the "
+            "In each namespace you may see, the gate relies on the one attestation that applies "
+            "to the digest (the newest current one of the namespace's scope, or of `scope`, its "
+            "format first; `candidates[].chosen_because` says why, `set_aside` lists the other "
+            "current ones). "
+            "Allowed only when such an attestation names the "
             "digest, its signature re-verifies against the registered public key, every task "
             "it records in scope succeeded, and every `require_tasks` entry is recorded as "
             "succeeded; with `require_source=watch`, its signed statement must also show that "

@@ -7,6 +7,9 @@ and namespaces count only those attestations.
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from django.contrib.postgres.aggregates import ArrayAgg
 from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet
 
@@ -90,10 +93,16 @@ def artifact_get(*, pk: int, namespaces: set[str] | None) -> QuerySet[Artifact]:
 
 
 def artifact_search(
-    *, namespaces: set[str] | None, text: str = "", namespace: str = ""
+    *,
+    namespaces: set[str] | None,
+    text: str = "",
+    namespace: str = "",
+    attested_after: datetime | None = None,
+    attested_before: datetime | None = None,
 ) -> QuerySet[Artifact]:
     """The artifacts page: visible artifacts whose name contains ``text`` or whose digest
-    starts with it, most recently attested first, with their visible and current counts."""
+    starts with it, most recently attested first, with their visible and current counts;
+    ``attested_after``/``_before`` bound when each was last attested."""
     qs = visible_artifacts(namespaces, namespace or None)
     text = text.strip()
     if text:
@@ -103,7 +112,7 @@ def artifact_search(
             match |= Q(algorithm=pair[0], hex__startswith=pair[1])
         qs = qs.filter(match)
     counted = _counted(namespaces, namespace or None)
-    return qs.annotate(
+    qs = qs.annotate(
         attestation_count=Count("attestations", filter=counted, distinct=True),
         current_count=Count(
             "attestations",
@@ -111,7 +120,27 @@ def artifact_search(
             distinct=True,
         ),
         latest=Max("attestations__created", filter=counted),
-    ).order_by(F("latest").desc(nulls_last=True), "uri", "id")
+    )
+    if attested_after:
+        qs = qs.filter(latest__gte=attested_after)
+    if attested_before:
+        qs = qs.filter(latest__lte=attested_before)
+    return qs.order_by(F("latest").desc(nulls_last=True), "uri", "id")
+
+
+def artifact_export(**filters: Any) -> QuerySet[Artifact]:
+    """``artifact_search`` with each artifact's visible namespaces (the export's rows)."""
+    found = artifact_search(**filters)
+    counted = _counted(filters["namespaces"], filters.get("namespace") or None)
+    return found.annotate(
+        visible_namespaces=ArrayAgg(
+            "attestations__namespace",
+            filter=counted,
+            distinct=True,
+            ordering="attestations__namespace",
+            default=[],
+        )
+    )
 
 
 def digest_names(namespaces: set[str] | None, algorithm: str, hex_value: str) -> list[str]:

@@ -16,7 +16,7 @@ from provenance.core.errors import FormatError
 from provenance.core.statements import StatementError, StatementView, read_statement
 from provenance.models import Attestation, RunKind, RunRecord
 
-from .attestations import attestations_naming
+from .applies import APPLIES, SUPERSEDED, Standing, coverage
 from .runs import run_children
 from .verify import KeyRing, key_ring, verify, with_chain_link
 
@@ -24,11 +24,22 @@ from .verify import KeyRing, key_ring, verify, with_chain_link
 GATE_SOURCES = (WATCHED,)
 
 
+# What the gate relies on, said in every answer (``reads.applies`` is the rule).
+GATE_RULE = (
+    "In each namespace the gate relies on the one attestation that applies there: the newest "
+    "current attestation of the namespace's scope (or of the scope asked for), its format "
+    "first; the artifact and attestation pages name the same one. Other current attestations "
+    "are set aside."
+)
+
+
 @dataclass(frozen=True, slots=True)
 class GateCandidate:
     attestation: Attestation
     allowed: bool
     reasons: tuple[str, ...]
+    # Why this one was relied on: the sentence of ``reads.applies.coverage``.
+    chosen_because: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +49,9 @@ class GateDecision:
     reasons: tuple[str, ...]
     attestation: int | None
     candidates: tuple[GateCandidate, ...] = ()
+    # Current attestations naming the digest that the rule did not choose, and what they are.
+    set_aside: tuple[Standing, ...] = ()
+    rule: str = GATE_RULE
 
 
 def gate_evaluate(
@@ -51,9 +65,11 @@ def gate_evaluate(
 ) -> GateDecision:
     """May ``digest`` be deployed?
 
-    The candidates are the caller's visible, current (not superseded) attestations naming the
-    digest, newest first, optionally in one namespace and of one scope. The answer is "allowed"
-    as soon as one candidate passes every check; otherwise every candidate's reasons are given.
+    The candidates are, in each of the caller's visible namespaces (or in ``namespace``), the
+    attestation that applies to the digest (``reads.applies.coverage``, with ``scope`` when
+    given), newest first. The answer is "allowed" as soon as one candidate passes every check;
+    otherwise every candidate's reasons are given. The other current attestations naming the
+    digest are set aside, each with what it is.
     An unknown digest and one in a namespace the caller cannot see get the same answer.
     ``require_source`` (``watch``): only a candidate whose statement shows its run was watched
     passes (``_source_check``).
@@ -63,11 +79,10 @@ def gate_evaluate(
     algorithm, hex_value = parse_query(digest, "digest")
     normalized = f"{algorithm}:{hex_value}"
     required = tuple(dict.fromkeys(t for t in require_tasks if t))
-    qs = attestations_naming(namespaces=namespaces, digest=normalized, current=True)
-    if namespace:
-        qs = qs.filter(namespace=namespace)
-    if scope:
-        qs = qs.filter(scope=scope)
+    found = coverage(namespaces=namespaces, digest=normalized, namespace=namespace, scope=scope)
+    chosen = {c.applies: c.sentence for c in found if c.applies is not None}
+    set_aside = tuple(s for c in found for s in c.standings if s.role not in (APPLIES, SUPERSEDED))
+    qs = Attestation.objects.filter(pk__in=list(chosen))
     attestations = list(with_chain_link(qs.select_related("run").defer("run__raw")).order_by("-id"))
     if not attestations:
         where = f" in namespace {namespace}" if namespace else ""
@@ -77,6 +92,7 @@ def gate_evaluate(
             allowed=False,
             reasons=(f"no current{kind} attestation names {normalized}{where}",),
             attestation=None,
+            set_aside=set_aside,
         )
     ring = key_ring()
     candidates = []
@@ -85,7 +101,9 @@ def gate_evaluate(
         allowed = not reasons
         if allowed:
             reasons = [_allowed_reason(attestation, required, require_source)]
-        candidates.append(GateCandidate(attestation, allowed, tuple(reasons)))
+        candidates.append(
+            GateCandidate(attestation, allowed, tuple(reasons), chosen[attestation.pk])
+        )
     winner = next((c for c in candidates if c.allowed), None)
     if winner is not None:
         return GateDecision(
@@ -94,6 +112,7 @@ def gate_evaluate(
             reasons=winner.reasons,
             attestation=winner.attestation.pk,
             candidates=tuple(candidates),
+            set_aside=set_aside,
         )
     return GateDecision(
         digest=normalized,
@@ -101,6 +120,7 @@ def gate_evaluate(
         reasons=tuple(r for c in candidates for r in c.reasons),
         attestation=None,
         candidates=tuple(candidates),
+        set_aside=set_aside,
     )
 
 
