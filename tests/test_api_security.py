@@ -138,7 +138,7 @@ def test_schema_documents_every_endpoint_with_examples() -> None:
     assert schema["openapi"].startswith("3.")
     assert set(schema["components"]["securitySchemes"]) == {"bearerAuth", "cookieAuth"}
     operations = [(p, m, op) for p, ops in schema["paths"].items() for m, op in ops.items()]
-    assert len(operations) == 17  # with GET /api/v1/attestations/{id}/bundle
+    assert len(operations) == 22  # with the bundle, the diff and the four exports
     for path, method, op in operations:
         assert op.get("summary"), (method, path)
         success = [r for code, r in op["responses"].items() if code.startswith("2")]
