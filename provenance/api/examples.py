@@ -196,6 +196,17 @@ STATEMENT = OpenApiExample(
     },
 )
 RAW_RECORD = OpenApiExample("A TaskRun as received (abridged)", value=INGEST_REQUEST.value)
+
+
+def export_example(kind: str, file_format: str, fields: tuple[str, ...]) -> OpenApiExample:
+    """The shape of an export: its header (CSV) or the keys of each line (JSON Lines), abridged."""
+    if file_format == "csv":
+        value = ",".join(fields) + "\n…\n"
+    else:
+        value = "{" + ", ".join(f'"{name}": …' for name in fields) + "}\n…\n"
+    return OpenApiExample(f"The {kind} (abridged)", value=value)
+
+
 JSONL = OpenApiExample(
     "Two envelopes",
     value=(

@@ -539,7 +539,9 @@ def _export_schema(
         parameters=[filters],
         responses={
             (200, media[file_format]): OpenApiResponse(
-                OpenApiTypes.STR, description=f"The {kind} as {file_format.upper()}."
+                OpenApiTypes.STR,
+                description=f"The {kind} as {file_format.upper()}.",
+                examples=[examples.export_example(kind, file_format, fields)],
             ),
             **errors(400),
         },
