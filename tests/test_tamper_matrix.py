@@ -192,8 +192,7 @@ def subject_link_added(store: Store) -> int:
     target = store.team_a[1]
     evil = Artifact.objects.create(uri="test.io/evil", algorithm="sha256", hex=_sha(b"evil"))
     tamper(
-        "INSERT INTO provenance_attestation_subjects (attestation_id, artifact_id) "
-        "VALUES (%s, %s)",
+        "INSERT INTO provenance_attestation_subjects (attestation_id, artifact_id) VALUES (%s, %s)",
         [target.pk, evil.pk],
     )
     return target.pk

@@ -362,6 +362,11 @@ def _reasons(row: Row, ctx: Context) -> list[dict[str, str]]:
     return [{"code": r.code, "message": r.message} for r in verdict.reasons]
 
 
+def _notes(row: Row, ctx: Context) -> list[dict[str, str]]:
+    verdict = _verdict(row, ctx)
+    return [{"code": r.code, "message": r.message} for r in verdict.notes] if verdict else []
+
+
 _ID = plain("id", serializers.IntegerField(read_only=True))
 _PREDICATE = Field("predicate", serializers.CharField(read_only=True), ("format",), _predicate)
 _SUPERSEDED_BY = plain("superseded_by", serializers.IntegerField(read_only=True, allow_null=True))
@@ -438,6 +443,8 @@ ATTESTATION_DETAIL = ATTESTATION.extend(
         _problems,
     ),
     Field("reasons", ReasonOutput(many=True, read_only=True), ("id",), _reasons),
+    # Worth knowing, not failing: e.g. key-revoked-later (signed before its key was revoked).
+    Field("notes", ReasonOutput(many=True, read_only=True), ("id",), _notes),
 )
 
 # =============================================================================================

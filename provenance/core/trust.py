@@ -93,7 +93,7 @@ class TrustedKey:
     @property
     def scope(self) -> str:
         if self.default:
-            return "the deployment default key"
+            return "every namespace (the deployment default key)"
         return "namespaces " + ", ".join(self.namespaces) if self.namespaces else "no namespace"
 
     def with_revocation(self, at: datetime, reason: str) -> TrustedKey:

@@ -43,7 +43,9 @@ class Command(BaseCommand):
         if namespace and not NAMESPACE_NAME.fullmatch(namespace):
             raise CommandError(f"{namespace!r} is not a Kubernetes namespace name")
         if options["chain"] and namespace:
-            raise CommandError("--chain and --namespace: the chain key belongs to no namespace")
+            raise CommandError(
+                "--chain and --namespace: the chain key belongs to no namespace", returncode=2
+            )
         purpose = (
             SigningKey.Purpose.CHECKPOINT if options["chain"] else SigningKey.Purpose.ATTESTATION
         )
@@ -57,7 +59,8 @@ class Command(BaseCommand):
             )
             raise CommandError(
                 f"{what} already has key {in_use.key_id}; pass --rotate to move it to a new key "
-                "(the old one is kept for verification only)"
+                "(the old one is kept for verification only)",
+                returncode=2,
             )
         try:
             key = signing_key_create(

@@ -32,13 +32,17 @@ class Command(BaseCommand):
             try:
                 at = datetime.fromisoformat(options["at"])
             except ValueError:
-                raise CommandError(f"--at: {options['at']!r} is not an ISO 8601 time") from None
+                raise CommandError(
+                    f"--at: {options['at']!r} is not an ISO 8601 time", returncode=2
+                ) from None
             if at.tzinfo is None:
-                raise CommandError(f"--at: {options['at']!r} has no time zone (e.g. +00:00)")
+                raise CommandError(
+                    f"--at: {options['at']!r} has no time zone (e.g. +00:00)", returncode=2
+                )
         try:
             key = signing_key_revoke(key_id=options["key_id"], reason=options["reason"], at=at)
         except (ProvenanceError, OSError) as exc:
-            raise CommandError(f"cannot revoke: {exc}") from None
+            raise CommandError(f"cannot revoke: {exc}", returncode=2) from None
         assert key.revoked_at is not None
         self.stdout.write(
             f"revoked {key.key_id} from {key.revoked_at.isoformat()} in {trusted_keys_dir()}: "

@@ -29,7 +29,7 @@ class Command(BaseCommand):
             outcome = trust_bundle_write_existing()
         except OSError as exc:
             raise CommandError(
-                f"cannot write the trust bundle {trusted_keys_dir()}: {exc}"
+                f"cannot write the trust bundle {trusted_keys_dir()}: {exc}", returncode=2
             ) from None
         for key in outcome.written:
             self.stdout.write(f"trusted {key.key_id} ({key.namespace or 'default'}, {key.purpose})")
@@ -43,5 +43,5 @@ class Command(BaseCommand):
             try:
                 signed = chain_sign_existing()
             except (ProvenanceError, OSError) as exc:
-                raise CommandError(f"cannot sign the chain: {exc}") from None
+                raise CommandError(f"cannot sign the chain: {exc}", returncode=2) from None
             self.stdout.write(f"signed {signed} chain entries")
