@@ -148,15 +148,15 @@ class Signed:
 def key_state(signed: Signed, ring: KeyRing) -> list[Reason]:
     """Whether the key an attestation names may vouch for it (empty: it may).
 
-    The one place a key's trust is decided, for every reader: the trust bundle must hold it as
-    an attestation key of the deployment or of the attestation's namespace; the database's
-    row, when there is one, must be that key. Revocation depends on when the attestation was
-    signed (:func:`_revocation`).
+    The one place a key's trust is decided, for every reader: registered, and the trust bundle
+    must hold it as an attestation key of the deployment or of the attestation's namespace; the
+    database's row must be that key (its PEM hashing to its id). Revocation depends on when
+    the attestation was signed (:func:`_revocation`).
     """
     label = f"attestation {signed.pk}"
     key = ring.keys.get(signed.key_id)
     trusted = ring.trusted(signed.key_id)
-    if key is None and trusted is None:
+    if key is None:
         return [Reason("key-unknown", f"{label}: key {signed.key_id} is not registered")]
     reasons = []
     if trusted is None:
@@ -183,7 +183,7 @@ def key_state(signed: Signed, ring: KeyRing) -> list[Reason]:
             )
         )
     broken = ring.broken.get(signed.key_id)
-    if key is not None and broken is not None:
+    if broken is not None:
         reasons.append(
             Reason(broken.code, f"{label}: registered key {key.key_id} {broken.message}")
         )
@@ -456,7 +456,13 @@ def signed_of(attestation: Attestation, links: Links) -> Signed:
 
 def verify(attestation: Attestation, ring: KeyRing | None = None) -> Verdict:
     """The verdict on one stored attestation, checked now."""
-    return check(signed_of(attestation, subject_links([attestation.pk])), ring or key_ring())
+    rows = getattr(attestation, "subject_rows", None)  # annotated by reads.attestations
+    links = (
+        {attestation.pk: frozenset((r["uri"], r["algorithm"], r["hex"]) for r in rows)}
+        if rows is not None
+        else subject_links([attestation.pk])
+    )
+    return check(signed_of(attestation, links), ring or key_ring())
 
 
 def verify_many(attestations: Sequence[Attestation]) -> dict[int, Verdict]:
