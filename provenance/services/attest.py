@@ -16,7 +16,7 @@ from provenance import metrics
 from provenance.config import SETTINGS_FIELDS, NamespaceConfig
 from provenance.core.chain import GENESIS, entry_hash
 from provenance.core.digests import index_form
-from provenance.core.errors import ProvenanceError
+from provenance.core.errors import ProvenanceError, SigningError
 from provenance.core.intoto import statement_bytes
 from provenance.core.plan import PlannedStatement, plan_statements
 from provenance.core.signing import KeySigner
@@ -71,7 +71,13 @@ def attestations_generate(*, run_id: int) -> ComputeOutcome:
         config, own_key = namespace_settings_effective(namespace)
         # Outside the compute transaction: a key file must not outlive a rolled-back row.
         key = own_key or default_key(SigningKey.Purpose.ATTESTATION)
-        chain_signer = checkpoint_signer()
+        try:
+            signer: KeySigner | None = signer_load(key)
+        except SigningError:
+            signer = None  # a run with something to sign fails on it below, naming the key
+        # The chain key (created on first use) only once the attestation key works: no key is
+        # made up while signing is broken.
+        chain_signer = checkpoint_signer() if signer is not None else None
         with transaction.atomic():
             return _generate(run_id, config, key, chain_signer)
     except ProvenanceError as exc:
@@ -123,7 +129,7 @@ def _children_of(record: RunRecord) -> list[RunRecord]:
 
 
 def _generate(
-    run_id: int, config: NamespaceConfig, key: SigningKey, chain_signer: KeySigner
+    run_id: int, config: NamespaceConfig, key: SigningKey, chain_signer: KeySigner | None
 ) -> ComputeOutcome:
     """``config`` and ``key``: the namespace's effective settings and attestation key (a
     TaskRun's parent is in its namespace); ``chain_signer``: the chain key."""
@@ -162,6 +168,8 @@ def _generate(
     created: list[int] = []
     if plan.statements:
         signer = signer_load(key)
+        if chain_signer is None:
+            chain_signer = checkpoint_signer()
         for planned in plan.statements:
             attestation = _attestation_store(record, run, planned, config, signer, chain_signer)
             if attestation is not None:
