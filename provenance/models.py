@@ -212,7 +212,7 @@ class SigningKey(models.Model):
     # Mirrors of the trust bundle (TRUSTED_KEYS_DIR), for display: the verifier reads the
     # bundle, never these (docs/security.md, "Key lifecycle").
     revoked_at = models.DateTimeField(null=True, blank=True)
-    revoked_reason = models.CharField(max_length=500, blank=True, default="")
+    revoked_reason = models.CharField(max_length=500, blank=True, default="", db_default="")
     retired_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
@@ -324,8 +324,10 @@ class ChainEntry(models.Model):
     # id: only the workers hold that key, so a database writer cannot append a valid entry.
     # Empty on entries appended before chain entries were signed, until ``write_trust_bundle
     # --sign-chain`` signs them (the one change the append-only trigger allows).
-    signed_by = models.CharField(max_length=100, blank=True, default="")
-    signature = models.TextField(blank=True, default="")
+    # Defaults in the database too, so a writer that does not know these columns (a worker of
+    # the release before, during a rolling upgrade) still appends, unsigned.
+    signed_by = models.CharField(max_length=100, blank=True, default="", db_default="")
+    signature = models.TextField(blank=True, default="", db_default="")
 
     class Meta:
         verbose_name_plural = "chain entries"

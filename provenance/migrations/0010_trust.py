@@ -50,12 +50,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="chainentry",
             name="signature",
-            field=models.TextField(blank=True, default=""),
+            field=models.TextField(blank=True, db_default="", default=""),
         ),
         migrations.AddField(
             model_name="chainentry",
             name="signed_by",
-            field=models.CharField(blank=True, default="", max_length=100),
+            field=models.CharField(blank=True, db_default="", default="", max_length=100),
         ),
         migrations.AddField(
             model_name="signingkey",
@@ -70,7 +70,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="signingkey",
             name="revoked_reason",
-            field=models.CharField(blank=True, default="", max_length=500),
+            field=models.CharField(blank=True, db_default="", default="", max_length=500),
         ),
         migrations.AlterField(
             model_name="chainentry",
