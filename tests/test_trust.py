@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import shutil
 from datetime import timedelta
 from io import StringIO
 from pathlib import Path
@@ -22,6 +23,7 @@ import orjson
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, transaction
+from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 from securesystemslib.signer import Signature as SslibSignature
 from securesystemslib.signer import SSlibKey
@@ -409,3 +411,32 @@ def test_an_attestation_signed_under_a_revocation_with_no_signed_time_fails() ->
     attestation = Attestation.objects.get(pk=attestation.pk)
     assert set(verify(attestation).codes) == {"chain-unsigned", "key-revoked"}
     assert store_verify().verdicts
+
+
+# =============================================================================================
+# Migration 0010 on a store made before it
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_store_from_before_the_bundle_verifies_after_the_upgrade_step(tmp_path: Path) -> None:
+    _, _, digest = signed_taskrun()  # signed on commit (a transactional test)
+    attestation = Attestation.objects.get()
+    executor = MigrationExecutor(connection)
+    latest = executor.loader.graph.leaf_nodes("provenance")
+    executor.migrate([("provenance", "0009_identity")])  # the chain signatures are gone
+    shutil.rmtree(tmp_path / "trusted")  # and there was no bundle then
+    MigrationExecutor(connection).migrate(latest)
+
+    before = Attestation.objects.get(pk=attestation.pk)
+    assert set(verify(before).codes) == {"key-untrusted", "chain-unsigned"}
+    assert caller_with_token(token()).get("/api/v1/gate", digest=digest).json()["allowed"] is False
+    out = run("write_trust_bundle", "--sign-chain")
+    assert "signed 1 chain entries" in out
+    assert verify(Attestation.objects.get(pk=attestation.pk)).ok
+    assert caller_with_token(token()).get("/api/v1/gate", digest=digest).json()["allowed"]
+    with (
+        pytest.raises(IntegrityError, match="TRUNCATE refused"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("TRUNCATE provenance_chainentry CASCADE")
