@@ -193,7 +193,10 @@ def test_a_trusted_key_of_another_namespace_cannot_vouch_for_this_one() -> None:
     pk, digest = forge(namespace="team-a", key_namespace="", signer=signer, label="b")
     verdict = verify(Attestation.objects.get(pk=pk))
     assert set(verdict.codes) == {"key-namespace", "chain-unsigned"}, verdict
-    assert "the trust bundle assigns key" in verdict.messages[0] + verdict.messages[-1]
+    (why,) = [r.message for r in verdict.reasons if r.code == "key-namespace"]
+    assert why.endswith(
+        f"assigns key {team_b.key_id} to namespaces team-b, not to namespace team-a"
+    )
     assert caller_with_token(token()).get("/api/v1/gate", digest=digest).json()["allowed"] is False
 
 
@@ -328,8 +331,11 @@ def test_revoke_fails_what_was_signed_after_and_flags_what_was_signed_before() -
     )
     assert viewer.get(f"/api/v1/attestations/{after.pk}").json()["verified"] is False
     assert viewer.get("/api/v1/gate", digest=digest_after).json()["allowed"] is False
-    page = staff_session().get(f"/attestations/{before.pk}/").content.decode()
+    staff = staff_session()
+    page = staff.get(f"/attestations/{before.pk}/").content.decode()
     assert "Signature verified" in page and "key-revoked-later" in page
+    settings_page = staff.get("/namespaces/team-a/settings/").content.decode()
+    assert f"revoked {cut:%Y-%m-%d}: laptop lost" in settings_page
     listed = {k["key_id"]: k for k in viewer.get("/api/v1/keys").json()["results"]}
     assert listed[key.key_id]["revoked_reason"] == "laptop lost"
     assert bundle_file(key)["revoked"]["reason"] == "laptop lost"
