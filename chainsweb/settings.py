@@ -354,6 +354,11 @@ OCI_TIMEOUT = float(env_int("OCI_TIMEOUT", 15))
 
 # Signing keys (file-key signer) and ingest limits.
 KEYS_DIR = Path(os.environ.get("KEYS_DIR", BASE_DIR / ".keys"))
+# The trust bundle: one JSON file per public key the verifier trusts, and for what
+# (provenance.core.trust, docs/security.md). Empty: a folder beside KEYS_DIR ("<KEYS_DIR>-trusted",
+# so tests and the embedded setup that move KEYS_DIR move it too). In Kubernetes it is mounted
+# read-only into every pod; only where keys are created is it written.
+TRUSTED_KEYS_DIR = os.environ.get("TRUSTED_KEYS_DIR", "")
 INGEST_MAX_BYTES = env_int("INGEST_MAX_BYTES", 10 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = INGEST_MAX_BYTES
 

@@ -90,14 +90,21 @@ def check_signing_keys() -> Check:
     from provenance.models import SigningKey
     from provenance.services import signer_load
 
-    keys = list(SigningKey.objects.filter(purpose=SigningKey.Purpose.ATTESTATION))
+    # Keys in use: a key rotated out or revoked signs nothing more, so it need not load here.
+    in_use = SigningKey.objects.filter(retired_at__isnull=True, revoked_at__isnull=True)
+    keys = list(in_use.filter(purpose=SigningKey.Purpose.ATTESTATION))
+    chain_key = in_use.filter(purpose=SigningKey.Purpose.CHECKPOINT).order_by("-id").first()
     problems = []
+    if chain_key is not None:
+        keys.append(chain_key)  # signs every chain entry
+    elif os.path.isdir(settings.KEYS_DIR) and not os.access(settings.KEYS_DIR, os.W_OK):
+        problems.append("no chain key (run create_signing_key --chain)")
     for key in keys:
         try:
             signer_load(key)
         except SigningError as exc:
             problems.append(f"{key.key_id} ({key.namespace or 'default'}): {exc}")
-    if not any(not key.namespace for key in keys):
+    if not any(not key.namespace and key.purpose == SigningKey.Purpose.ATTESTATION for key in keys):
         keys_dir = settings.KEYS_DIR
         if not settings.SIGNING_DEFAULT_KEY_AUTOCREATE:
             problems.append("no default signing key (run create_signing_key)")

@@ -16,6 +16,7 @@ from django.contrib.postgres.indexes import HashIndex
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import MD5
+from django.utils import timezone
 
 from provenance.config import UPLOAD_BUILDER_ID
 
@@ -208,6 +209,11 @@ class SigningKey(models.Model):
     # File name relative to KEYS_DIR, so the folder can be mounted anywhere.
     private_key_path = models.CharField(max_length=500)
     created = models.DateTimeField(auto_now_add=True)
+    # Mirrors of the trust bundle (TRUSTED_KEYS_DIR), for display: the verifier reads the
+    # bundle, never these (docs/security.md, "Key lifecycle").
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=500, blank=True, default="", db_default="")
+    retired_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.key_id} ({self.algorithm}, {self.namespace or 'default'})"
@@ -368,7 +374,15 @@ class ChainEntry(models.Model):
     envelope_sha256 = models.CharField(max_length=64)
     prev_hash = models.CharField(max_length=64)
     entry_hash = models.CharField(max_length=64)
-    created = models.DateTimeField(auto_now_add=True)
+    created = models.DateTimeField(default=timezone.now)
+    # The chain key's signature (base64) over ``core.trust.chain_entry_payload``, and its key
+    # id: only the workers hold that key, so a database writer cannot append a valid entry.
+    # Empty on entries appended before chain entries were signed, until ``write_trust_bundle
+    # --sign-chain`` signs them (the one change the append-only trigger allows).
+    # Defaults in the database too, so a writer that does not know these columns (a worker of
+    # the release before, during a rolling upgrade) still appends, unsigned.
+    signed_by = models.CharField(max_length=100, blank=True, default="", db_default="")
+    signature = models.TextField(blank=True, default="", db_default="")
 
     class Meta:
         verbose_name_plural = "chain entries"

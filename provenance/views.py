@@ -390,6 +390,7 @@ def attestation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "attestation": attestation,
             "verdict": verdict,
             "key": ring.keys.get(attestation.key_id),
+            "trusted": ring.trusted(attestation.key_id),
             "decoded": decoded,
             "decode_error": decode_error,
             "digests": sorted({(s["algorithm"], s["hex"]) for s in subjects}),

@@ -216,7 +216,7 @@ def test_a_subject_link_added_behind_the_app_denies() -> None:
         "INSERT INTO provenance_attestation_subjects (attestation_id, artifact_id) VALUES (%s, %s)",
         [attestation.pk, artifact.pk],
     )
-    assert_denied(gate(f"sha256:{target}"), "the signed statement does not name")
+    assert_denied(gate(f"sha256:{target}"), "which its signed statement does not name")
 
 
 def test_only_current_attestations_count() -> None:

@@ -150,6 +150,23 @@ def test_only_the_worker_mounts_the_signing_keys_read_only() -> None:
             assert not keys and not secrets
 
 
+def test_web_and_worker_read_the_trust_bundle_read_only_from_a_configmap() -> None:
+    """The web app verifies with the bundle, never with keys: it mounts the public keys only."""
+    config = find("ConfigMap", "chainsweb-config")["data"]
+    for name in ("chainsweb-web", "chainsweb-worker"):
+        spec = deployments()[name]["spec"]["template"]["spec"]
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        assert volumes["trusted-keys"] == {
+            "name": "trusted-keys",
+            "configMap": {"name": "chainsweb-trusted-keys"},
+        }
+        (container,) = spec["containers"]
+        mounts = [m for m in container["volumeMounts"] if m["name"] == "trusted-keys"]
+        assert mounts == [
+            {"name": "trusted-keys", "mountPath": config["TRUSTED_KEYS_DIR"], "readOnly": True}
+        ]
+
+
 def test_containerfile_builds_the_app_image() -> None:
     text = (DEPLOY / "Containerfile").read_text()
     assert re.search(r"^FROM python:3\.11-slim$", text, re.M)

@@ -25,7 +25,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from provenance import services
-from provenance.models import Attestation, ChainEntry, SigningKey
+from provenance.models import Artifact, Attestation, ChainEntry, SigningKey
 from provenance.reads.store import store_verify
 from provenance.reads.verify import Verdict, verify
 from tests.apidata import Caller, signed_taskrun, staff_session, tamper
@@ -186,6 +186,18 @@ def public_key_swapped(store: Store) -> int:
     return target.pk
 
 
+def subject_link_added(store: Store) -> int:
+    """The target indexed under an artifact it never named as well: the gate and searches
+    would find it there."""
+    target = store.team_a[1]
+    evil = Artifact.objects.create(uri="test.io/evil", algorithm="sha256", hex=_sha(b"evil"))
+    tamper(
+        "INSERT INTO provenance_attestation_subjects (attestation_id, artifact_id) VALUES (%s, %s)",
+        [target.pk, evil.pk],
+    )
+    return target.pk
+
+
 CASES: dict[str, tuple[Callable[[Store], int], set[str]]] = {
     "envelope bytes": (envelope_bytes, {"envelope-modified"}),
     "signature": (signature, {"signature-invalid", "chain-envelope"}),
@@ -197,10 +209,13 @@ CASES: dict[str, tuple[Callable[[Store], int], set[str]]] = {
     "stored statement hash": (stored_statement_hash, {"statement-modified"}),
     "stored envelope hash": (stored_envelope_hash, {"envelope-modified", "chain-envelope"}),
     "chain entry deleted": (chain_entry_deleted, {"not-in-chain"}),
-    "chain entries reordered": (chain_entries_reordered, {"chain-link-broken"}),
+    # The chain key signed each entry's place too.
+    "chain entries reordered": (chain_entries_reordered, {"chain-link-broken", "chain-unsigned"}),
     "row inserted outside the app": (row_inserted, {"not-in-chain"}),
     "key id": (key_id_changed, {"key-id-mismatch", "key-namespace", "signature-invalid"}),
-    "public key swapped": (public_key_swapped, {"key-mismatch", "signature-invalid"}),
+    # The signature is checked with the trust bundle's key: the row's PEM cannot change that.
+    "public key swapped": (public_key_swapped, {"key-mismatch"}),
+    "subject link added": (subject_link_added, {"subject-not-signed"}),
 }
 
 

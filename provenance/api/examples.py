@@ -167,6 +167,7 @@ ATTESTATION_DETAIL = OpenApiExample(
                 "published": None,
             },
         ],
+        "notes": [],
     },
     response_only=True,
 )
@@ -397,6 +398,11 @@ KEYS = OpenApiExample(
                 "purpose": "attestation",
                 "public_key": "-----BEGIN PUBLIC KEY-----\nMFkwEwYH...\n-----END PUBLIC KEY-----\n",
                 "created": "2026-11-01T09:00:00Z",
+                "trusted": True,
+                "trusted_for": ["default"],
+                "revoked_at": None,
+                "revoked_reason": "",
+                "retired_at": None,
             }
         ]
     },

@@ -18,6 +18,7 @@ from provenance.core.errors import ProvenanceError
 from provenance.models import ApiToken
 from provenance.reads.keys import signing_key_list
 from provenance.reads.namespaces import namespace_settings_view
+from provenance.reads.trust import trust_bundle
 
 from . import examples
 from . import serializers as s
@@ -136,4 +137,5 @@ class KeyListApi(ApiView):
     )
     def get(self, request: Request) -> Response:
         keys = signing_key_list(namespaces=self.visible())
-        return Response(self.OutputSerializer({"results": keys}).data)
+        bundle = trust_bundle().keys
+        return Response(self.OutputSerializer({"results": keys}, context={"bundle": bundle}).data)

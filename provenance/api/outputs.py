@@ -393,6 +393,11 @@ def _publications(row: Row, ctx: Context) -> list[dict[str, Any]]:
     ]
 
 
+def _notes(row: Row, ctx: Context) -> list[dict[str, str]]:
+    verdict = _verdict(row, ctx)
+    return [{"code": r.code, "message": r.message} for r in verdict.notes] if verdict else []
+
+
 _ID = plain("id", serializers.IntegerField(read_only=True))
 _PREDICATE = Field("predicate", serializers.CharField(read_only=True), ("format",), _predicate)
 _SUPERSEDED_BY = plain("superseded_by", serializers.IntegerField(read_only=True, allow_null=True))
@@ -476,6 +481,8 @@ ATTESTATION_DETAIL = ATTESTATION.extend(
         ("id",),
         _publications,
     ),
+    # Worth knowing, not failing: e.g. key-revoked-later (signed before its key was revoked).
+    Field("notes", ReasonOutput(many=True, read_only=True), ("id",), _notes),
 )
 
 # =============================================================================================

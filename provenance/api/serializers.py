@@ -441,6 +441,36 @@ class SigningKeyOutput(serializers.Serializer[Any]):
     purpose = serializers.CharField()
     public_key = serializers.CharField(source="public_key_pem")
     created = serializers.DateTimeField()
+    trusted = serializers.SerializerMethodField(
+        help_text="The trust bundle (outside the database) holds this key: without it, nothing "
+        "it signed verifies."
+    )
+    trusted_for = serializers.SerializerMethodField(
+        help_text='What the bundle trusts it for: namespaces, "default" (every namespace), '
+        '"chain" (chain entries and checkpoints); empty when not trusted.'
+    )
+    revoked_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="Attestations it signed from then on fail; earlier ones are flagged.",
+    )
+    revoked_reason = serializers.CharField()
+    retired_at = serializers.DateTimeField(
+        allow_null=True, help_text="Rotated out: signs nothing more, still verifies."
+    )
+
+    def _trusted(self, key: Any) -> Any:
+        return self.context.get("bundle", {}).get(key.key_id)
+
+    def get_trusted(self, key: Any) -> bool:
+        return self._trusted(key) is not None
+
+    def get_trusted_for(self, key: Any) -> list[str]:
+        trusted = self._trusted(key)
+        if trusted is None:
+            return []
+        if trusted.purpose == "checkpoint":
+            return ["chain"]
+        return ["default"] if trusted.default else list(trusted.namespaces)
 
 
 class SigningKeyListOutput(serializers.Serializer[Any]):

@@ -29,7 +29,17 @@ SUBJECT_LINKS = Attestation.subjects.through.objects
 # record above all, then labels and timestamps) would be read and parsed for nothing on every
 # row of every page, and so would the attestation's own two internal keys.
 _RUN_SHOWN = {"id", "uid", "name", "kind"}
-_ENTRY_SHOWN = {"id", "attestation", "seq", "envelope_sha256", "prev_hash", "entry_hash"}
+_ENTRY_SHOWN = {
+    "id",
+    "attestation",
+    "seq",
+    "envelope_sha256",
+    "prev_hash",
+    "entry_hash",
+    "signed_by",
+    "signature",
+    "created",
+}
 _NOT_SHOWN = (
     "subject_key",
     "inputs_digest",

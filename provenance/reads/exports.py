@@ -19,7 +19,7 @@ from provenance.core.slsa.config import PREDICATE_VERSION
 from provenance.models import Artifact, Attestation
 
 from .attestations import subjects_shown
-from .verify import VERIFY_COLUMNS, check, key_ring, signed_of_row
+from .verify import VERIFY_COLUMNS, KeyRing, check, key_ring, signed_of_row, subject_links
 
 ATTESTATION_FIELDS = (
     "id",
@@ -80,11 +80,25 @@ def attestation_rows(
     filter) as export rows, in its order, each verified now; ``verified`` keeps only those
     whose verdict is that."""
     ring = key_ring()
-    for row in qs.values(*_ATTESTATION_COLUMNS).iterator(chunk_size=chunk_rows()):
-        verdict = check(signed_of_row(row), ring)
-        if verified is not None and verdict.ok != verified:
-            continue
-        yield _attestation_row(row, verdict.ok, verdict.messages)
+    size = chunk_rows()
+    chunk: list[dict[str, Any]] = []
+    for row in qs.values(*_ATTESTATION_COLUMNS).iterator(chunk_size=size):
+        chunk.append(row)
+        if len(chunk) == size:
+            yield from _verified_rows(chunk, ring, verified)
+            chunk = []
+    yield from _verified_rows(chunk, ring, verified)
+
+
+def _verified_rows(
+    chunk: list[dict[str, Any]], ring: KeyRing, verified: bool | None
+) -> Iterator[dict[str, Any]]:
+    """One chunk's export rows, verified with its subject links read in one query."""
+    links = subject_links(row["id"] for row in chunk) if chunk else {}
+    for row in chunk:
+        verdict = check(signed_of_row(row, links), ring)
+        if verified is None or verdict.ok == verified:
+            yield _attestation_row(row, verdict.ok, verdict.messages)
 
 
 def _attestation_row(row: Mapping[str, Any], ok: bool, problems: list[str]) -> dict[str, Any]:

@@ -7,40 +7,53 @@ database *now*:
 
 - the sha256 of the envelope and of the statement equal their stored hashes;
 - the envelope reads as DSSE, its payload type is in-toto and its payload is the stored statement;
-- it is signed under the attestation's key id, and the signature verifies with the registered
-  public key of that id;
-- the key's state (:func:`key_state`): registered, its PEM loads and hashes to its id, an
-  attestation key, of the deployment or of the attestation's namespace;
+- it is signed under the attestation's key id, and the signature verifies with the public key
+  the trust bundle holds under that id (``reads.trust``: files outside the database);
+- the key's state (:func:`key_state`): in the trust bundle, as an attestation key of the
+  deployment (default) or of the attestation's namespace, not revoked before the attestation
+  was signed; and when registered, its PEM loads, hashes to its id and is the bundle's key;
 - the attestation has a hash-chain entry holding the same envelope hash, whose own hash matches
-  its contents and whose link follows the entry before it.
+  its contents, whose link follows the entry before it, and which the chain key signed (only
+  the workers hold it): that signature also vouches for when the attestation was signed;
+- every subject the attestation is indexed under (its subject links) is one its signed
+  statement names.
 
 ``provenance.reads.store`` runs the same checks over the whole store for ``verify_store``.
 
 Each failed check is a :class:`Reason`: a stable code and a sentence for a person (docs/api.md
-lists them). Chain entries and keys are rows too, so the link check also catches an entry
-deleted or moved, and the key check a public key swapped in the database.
+lists them). A verdict may also carry notes, which do not fail it: an attestation signed before
+its key was revoked verifies, flagged. Chain entries and keys are rows too, so the link check
+also catches an entry deleted or moved, and the key check a public key swapped in the database.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from provenance.core import chain, dsse
-from provenance.core.errors import ProvenanceError, SigningError
+from provenance.core.digests import index_form
+from provenance.core.errors import ProvenanceError
 from provenance.core.intoto import PAYLOAD_TYPE
-from provenance.core.signing import PublicKey, key_id_of, load_public_key
-from provenance.models import Attestation, ChainEntry, SigningKey
+from provenance.core.statements import StatementError, read_statement
+from provenance.models import Attestation, ChainEntry
+
+from .trust import KeyRing, chain_signature_valid, key_ring
+
+__all__ = ["KeyRing", "key_ring"]  # read from here by every reader of verdicts
 
 # Reason codes, in the order a headline is chosen: the first one present names the failure.
 HEADLINES = {
     "envelope-unreadable": "Envelope unreadable",
     "key-unknown": "Unknown key",
+    "key-untrusted": "Key not trusted",
+    "key-revoked": "Key revoked",
     "signature-invalid": "Signature invalid",
     "key-unreadable": "Key not trusted",
     "key-mismatch": "Key not trusted",
@@ -51,7 +64,9 @@ HEADLINES = {
     "statement-modified": "Tampered",
     "payload-mismatch": "Tampered",
     "payload-type": "Tampered",
+    "subject-not-signed": "Tampered",
     "not-in-chain": "Not in the chain",
+    "chain-unsigned": "Chain not signed",
     "chain-envelope": "Chain broken",
     "chain-entry-modified": "Chain broken",
     "chain-link-broken": "Chain broken",
@@ -72,6 +87,7 @@ class Verdict:
 
     attestation: int
     reasons: tuple[Reason, ...] = ()
+    notes: tuple[Reason, ...] = ()  # worth knowing, not failing (e.g. ``key-revoked-later``)
 
     @property
     def ok(self) -> bool:
@@ -104,6 +120,9 @@ class ChainLink:
     prev_hash: str
     entry_hash: str
     previous: str | None
+    signed_by: str = ""
+    signature: str = ""
+    created: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,75 +137,80 @@ class Signed:
     envelope_sha256: str
     statement_sha256: str
     link: ChainLink | None
+    # The (uri, algorithm, hex) of each subject link, as the artifact index stores them.
+    subjects: frozenset[tuple[str, str, str]] = frozenset()
 
 
 # =============================================================================================
 # Keys
 
 
-@dataclass(frozen=True, slots=True)
-class KeyRing:
-    """The registered keys by id, each PEM loaded once for every attestation a read checks, and
-    what is wrong with a key in itself (keyed by id: its PEM does not load or match its id)."""
-
-    keys: dict[str, SigningKey]
-    loaded: dict[str, PublicKey] = field(default_factory=dict)
-    broken: dict[str, Reason] = field(default_factory=dict)
-
-
-def key_ring() -> KeyRing:
-    """Every registered key (one query), under its id and, for a key registered before key ids
-    became SSH fingerprints, under the id its older attestations carry too."""
-    keys: dict[str, SigningKey] = {}
-    loaded: dict[str, PublicKey] = {}
-    broken: dict[str, Reason] = {}
-    for key in SigningKey.objects.all():
-        ids = [key.key_id, *([key.legacy_key_id] if key.legacy_key_id else [])]
-        keys.update(dict.fromkeys(ids, key))
-        try:
-            public = load_public_key(key.public_key_pem)
-        except SigningError as exc:
-            broken.update(dict.fromkeys(ids, Reason("key-unreadable", f"cannot be read: {exc}")))
-            continue
-        loaded.update(dict.fromkeys(ids, public))
-        if key_id_of(public) != key.key_id:
-            broken.update(dict.fromkeys(ids, Reason("key-mismatch", "does not match its id")))
-    return KeyRing(keys=keys, loaded=loaded, broken=broken)
-
-
 def key_state(signed: Signed, ring: KeyRing) -> list[Reason]:
     """Whether the key an attestation names may vouch for it (empty: it may).
 
-    The one place a key's trust is decided, for every reader: registered, readable, its PEM
-    hashing to its id, meant for attestations, and the deployment's or the attestation's own
-    namespace's key.
+    The one place a key's trust is decided, for every reader: registered, and the trust bundle
+    must hold it as an attestation key of the deployment or of the attestation's namespace; the
+    database's row must be that key (its PEM hashing to its id). Revocation depends on when
+    the attestation was signed (:func:`_revocation`).
     """
     label = f"attestation {signed.pk}"
     key = ring.keys.get(signed.key_id)
+    trusted = ring.trusted(signed.key_id)
     if key is None:
         return [Reason("key-unknown", f"{label}: key {signed.key_id} is not registered")]
     reasons = []
-    broken = ring.broken.get(key.key_id)
+    if trusted is None:
+        reasons.append(
+            Reason(
+                "key-untrusted",
+                f"{label}: key {signed.key_id} is not in the trust bundle (TRUSTED_KEYS_DIR): "
+                "a key registered only in the database vouches for nothing",
+            )
+        )
+    elif trusted.purpose != "attestation":
+        reasons.append(
+            Reason(
+                "key-purpose",
+                f"{label}: key {signed.key_id} is a {trusted.purpose} key, not an attestation key",
+            )
+        )
+    elif not trusted.vouches_for(signed.namespace):
+        reasons.append(
+            Reason(
+                "key-namespace",
+                f"{label}: the trust bundle assigns key {signed.key_id} to {trusted.scope}, "
+                f"not to namespace {signed.namespace}",
+            )
+        )
+    broken = ring.broken.get(signed.key_id)
     if broken is not None:
         reasons.append(
             Reason(broken.code, f"{label}: registered key {key.key_id} {broken.message}")
         )
-    if key.purpose != SigningKey.Purpose.ATTESTATION:
-        reasons.append(
-            Reason(
-                "key-purpose",
-                f"{label}: key {key.key_id} is a {key.purpose} key, not an attestation key",
-            )
-        )
-    if key.namespace and key.namespace != signed.namespace:
-        reasons.append(
-            Reason(
-                "key-namespace",
-                f"{label}: key {key.key_id} belongs to namespace {key.namespace}, "
-                f"not {signed.namespace}",
-            )
-        )
     return reasons
+
+
+def _revocation(signed: Signed, ring: KeyRing, signed_at: datetime | None) -> Iterator[Reason]:
+    """``key-revoked`` (a reason) when the key was revoked before the attestation was signed,
+    or when the chain does not vouch for when it was; ``key-revoked-later`` (a note) else."""
+    trusted = ring.trusted(signed.key_id)
+    if trusted is None or trusted.revoked is None:
+        return
+    revoked = trusted.revoked
+    label = f"attestation {signed.pk}"
+    why = f"key {signed.key_id} was revoked at {revoked.at.isoformat()} ({revoked.reason})"
+    if signed_at is None:
+        yield Reason(
+            "key-revoked", f"{label}: {why}; no signed chain entry says when it was signed"
+        )
+    elif signed_at >= revoked.at:
+        yield Reason(
+            "key-revoked", f"{label}: {why}; it was signed after, at {signed_at.isoformat()}"
+        )
+    else:
+        yield Reason(
+            "key-revoked-later", f"{label}: signed at {signed_at.isoformat()}, before {why}"
+        )
 
 
 # =============================================================================================
@@ -195,7 +219,13 @@ def key_state(signed: Signed, ring: KeyRing) -> list[Reason]:
 
 def check(signed: Signed, ring: KeyRing) -> Verdict:
     """Every check of the module docstring, on one attestation."""
-    return Verdict(signed.pk, tuple(_reasons(signed, ring)))
+    found = list(_reasons(signed, ring))
+    notes = tuple(r for r in found if r.code in NOTES)
+    return Verdict(signed.pk, tuple(r for r in found if r.code not in NOTES), notes)
+
+
+# Codes that flag an attestation without failing it.
+NOTES = frozenset({"key-revoked-later"})
 
 
 def _reasons(signed: Signed, ring: KeyRing) -> Iterator[Reason]:
@@ -204,7 +234,11 @@ def _reasons(signed: Signed, ring: KeyRing) -> Iterator[Reason]:
         yield Reason("envelope-modified", f"{label}: envelope modified")
     if hashlib.sha256(signed.statement).hexdigest() != signed.statement_sha256:
         yield Reason("statement-modified", f"{label}: statement modified")
-    yield from _chain_reasons(signed)
+    chain_reasons = list(_chain_reasons(signed, ring))
+    yield from chain_reasons
+    signed_at = signed.link.created if signed.link is not None and not chain_reasons else None
+    yield from _revocation(signed, ring, signed_at)
+    yield from _subject_reasons(signed)
     try:
         envelope = dsse.Envelope.from_json(signed.envelope)
     except ProvenanceError as exc:
@@ -233,12 +267,47 @@ def _reasons(signed: Signed, ring: KeyRing) -> Iterator[Reason]:
         )
 
 
-def _chain_reasons(signed: Signed) -> Iterator[Reason]:
+def _subject_reasons(signed: Signed) -> Iterator[Reason]:
+    """Each subject link must be a subject the signed statement names (a link added later would
+    make the gate and searches find the attestation under an artifact it never vouched for)."""
+    if not signed.subjects:
+        return
+    try:
+        statement = read_statement(signed.statement)
+    except StatementError:
+        named: set[tuple[str, str, str]] = set()
+    else:
+        named = {
+            (name, *index_form(algorithm, hex_value))
+            for subject in statement.subjects
+            for name in {subject.name, subject.uri}
+            for algorithm, hex_value in subject.digests
+        }
+    for uri, algorithm, hex_value in sorted(signed.subjects - named):
+        yield Reason(
+            "subject-not-signed",
+            f"attestation {signed.pk} is indexed under {uri} {algorithm}:{hex_value}, "
+            "which its signed statement does not name (a subject link added outside the app)",
+        )
+
+
+def _chain_reasons(signed: Signed, ring: KeyRing) -> Iterator[Reason]:
     label = f"attestation {signed.pk}"
     link = signed.link
     if link is None:
         yield Reason("not-in-chain", f"{label} is not in the chain (inserted outside the app)")
         return
+    unsigned = chain_signature_valid(
+        ring,
+        signed_by=link.signed_by,
+        signature=link.signature,
+        seq=link.seq,
+        entry_hash=link.entry_hash,
+        attestation_id=signed.pk,
+        at=link.created or datetime.min.replace(tzinfo=UTC),
+    )
+    if unsigned:
+        yield Reason("chain-unsigned", f"{label}: chain entry {link.seq} {unsigned}")
     if link.envelope_sha256 != signed.envelope_sha256:
         yield Reason("chain-envelope", f"{label}: envelope differs from chain entry {link.seq}")
     try:
@@ -288,8 +357,24 @@ VERIFY_COLUMNS = (
     "chain_entry__envelope_sha256",
     "chain_entry__prev_hash",
     "chain_entry__entry_hash",
+    "chain_entry__signed_by",
+    "chain_entry__signature",
+    "chain_entry__created",
     PREVIOUS_HASH,
 )
+
+Links = Mapping[int, frozenset[tuple[str, str, str]]]
+
+
+def subject_links(ids: Iterable[int]) -> dict[int, frozenset[tuple[str, str, str]]]:
+    """The subject links of these attestations (one query): what the index finds each under."""
+    found: dict[int, set[tuple[str, str, str]]] = {}
+    rows = Attestation.subjects.through.objects.filter(attestation_id__in=list(ids)).values_list(
+        "attestation_id", "artifact__uri", "artifact__algorithm", "artifact__hex"
+    )
+    for attestation_id, uri, algorithm, hex_value in rows:
+        found.setdefault(attestation_id, set()).add((uri, algorithm, hex_value))
+    return {pk: frozenset(links) for pk, links in found.items()}
 
 
 def with_chain_link(qs: QuerySet[Attestation]) -> QuerySet[Attestation]:
@@ -301,8 +386,8 @@ def _previous(seq: int, found: str | None) -> str | None:
     return chain.GENESIS.hex() if seq == 1 else found
 
 
-def signed_of_row(row: Mapping[str, Any]) -> Signed:
-    """A row of ``VERIFY_COLUMNS``."""
+def signed_of_row(row: Mapping[str, Any], links: Links) -> Signed:
+    """A row of ``VERIFY_COLUMNS``, and the subject links of its attestation."""
     link = None
     if row["chain_entry__id"] is not None:
         seq = row["chain_entry__seq"]
@@ -312,6 +397,9 @@ def signed_of_row(row: Mapping[str, Any]) -> Signed:
             prev_hash=row["chain_entry__prev_hash"],
             entry_hash=row["chain_entry__entry_hash"],
             previous=_previous(seq, row[PREVIOUS_HASH]),
+            signed_by=row["chain_entry__signed_by"],
+            signature=row["chain_entry__signature"],
+            created=row["chain_entry__created"],
         )
     return Signed(
         pk=row["id"],
@@ -322,10 +410,11 @@ def signed_of_row(row: Mapping[str, Any]) -> Signed:
         envelope_sha256=row["envelope_sha256"],
         statement_sha256=row["statement_sha256"],
         link=link,
+        subjects=links.get(row["id"], frozenset()),
     )
 
 
-def signed_of(attestation: Attestation) -> Signed:
+def signed_of(attestation: Attestation, links: Links) -> Signed:
     """A model instance; read through ``with_chain_link`` it costs no query."""
     entry: ChainEntry | None = getattr(attestation, "chain_entry", None)
     link = None
@@ -344,6 +433,9 @@ def signed_of(attestation: Attestation) -> Signed:
             prev_hash=entry.prev_hash,
             entry_hash=entry.entry_hash,
             previous=_previous(entry.seq, found),
+            signed_by=entry.signed_by,
+            signature=entry.signature,
+            created=entry.created,
         )
     return Signed(
         pk=attestation.pk,
@@ -354,6 +446,7 @@ def signed_of(attestation: Attestation) -> Signed:
         envelope_sha256=attestation.envelope_sha256,
         statement_sha256=attestation.statement_sha256,
         link=link,
+        subjects=links.get(attestation.pk, frozenset()),
     )
 
 
@@ -363,7 +456,13 @@ def signed_of(attestation: Attestation) -> Signed:
 
 def verify(attestation: Attestation, ring: KeyRing | None = None) -> Verdict:
     """The verdict on one stored attestation, checked now."""
-    return check(signed_of(attestation), ring or key_ring())
+    rows = getattr(attestation, "subject_rows", None)  # annotated by reads.attestations
+    links = (
+        {attestation.pk: frozenset((r["uri"], r["algorithm"], r["hex"]) for r in rows)}
+        if rows is not None
+        else subject_links([attestation.pk])
+    )
+    return check(signed_of(attestation, links), ring or key_ring())
 
 
 def verify_many(attestations: Sequence[Attestation]) -> dict[int, Verdict]:
@@ -371,7 +470,8 @@ def verify_many(attestations: Sequence[Attestation]) -> dict[int, Verdict]:
     if not attestations:
         return {}
     ring = key_ring()
-    return {a.pk: check(signed_of(a), ring) for a in attestations}
+    links = subject_links(a.pk for a in attestations)
+    return {a.pk: check(signed_of(a, links), ring) for a in attestations}
 
 
 def verify_rows(rows: Sequence[Mapping[str, Any]]) -> dict[int, Verdict]:
@@ -379,7 +479,8 @@ def verify_rows(rows: Sequence[Mapping[str, Any]]) -> dict[int, Verdict]:
     if not rows:
         return {}
     ring = key_ring()
-    return {row["id"]: check(signed_of_row(row), ring) for row in rows}
+    links = subject_links(row["id"] for row in rows)
+    return {row["id"]: check(signed_of_row(row, links), ring) for row in rows}
 
 
 def verified_ids(qs: QuerySet[Attestation], *, want: bool) -> list[int]:
@@ -396,9 +497,11 @@ def verified_ids(qs: QuerySet[Attestation], *, want: bool) -> list[int]:
             "the other filters; narrow them (namespace, subject_digest, created_after, ...)"
         )
     ring = key_ring()
-    rows = with_chain_link(Attestation.objects.filter(pk__in=list(candidates)))
+    ids = list(candidates)
+    links = subject_links(ids)
+    rows = with_chain_link(Attestation.objects.filter(pk__in=ids))
     return [
         row["id"]
         for row in rows.values(*VERIFY_COLUMNS).iterator(chunk_size=500)
-        if check(signed_of_row(row), ring).ok == want
+        if check(signed_of_row(row, links), ring).ok == want
     ]

@@ -37,6 +37,7 @@ from .publish import (
 from .queue import namespace_runs_recompute, runs_requeue_pending
 from .retention import NamespacePruning, records_prune
 from .tokens import TOKEN_PREFIX, api_token_create, api_token_revoke
+from .trust import signing_key_revoke
 from .watch import watch_event_ingest, watch_state_save
 
 __all__ = [
@@ -68,6 +69,7 @@ __all__ = [
     "runs_requeue_pending",
     "signer_load",
     "signing_key_create",
+    "signing_key_revoke",
     "watch_event_ingest",
     "watch_state_save",
 ]

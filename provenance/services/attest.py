@@ -16,12 +16,13 @@ from provenance import metrics
 from provenance.config import SETTINGS_FIELDS, NamespaceConfig
 from provenance.core.chain import GENESIS, entry_hash
 from provenance.core.digests import index_form
-from provenance.core.errors import ProvenanceError
+from provenance.core.errors import ProvenanceError, SigningError
 from provenance.core.intoto import statement_bytes
 from provenance.core.plan import PlannedStatement, plan_statements
 from provenance.core.signing import KeySigner
 from provenance.core.slsa.config import SlsaConfig
 from provenance.core.tekton import PipelineRun, Run
+from provenance.core.trust import chain_entry_sign
 from provenance.models import (
     Artifact,
     Attestation,
@@ -34,7 +35,7 @@ from provenance.models import (
 from provenance.reads.namespaces import namespace_settings_effective
 from provenance.reads.runs import parse_run, pruned_note, records_source
 
-from .keys import default_key, signer_load
+from .keys import checkpoint_signer, default_key, signer_load
 from .linking import parent_of
 from .publish import publications_plan
 
@@ -72,8 +73,15 @@ def attestations_generate(*, run_id: int) -> ComputeOutcome:
         config, own_key = namespace_settings_effective(namespace)
         # Outside the compute transaction: a key file must not outlive a rolled-back row.
         key = own_key or default_key(SigningKey.Purpose.ATTESTATION)
+        try:
+            signer: KeySigner | None = signer_load(key)
+        except SigningError:
+            signer = None  # a run with something to sign fails on it below, naming the key
+        # The chain key (created on first use) only once the attestation key works: no key is
+        # made up while signing is broken.
+        chain_signer = checkpoint_signer() if signer is not None else None
         with transaction.atomic():
-            return _generate(run_id, config, key)
+            return _generate(run_id, config, key, chain_signer)
     except ProvenanceError as exc:
         metrics.compute_failed(run_id, exc)
         reason = str(exc) or type(exc).__name__
@@ -122,9 +130,11 @@ def _children_of(record: RunRecord) -> list[RunRecord]:
     return children
 
 
-def _generate(run_id: int, config: NamespaceConfig, key: SigningKey) -> ComputeOutcome:
+def _generate(
+    run_id: int, config: NamespaceConfig, key: SigningKey, chain_signer: KeySigner | None
+) -> ComputeOutcome:
     """``config`` and ``key``: the namespace's effective settings and attestation key (a
-    TaskRun's parent is in its namespace)."""
+    TaskRun's parent is in its namespace); ``chain_signer``: the chain key."""
     record = RunRecord.objects.filter(pk=run_id).first()
     if record is None:
         return ComputeOutcome(status="missing", reason=f"run {run_id} does not exist")
@@ -161,8 +171,12 @@ def _generate(run_id: int, config: NamespaceConfig, key: SigningKey) -> ComputeO
     created: list[int] = []
     if plan.statements:
         signer = signer_load(key)
+        if chain_signer is None:
+            chain_signer = checkpoint_signer()
         for planned in plan.statements:
-            attestation = _attestation_store(record, run, planned, config, slsa, signer)
+            attestation = _attestation_store(
+                record, run, planned, config, slsa, signer, chain_signer
+            )
             if attestation is not None:
                 created.append(attestation.pk)
         if created and config.oci_publish:
@@ -229,6 +243,7 @@ def _attestation_store(
     config: NamespaceConfig,
     slsa: SlsaConfig,
     signer: KeySigner,
+    chain_signer: KeySigner,
 ) -> Attestation | None:
     payload = statement_bytes(planned.statement)
     statement_sha = sha256_hex(payload)
@@ -275,7 +290,7 @@ def _attestation_store(
         inputs_digest=digest,
     )
     attestation.subjects.add(*_artifacts_for(planned))
-    _chain_append(attestation)
+    _chain_append(attestation, chain_signer)
     if current is not None:
         # The one column the application ever changes on an attestation (docs/backend.md).
         Attestation.objects.filter(pk=current.pk, superseded_by__isnull=True).update(
@@ -308,17 +323,26 @@ def _artifacts_for(planned: PlannedStatement) -> list[Artifact]:
     return [a for a in candidates if (a.uri, a.algorithm, a.hex) in wanted]
 
 
-def _chain_append(attestation: Attestation) -> ChainEntry:
+def _chain_append(attestation: Attestation, chain_signer: KeySigner) -> ChainEntry:
+    """Append the attestation's entry, signed by the chain key (only the workers hold it, so a
+    writer with database access alone cannot append an entry that verifies)."""
     with connection.cursor() as cursor:
         # Held until this transaction ends: appends are serialized across workers.
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK])
     last = ChainEntry.objects.order_by("-seq").first()
     prev = bytes.fromhex(last.entry_hash) if last else GENESIS
     digest = entry_hash(prev, bytes.fromhex(attestation.envelope_sha256), attestation.pk)
+    seq = (last.seq + 1) if last else 1
+    now = timezone.now()
     return ChainEntry.objects.create(
-        seq=(last.seq + 1) if last else 1,
+        seq=seq,
         attestation=attestation,
         envelope_sha256=attestation.envelope_sha256,
         prev_hash=prev.hex(),
         entry_hash=digest.hex(),
+        created=now,
+        signed_by=chain_signer.key_id,
+        signature=chain_entry_sign(
+            chain_signer, seq=seq, entry_hash=digest.hex(), attestation_id=attestation.pk, at=now
+        ),
     )

@@ -1,24 +1,25 @@
 """Writes: register a signing key imported from Tekton Chains' ``signing-secrets``.
 
 Built on the key services in ``provenance.services`` (``_write_private_key``,
-``namespace_settings_update``) so an imported key is stored exactly like a generated one: a 0600
-PKCS#8 file under KEYS_DIR, the public key in ``SigningKey``, and for a namespace an audited
-settings change that re-signs its runs.
+``_key_register``) so an imported key is stored exactly like a generated one: a 0600 PKCS#8 file
+under KEYS_DIR, the public key in ``SigningKey`` and in the trust bundle, and for a namespace an
+audited settings change that re-signs its runs.
 """
 
 from __future__ import annotations
 
 import logging
 
-from django.db import transaction
-
 from provenance.core.errors import SigningError
 from provenance.core.keyfiles import KeyMaterial
 from provenance.core.signing import KeySigner
+from provenance.core.trust import file_name_of
 from provenance.models import SigningKey
+from provenance.reads.trust import trusted_keys_dir
 
-from .keys import _write_private_key, signer_load
+from .keys import _key_register, _write_private_key, signer_load
 from .namespaces import namespace_settings_update
+from .trust import trusted_key_of, trusted_key_write
 
 logger = logging.getLogger(__name__)
 
@@ -37,23 +38,7 @@ def signing_key_import(*, namespace: str, material: KeyMaterial, actor: str) -> 
     safe_id = signer.key_id.removeprefix("SHA256:").replace("/", "_").replace("+", "-")
     file_name = f"{namespace or 'default'}-imported-{signer.algorithm}-{safe_id[:16]}.pem"
     path = _write_private_key(material.private_pem, file_name)
-    try:
-        with transaction.atomic():
-            key = SigningKey.objects.create(
-                key_id=signer.key_id,
-                algorithm=signer.algorithm,
-                public_key_pem=signer.public_key_pem,
-                namespace=namespace,
-                purpose=SigningKey.Purpose.ATTESTATION,
-                private_key_path=file_name,
-            )
-            if namespace:
-                namespace_settings_update(
-                    namespace=namespace, changes={}, actor=actor, signing_key=key
-                )
-    except BaseException:
-        path.unlink(missing_ok=True)  # no private key file without its registration
-        raise
+    key = _key_register(signer, namespace, SigningKey.Purpose.ATTESTATION, file_name, path, actor)
     logger.info("imported %s signing key %s for %s", key.algorithm, key.key_id, namespace or "*")
     return key
 
@@ -65,6 +50,8 @@ def _already_registered(key: SigningKey, namespace: str, actor: str) -> SigningK
     if key.namespace != namespace:
         raise SigningError(f"key {key.key_id} is already registered for {where}")
     signer_load(key)  # its file must still hold it
+    if not (trusted_keys_dir() / file_name_of(key.key_id)).exists():
+        trusted_key_write(trusted_key_of(key))  # registered before the bundle existed
     if namespace:
         namespace_settings_update(namespace=namespace, changes={}, actor=actor, signing_key=key)
         return key

@@ -1,5 +1,6 @@
 """Signing keys: private keys in 0600 files under KEYS_DIR, public keys registered in the
-database; the deployment-wide default keys are created on first use when allowed."""
+database and written to the trust bundle (``services.trust``); the deployment-wide default keys
+are created on first use when allowed."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
 from provenance.core import chain
 from provenance.core.errors import SigningError
@@ -21,6 +23,7 @@ from provenance.core.signing import (
 from provenance.models import SigningKey
 
 from .namespaces import namespace_settings_update
+from .trust import signing_key_retire, trusted_key_of, trusted_key_write
 
 logger = logging.getLogger(__name__)
 
@@ -53,9 +56,12 @@ def signing_key_create(
     algorithm: str,
     actor: str,
     purpose: str = SigningKey.Purpose.ATTESTATION,
+    rotate: bool = False,
 ) -> SigningKey:
     """Generate a key pair: the private key to a 0600 file under KEYS_DIR, the public key to
-    the database. A namespace key becomes that namespace's signing key (an audited change)."""
+    the database and the trust bundle. A namespace key becomes that namespace's signing key (an
+    audited change). ``rotate``: the key it replaces (the namespace's, the default or the chain
+    key) is retired, kept for verification only."""
     if algorithm not in ALGORITHMS:
         raise SigningError(
             f"unknown signing algorithm {algorithm!r}; expected one of {', '.join(ALGORITHMS)}"
@@ -65,7 +71,32 @@ def signing_key_create(
     safe_id = signer.key_id.removeprefix("SHA256:").replace("/", "_").replace("+", "-")
     label = namespace or ("checkpoint" if purpose == SigningKey.Purpose.CHECKPOINT else "default")
     file_name = f"{label}-{algorithm}-{safe_id[:16]}.pem"
+    previous = current_key(namespace, purpose) if rotate else None
     path = _write_private_key(pem, file_name)
+    return _key_register(signer, namespace, purpose, file_name, path, actor, previous)
+
+
+def current_key(namespace: str, purpose: str) -> SigningKey | None:
+    """The key a namespace (or, for "", the deployment) signs with now, not yet retired."""
+    return (
+        SigningKey.objects.filter(namespace=namespace, purpose=purpose, retired_at__isnull=True)
+        .order_by("-id")
+        .first()
+    )
+
+
+def _key_register(
+    signer: KeySigner,
+    namespace: str,
+    purpose: str,
+    file_name: str,
+    path: Path,
+    actor: str,
+    previous: SigningKey | None = None,
+) -> SigningKey:
+    """Register a key whose private key was just written to ``path``, write its trust bundle
+    file, and retire ``previous``; on any failure nothing is left behind (no row, no files)."""
+    trusted = None
     try:
         with transaction.atomic():
             key = SigningKey.objects.create(
@@ -80,10 +111,15 @@ def signing_key_create(
                 namespace_settings_update(
                     namespace=namespace, changes={}, actor=actor, signing_key=key
                 )
+            trusted = trusted_key_write(trusted_key_of(key))
+            if previous is not None:
+                signing_key_retire(previous, timezone.now())
     except BaseException:
         path.unlink(missing_ok=True)  # no orphan private key without its registration
+        if trusted is not None:
+            trusted.unlink(missing_ok=True)
         raise
-    logger.info("created %s signing key %s for %s", algorithm, key.key_id, label)
+    logger.info("created %s signing key %s for %s", signer.algorithm, key.key_id, namespace or "*")
     return key
 
 
@@ -120,7 +156,15 @@ def default_key(purpose: str) -> SigningKey:
 
 
 def signer_load(key: SigningKey) -> KeySigner:
-    """The signer for a registered key; SigningError if the file is missing or does not match."""
+    """The signer for a registered key; SigningError if the file is missing or does not match,
+    or the key was retired or revoked (it verifies what it signed, and signs nothing more)."""
+    if key.revoked_at is not None:
+        raise SigningError(f"signing key {key.key_id} is revoked: {key.revoked_reason}")
+    if key.retired_at is not None:
+        raise SigningError(
+            f"signing key {key.key_id} was rotated out and signs nothing more; "
+            "the namespace signs with its new key"
+        )
     signer = load_file_signer(keys_dir() / key.private_key_path)
     if signer.key_id != key.key_id:
         raise SigningError(
@@ -129,20 +173,16 @@ def signer_load(key: SigningKey) -> KeySigner:
     return signer
 
 
-def checkpoint_signer(*, create: bool = True) -> KeySigner:
-    """The deployment's checkpoint signer; with ``create=False`` a SigningError when there is
-    none yet (checking a checkpoint needs the key that signed it, not a new one)."""
-    purpose = SigningKey.Purpose.CHECKPOINT
-    if not create and not SigningKey.objects.filter(namespace="", purpose=purpose).exists():
-        raise SigningError("no checkpoint key is registered: no checkpoint was signed here")
-    return signer_load(default_key(purpose))
+def checkpoint_signer() -> KeySigner:
+    """The chain key: signs every chain entry and the checkpoints (``verify_store``)."""
+    return signer_load(default_key(SigningKey.Purpose.CHECKPOINT))
 
 
 def key_file_problems() -> list[chain.Problem]:
     """Registered keys whose private key file is here but holds another key (``verify_store``).
 
-    A missing file is fine: private keys live where the workers run, often not where the check
-    runs.
+    A missing file says nothing either way (private keys live where the workers run, often not
+    where the check runs): whether a key is trusted is the trust bundle's to say.
     """
     problems = []
     for key in SigningKey.objects.order_by("id"):

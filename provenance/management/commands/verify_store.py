@@ -16,7 +16,9 @@ from django.utils import timezone
 
 from provenance.core import chain
 from provenance.core.errors import ProvenanceError
+from provenance.models import SigningKey
 from provenance.reads.store import store_verify
+from provenance.reads.trust import trust_bundle, trusted_keys_dir
 from provenance.services.keys import checkpoint_signer, key_file_problems
 
 
@@ -32,11 +34,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         checkpoint = None
         signer = None
-        # Only a checkpoint needs the checkpoint key: a plain check writes nothing, and only
-        # --write-checkpoint may create the key on first use.
-        if options["checkpoint"] is not None or options["write_checkpoint"] is not None:
+        if options["write_checkpoint"] is not None:
             try:
-                signer = checkpoint_signer(create=options["write_checkpoint"] is not None)
+                signer = checkpoint_signer()
             except (ProvenanceError, OSError) as exc:
                 raise CommandError(f"cannot load the checkpoint key: {exc}") from None
         if options["checkpoint"] is not None:
@@ -45,11 +45,7 @@ class Command(BaseCommand):
                 data = options["checkpoint"].read_bytes()
             except OSError as exc:
                 raise CommandError(f"cannot read {options['checkpoint']}: {exc.strerror}") from None
-            try:
-                # The public key comes from the key file, not the database being checked.
-                checkpoint = chain.checkpoint_load(data, signer.public_key_pem)
-            except ProvenanceError as exc:
-                raise CommandError(f"{options['checkpoint']}: {exc}") from None
+            checkpoint = _checkpoint_read(options["checkpoint"], data)
         report = store_verify(checkpoint=checkpoint)
         report.problems.extend(key_file_problems())
         for problem in report.problems:
@@ -64,8 +60,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"checkpoint of {checkpoint.created} (length {checkpoint.length}) is consistent"
             )
-        if options["write_checkpoint"] is not None:
-            assert signer is not None
+        if signer is not None:
             new = chain.Checkpoint(
                 length=report.length, head=report.head, created=timezone.now().isoformat()
             )
@@ -77,3 +72,19 @@ class Command(BaseCommand):
             except OSError as exc:
                 raise CommandError(f"cannot write {target}: {exc.strerror}") from None
             self.stdout.write(f"wrote checkpoint {target} (signed by {signer.key_id})")
+
+
+def _checkpoint_read(path: Path, data: bytes) -> chain.Checkpoint:
+    """The checkpoint, if a chain key of the trust bundle signed it: the public key comes from
+    the bundle, not from the database being checked (every chain key it holds, so checkpoints
+    written before the chain key was rotated still read)."""
+    chain_keys = [k for k in trust_bundle().distinct if k.purpose == SigningKey.Purpose.CHECKPOINT]
+    if not chain_keys:
+        raise CommandError(f"{path}: the trust bundle {trusted_keys_dir()} holds no chain key")
+    problem = ""
+    for trusted in chain_keys:
+        try:
+            return chain.checkpoint_load(data, trusted.public_key_pem)
+        except ProvenanceError as exc:
+            problem = str(exc)
+    raise CommandError(f"{path}: {problem}")
