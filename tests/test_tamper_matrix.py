@@ -277,11 +277,17 @@ def assert_everywhere_fails(caller: Caller, store: Store, pk: int, expected: Ver
     listed = caller.get("/api/v1/attestations", verified="false").json()["results"]
     assert pk in [row["id"] for row in listed]
 
-    _, allows, gate = gate_reasons(caller, store.digests[pk], pk)
-    assert not allows
-    assert gate == [
-        f"{label} does not verify: {m.removeprefix(label + ': ')}" for m in expected.messages
-    ]
+    body = caller.get("/api/v1/gate", digest=store.digests[pk]).json()
+    candidates = [c for c in body["candidates"] if c["attestation"] == pk]
+    if candidates:  # the statement the rule relies on: denied, with the verdict's reasons
+        (candidate,) = candidates
+        assert not candidate["allowed"]
+        assert candidate["reasons"] == [
+            f"{label} does not verify: {m.removeprefix(label + ': ')}" for m in expected.messages
+        ]
+    else:  # a genuine statement of the digest verifies: this one is set aside, never relied on
+        roles = {s["attestation"]: s["role"] for s in body["set_aside"]}
+        assert roles[pk] == "does-not-verify" and body["allowed"]
 
     stored = bytes(_row(pk).envelope)
     for response in bundles(caller, store.digests[pk]):
@@ -354,6 +360,11 @@ def test_a_bundle_leaves_out_what_fails_and_names_it(store: Store) -> None:
         assert response["Content-Type"] == "application/jsonl"
     allowed, allows, _ = gate_reasons(caller, store.digests[genuine.pk], genuine.pk)
     assert allowed and allows
+    # The newer inserted row does not push the genuine statement aside: it is set aside itself.
+    body = caller.get("/api/v1/gate", digest=store.digests[genuine.pk]).json()
+    assert {"attestation": inserted, "role": "does-not-verify"}.items() <= next(
+        s for s in body["set_aside"] if s["attestation"] == inserted
+    ).items()
 
 
 def test_the_entry_after_a_removed_one_fails_its_link_too(store: Store) -> None:

@@ -75,10 +75,11 @@ def test_a_plain_check_creates_no_key(store, tmp_path: Path) -> None:
     code, out = verify()
     assert code == 0 and "OK: 4 attestations" in out
     assert set(SigningKey.objects.values_list("key_id", flat=True)) == keys
-    # Checking a checkpoint when none was ever signed here: a clear error, still no new key.
+    # Checking a file that is not a checkpoint: a clear error naming it, still no new key (the
+    # chain key's public half comes from the trust bundle; nothing is loaded or created).
     (tmp_path / "cp.json").write_text("{}")
     code, out = verify("--checkpoint", str(tmp_path / "cp.json"))
-    assert code == 1 and "no checkpoint key is registered" in out
+    assert code == 1 and "cp.json: the envelope has no payloadType string" in out
     assert set(SigningKey.objects.values_list("key_id", flat=True)) == keys
 
 

@@ -17,7 +17,7 @@ from provenance.core.digests import DIGEST_PATTERN, DIGEST_PREFIX_PATTERN
 from provenance.core.plan import EMIT_POLICIES, SCOPES
 from provenance.core.slsa.config import BUILD_TYPES, FORMAT_NAMES, PREDICATE_VERSION
 from provenance.models import ComputeStatus, RunKind
-from provenance.reads.applies import EARLIER, OTHER_SCOPE
+from provenance.reads.applies import EARLIER, OTHER_SCOPE, UNVERIFIED
 from provenance.reads.gate import GATE_SOURCES
 
 if TYPE_CHECKING:
@@ -274,9 +274,10 @@ class GateSetAsideOutput(serializers.Serializer[Any]):
     namespace = serializers.CharField()
     scope = serializers.CharField()
     role = serializers.ChoiceField(
-        choices=[OTHER_SCOPE, EARLIER],
+        choices=[OTHER_SCOPE, EARLIER, UNVERIFIED],
         help_text="other-scope: current, of a scope the namespace no longer signs (or not the "
-        "one asked for); earlier: current, but an older statement of the same scope.",
+        "one asked for); earlier: current, but an older statement of the same scope; "
+        "does-not-verify: ranked before the one relied on, but it does not verify now.",
     )
     why = serializers.CharField(source="text")
 

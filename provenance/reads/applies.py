@@ -8,7 +8,11 @@ other namespaces. The rule, per namespace (its settings as they are now):
 
 1. only current (not superseded) attestations count;
 2. of those, the namespace's scope (or the scope asked for) comes first, then its format;
-3. then the newest (highest id, the last signed).
+3. then the newest (highest id, the last signed);
+4. of that ranking, the first that verifies now: a row that does not verify is not a statement
+   anyone signed (a row written into the database directly, say), so it cannot push a genuine
+   one aside; it is set aside itself ("does not verify"). When none verifies, the first
+   applies anyway, so the gate and the pages say why it fails.
 
 With a scope asked for (the gate's ``scope=``), only that scope counts. Without one, when no
 current attestation of the namespace's scope names the digest yet (a recompute still pending),
@@ -19,20 +23,23 @@ The artifact and attestation pages and the gate (``reads.gate``) all ask :func:`
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from provenance.config import NamespaceConfig, format_label
+from provenance.models import Attestation
 
 from .attestations import attestations_naming
 from .namespaces import namespace_retention
+from .verify import VERIFY_COLUMNS, verify_rows, with_chain_link
 
 APPLIES = "applies"
 OTHER_SCOPE = "other-scope"
 EARLIER = "earlier"
 SUPERSEDED = "superseded"
-ROLES = (APPLIES, OTHER_SCOPE, EARLIER, SUPERSEDED)
+UNVERIFIED = "does-not-verify"
+ROLES = (APPLIES, OTHER_SCOPE, EARLIER, UNVERIFIED, SUPERSEDED)
 
 _COLUMNS = ("id", "namespace", "scope", "format", "superseded_by_id", "run__name")
 
@@ -83,7 +90,16 @@ def coverage(
     for row in rows:
         by_namespace.setdefault(row["namespace"], []).append(row)
     configs = namespace_retention(sorted(by_namespace))
-    return [choose(name, by_namespace[name], configs[name], scope) for name in sorted(by_namespace)]
+    return [
+        choose(name, by_namespace[name], configs[name], scope, verifies=verifies_now)
+        for name in sorted(by_namespace)
+    ]
+
+
+def verifies_now(attestation: int) -> bool:
+    """Whether one attestation verifies now (``reads.verify``), for rule 4."""
+    rows = list(with_chain_link(Attestation.objects.filter(pk=attestation)).values(*VERIFY_COLUMNS))
+    return bool(rows) and verify_rows(rows)[attestation].ok
 
 
 def choose(
@@ -91,8 +107,13 @@ def choose(
     rows: Sequence[Mapping[str, Any]],
     config: NamespaceConfig,
     scope: str | None = None,
+    *,
+    verifies: Callable[[int], bool] | None = None,
 ) -> Coverage:
-    """The rule (module docstring) over one namespace's rows (``_COLUMNS``)."""
+    """The rule (module docstring) over one namespace's rows (``_COLUMNS``); ``verifies``
+    answers rule 4 (None: every row counts as verifying). It is asked in ranking order and no
+    further than the first that verifies, so a digest named by many statements costs one check
+    per namespace, not one per statement."""
     wanted = scope or config.scope
     current = [r for r in rows if r["superseded_by_id"] is None]
     eligible = [r for r in current if r["scope"] == wanted] if scope else current
@@ -101,7 +122,16 @@ def choose(
         key=lambda r: (r["scope"] == wanted, r["format"] == config.format, r["id"]),
         reverse=True,
     )
+    failing: set[int] = set()
     chosen = ranked[0] if ranked else None
+    for row in ranked:
+        if verifies is None or verifies(row["id"]):
+            chosen = row
+            break
+        failing.add(row["id"])
+    else:  # none verifies: the first applies still, so that what is wrong with it is said
+        if chosen is not None:
+            failing.discard(chosen["id"])
     label = format_label(config.format)
     settings = f"{namespace}'s settings ({wanted}, {label})"
     if scope:
@@ -135,7 +165,9 @@ def choose(
         f"applies under {namespace}'s settings",
     )
     standings = [applies] + [
-        _other(r, chosen, wanted, namespace, scope is not None) for r in rows if r is not chosen
+        _unverified(r) if r["id"] in failing else _other(r, chosen, wanted, namespace, bool(scope))
+        for r in rows
+        if r is not chosen
     ]
     return Coverage(namespace, wanted, config.format, chosen["id"], sentence, _ordered(standings))
 
@@ -176,9 +208,17 @@ def _other(
     )
 
 
+def _unverified(row: Mapping[str, Any]) -> Standing:
+    text = (
+        f"a current {row['scope']} statement of run {row['run__name']} that does not verify "
+        "now (its page says why), so it cannot apply"
+    )
+    return Standing(row["id"], row["namespace"], row["scope"], row["format"], UNVERIFIED, text)
+
+
 def _ordered(standings: list[Standing]) -> tuple[Standing, ...]:
     """The one that applies first, then current ones, then superseded, newest first."""
-    rank = {APPLIES: 0, OTHER_SCOPE: 1, EARLIER: 1, SUPERSEDED: 2}
+    rank = {APPLIES: 0, OTHER_SCOPE: 1, EARLIER: 1, UNVERIFIED: 1, SUPERSEDED: 2}
     return tuple(sorted(standings, key=lambda s: (rank[s.role], -s.attestation)))
 
 

@@ -40,7 +40,6 @@ class Command(BaseCommand):
             except (ProvenanceError, OSError) as exc:
                 raise CommandError(f"cannot load the checkpoint key: {exc}") from None
         if options["checkpoint"] is not None:
-            assert signer is not None
             try:
                 data = options["checkpoint"].read_bytes()
             except OSError as exc:
