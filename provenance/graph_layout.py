@@ -150,7 +150,7 @@ def layout(graph: RunGraph, scope: ArtifactScope | None = None) -> GraphLayout:
 
     included = scope.task_runs if scope is not None else set()
     producers = {p.task_run for p in scope.producers} if scope is not None else set()
-    reasons = {i.task_run: i.why for i in scope.included} if scope else {}
+    reasons = scope.chains() if scope else {}
     excluded = {e.task_run: (e.why,) for e in scope.excluded if e.task_run} if scope else {}
     positions: dict[str, tuple[int, int]] = {}
     placed: list[PlacedNode] = []

@@ -53,7 +53,11 @@ class Producer:
 class Inclusion:
     task_run: str
     pipeline_task: str
-    why: tuple[str, ...]  # from this task to the artifact, one step per edge
+    why: str  # the one edge that put this task in: from it to ``via``
+    # The in-scope TaskRun that edge leads to (None for a producer). Each task names only its
+    # next step, so a scope costs O(tasks) rather than a whole chain per task (docs/security.md,
+    # "Bounded work"); ``ArtifactScope.chain`` follows the links.
+    via: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +97,16 @@ class ArtifactScope:
     @property
     def task_runs(self) -> set[str]:
         return {i.task_run for i in self.included}
+
+    def chains(self) -> dict[str, tuple[str, ...]]:
+        """Per in-scope TaskRun, the edges from it to the artifact, ending with the producing
+        result (for showing one artifact: a chain pipeline makes this quadratic in its tasks)."""
+        by_run = {i.task_run: i for i in self.included}
+        found: dict[str, tuple[str, ...]] = {}
+        for inclusion in self.included:  # breadth-first order: a task's ``via`` came before it
+            rest = found.get(inclusion.via, ()) if inclusion.via in by_run else ()
+            found[inclusion.task_run] = (inclusion.why, *rest)
+        return found
 
 
 # --- producers ---------------------------------------------------------------------------------
@@ -314,21 +328,21 @@ def _close_scope(
     subjects: tuple[dict[str, Any], ...],
     producers: tuple[Producer, ...],
 ) -> ArtifactScope:
-    why: dict[str, tuple[str, ...]] = {}
+    why: dict[str, tuple[str, str | None]] = {}  # TaskRun -> (its edge, the task it leads to)
     queue: deque[str] = deque()
 
-    def include(task_run: str, chain: tuple[str, ...]) -> None:
+    def include(task_run: str, step: str, via: str | None = None) -> None:
         if task_run not in why:
-            why[task_run] = chain
+            why[task_run] = (step, via)
             queue.append(task_run)
 
     if producers:
         for producer in producers:
-            include(producer.task_run, (f"produces the artifact (result {producer.result})",))
+            include(producer.task_run, f"produces the artifact (result {producer.result})")
     else:
         # Nothing names the artifact (a literal pipeline result, a missing child): keep all.
         for node in graph.nodes.values():
-            include(node.task_run, ("no producing task could be identified: every task is kept",))
+            include(node.task_run, "no producing task could be identified: every task is kept")
 
     # One pass: each contributor is visited once, for its incoming edges and its workspaces.
     # Writers of a workspace are sorted by start time, so for each (workspace, subPath,
@@ -344,7 +358,7 @@ def _close_scope(
                 step = f"feeds {node.pipeline_task}: {edge.detail}"
             else:
                 step = f"runs before {node.pipeline_task} (runAfter)"
-            include(edge.source, (step, *why[current]))
+            include(edge.source, step, current)
         for mount in node.mounts:
             # Only overlapping writers: start times are sorted, so skipping the others does not
             # change where the cursor stops.
@@ -364,11 +378,12 @@ def _close_scope(
                     f"may have written workspace '{mount.workspace}' before "
                     f"{node.pipeline_task} finished (shared, writable)"
                 )
-                include(writer.task_run, (step, *why[current]))
+                include(writer.task_run, step, current)
             cursors[key] = position
 
     included = tuple(
-        Inclusion(name, graph.nodes[name].pipeline_task, chain) for name, chain in why.items()
+        Inclusion(name, graph.nodes[name].pipeline_task, step, via)
+        for name, (step, via) in why.items()
     )
     return ArtifactScope(subjects, producers, included, exclusions.without(why))
 
@@ -402,7 +417,8 @@ def run_state(
                 "taskRun": i.task_run,
                 "status": graph.nodes[i.task_run].status,
                 "reason": graph.nodes[i.task_run].reason,
-                "why": list(i.why),
+                "why": i.why,
+                "via": i.via,
             }
             for i in scope.included
         ],
@@ -472,7 +488,8 @@ def explain_scopes(pr: PipelineRun, scopes: list[ArtifactScope], graph: RunGraph
             node = graph.nodes[inclusion.task_run]
             state = f"{node.status or '?'}/{node.reason or '-'}"
             lines.append(
-                f"    {inclusion.pipeline_task:<{width}}  {state:<18}  {' ← '.join(inclusion.why)}"
+                f"    {inclusion.pipeline_task:<{width}}  {state:<18}  {inclusion.why}"
+                + (f" ← {inclusion.via}" if inclusion.via else "")
             )
         lines.append("  excluded:")
         if not scope.excluded:

@@ -117,7 +117,7 @@ def task_rows(detail: RunDetail, scope: ArtifactScope | None) -> list[TaskRow]:
         return []
     ids = {child.name: child.pk for child in detail.children}
     producers = {p.task_run for p in scope.producers} if scope else set()
-    included = {i.task_run: i.why for i in scope.included} if scope else {}
+    included = scope.chains() if scope else {}
     excluded = {(e.pipeline_task, e.task_run): e.why for e in scope.excluded} if scope else {}
     rows = []
     for node in graph.nodes.values():

@@ -241,6 +241,17 @@ def get(mapping: Any, key: Any) -> Any:
 
 
 @register.filter
+def why_steps(entry: Any) -> list[str]:
+    """An in-scope task's reasons in a signed run state: a whole chain (a list) in statements
+    made before "Bounded work", else its one edge and the task it leads to (``via``)."""
+    why = entry.get("why") if isinstance(entry, dict) else None
+    if isinstance(why, list):
+        return [str(step) for step in why]
+    via = entry.get("via") if isinstance(entry, dict) else None
+    return [str(why or "")] + ([f"→ {via}"] if via else [])
+
+
+@register.filter
 def digest_of(subject: Any) -> str:
     """``alg:hex`` of an Artifact, or of a subject row (``{"uri", "algorithm", "hex"}``)."""
     if isinstance(subject, dict):

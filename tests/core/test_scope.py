@@ -51,7 +51,9 @@ def test_seed_example_clone_build_notify_keeps_only_the_build_chain() -> None:
     (scope,) = artifact_scopes(pr, DEEP)
     assert _tasks(scope) == {"clone", "build-push"}
     assert "slack-notify" in _excluded(scope)
-    why_clone = next(i.why for i in scope.included if i.pipeline_task == "clone")
+    why_clone = next(
+        scope.chains()[i.task_run] for i in scope.included if i.pipeline_task == "clone"
+    )
     assert "$(tasks.clone.results.commit)" in why_clone[0]
     assert why_clone[-1].startswith("produces the artifact (result IMAGE_DIGEST)")
 
@@ -107,7 +109,7 @@ def test_shared_writable_workspace_pulls_in_a_parallel_writer_with_its_reason() 
     )
     (scope,) = artifact_scopes(pr, DEEP)
     assert _tasks(scope) == {"clone", "build", "lint"}
-    why_lint = next(i.why for i in scope.included if i.pipeline_task == "lint")
+    why_lint = next(scope.chains()[i.task_run] for i in scope.included if i.pipeline_task == "lint")
     assert "may have written workspace 'source'" in why_lint[0]
 
 
@@ -188,7 +190,9 @@ def test_workspace_writer_brings_its_own_ancestors() -> None:
     )
     (scope,) = artifact_scopes(pr, DEEP)
     assert _tasks(scope) == {"build", "vendor", "fetch-deps"}
-    why = next(i.why for i in scope.included if i.pipeline_task == "fetch-deps")
+    why = next(
+        scope.chains()[i.task_run] for i in scope.included if i.pipeline_task == "fetch-deps"
+    )
     assert len(why) == 3  # fetch-deps → vendor → (workspace) build → produces
 
 
@@ -297,4 +301,41 @@ def test_artifact_with_no_traceable_producer_keeps_every_task() -> None:
     )
     (scope,) = artifact_scopes(pr, SlsaConfig(format="slsa/v1"))
     assert _tasks(scope) == {"clone", "build"}
-    assert all("no producing task" in i.why[0] for i in scope.included)
+    assert all("no producing task" in i.why for i in scope.included)
+
+
+def _per_artifact_bytes(tasks: int) -> list[int]:
+    from provenance.core.intoto import statement_bytes
+    from provenance.core.plan import plan_statements
+
+    from .pipeline_builder import chain_pipeline
+
+    (pr,) = parse_records(chain_pipeline(tasks))
+    plan = plan_statements(pr, DEEP, "per-artifact", "on-completion")
+    assert len(plan.statements) == tasks  # one image per task
+    return [len(statement_bytes(p.statement)) for p in plan.statements]
+
+
+def test_per_artifact_statements_grow_with_tasks_times_artifacts_not_the_cube() -> None:
+    # Issue 11, finding 3: each in-scope task repeated the whole chain to the artifact, so a
+    # 500-task chain pipeline gave 657 MB of statements. Doubling the tasks (and so the
+    # artifacts) now at most quadruples the total; the cube would make it eight times.
+    small, large = _per_artifact_bytes(40), _per_artifact_bytes(80)
+    assert sum(large) < 4.4 * sum(small)
+    # The last artifact's statement names every task once: linear in the tasks.
+    assert large[-1] < 2.2 * small[-1]
+
+
+def test_a_chain_is_followed_through_via() -> None:
+    from .pipeline_builder import chain_pipeline
+
+    (pr,) = parse_records(chain_pipeline(4))
+    scope = artifact_scopes(pr, DEEP)[-1]  # t3's image: t0 → t1 → t2 → t3
+    first = next(i for i in scope.included if i.pipeline_task == "t0")
+    assert first.via == "chain-t1"
+    assert scope.chains()["chain-t0"] == (
+        "runs before t1 (runAfter)",
+        "runs before t2 (runAfter)",
+        "runs before t3 (runAfter)",
+        "produces the artifact (result IMAGE_DIGEST)",
+    )
