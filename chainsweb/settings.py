@@ -333,6 +333,14 @@ CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(BACKFILL_QUEUE))  
 KEYS_DIR = Path(os.environ.get("KEYS_DIR", BASE_DIR / ".keys"))
 INGEST_MAX_BYTES = env_int("INGEST_MAX_BYTES", 10 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = INGEST_MAX_BYTES
+# Bounded work (docs/security.md, "Bounded work"; docs/operations.md, "Limits"). Objects in one
+# request or import file; TaskRuns of one PipelineRun (checked at ingest on childReferences and
+# again when computing); bytes of one statement and of all statements of one run (over either,
+# the run is recorded as failed "too large").
+INGEST_MAX_OBJECTS = env_int("INGEST_MAX_OBJECTS", 100_000)
+PROVENANCE_MAX_TASKS = env_int("PROVENANCE_MAX_TASKS", 1_000)
+PROVENANCE_MAX_STATEMENT_BYTES = env_int("PROVENANCE_MAX_STATEMENT_BYTES", 16 * 1024 * 1024)
+PROVENANCE_MAX_RUN_STATEMENT_BYTES = env_int("PROVENANCE_MAX_RUN_STATEMENT_BYTES", 64 * 1024 * 1024)
 
 # --- Backend (docs/backend.md) ------------------------------------------------------------------
 # A message a worker took but never acknowledged (the worker was killed) goes back to the queue

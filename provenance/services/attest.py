@@ -34,6 +34,7 @@ from provenance.reads.namespaces import namespace_settings_effective
 from provenance.reads.runs import parse_run, pruned_note, records_source
 
 from .keys import default_key, signer_load
+from .limits import engine_limits
 from .linking import parent_of
 
 logger = logging.getLogger(__name__)
@@ -140,6 +141,13 @@ def _generate(run_id: int, config: NamespaceConfig, key: SigningKey) -> ComputeO
         if record.compute_status != status:
             return _set_status(record, status, pruned_note(record))
         return ComputeOutcome(status=status, reason=record.compute_reason)
+    limits = engine_limits()
+    if record.kind == RunKind.PIPELINE_RUN:
+        # Counted before anything is loaded: a run over the limit costs one query.
+        stored = RunRecord.objects.filter(
+            kind=RunKind.TASK_RUN, namespace=record.namespace, parent_uid=record.uid
+        ).count()
+        limits.check_tasks(stored, f"PipelineRun {record.name}")
     children = _children_of(record) if record.kind == RunKind.PIPELINE_RUN else []
     run = parse_run(record, children)
     if isinstance(run, PipelineRun):
@@ -154,7 +162,9 @@ def _generate(run_id: int, config: NamespaceConfig, key: SigningKey) -> ComputeO
                 record, ComputeStatus.WAITING, f"waiting for TaskRuns: {', '.join(missing)}"
             )
     source = records_source([record, *children])
-    plan = plan_statements(run, config.slsa_for(source), config.scope, config.emit, source=source)
+    plan = plan_statements(
+        run, config.slsa_for(source), config.scope, config.emit, source=source, limits=limits
+    )
     created: list[int] = []
     if plan.statements:
         signer = signer_load(key)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -25,10 +26,12 @@ from django.utils.dateparse import parse_datetime
 from provenance.config import MAX_NAMESPACE, NAMESPACE_NAME
 from provenance.core.documents import load_documents
 from provenance.core.errors import ProvenanceError, RecordError
-from provenance.core.tekton import parse_records
+from provenance.core.limits import TooLarge
+from provenance.core.tekton import PipelineRun, parse_records
 from provenance.models import ComputeStatus, RunKind, RunRecord, SourceKind
 
 from . import queue
+from .limits import engine_limits
 from .linking import Stored, link
 
 PIPELINE_RUN_LABEL = "tekton.dev/pipelineRun"
@@ -194,6 +197,8 @@ def _prepare(obj: dict[str, Any], index: int) -> _Prepared:
     runs = parse_records([obj])  # RecordError names the problem
     kind = str(obj.get("kind"))
     run = next(r for r in runs if r.meta.kind == kind)
+    if isinstance(run, PipelineRun):
+        engine_limits().check_tasks(len(run.child_references), f"{label}: childReferences")
     meta = run.meta
     for field_name, value in (("name", meta.name), ("namespace", meta.namespace)):
         if not value:
@@ -293,11 +298,19 @@ def records_ingest(
     ingests.
 
     Every object is validated before anything is written, and all of them are stored in one
-    transaction: a bad record, a forbidden namespace or a uid stored in another namespace
-    stores nothing. RecordError, NamespaceForbidden and UidConflict carry the message for the
-    caller.
+    transaction: a bad record, a forbidden namespace, a uid stored in another namespace or a
+    batch over a limit (``TooLarge``: too many objects, a PipelineRun naming too many TaskRuns)
+    stores nothing. RecordError, NamespaceForbidden, UidConflict and TooLarge carry the message
+    for the caller.
     """
     objects = load_documents(data)
+    if len(objects) > settings.INGEST_MAX_OBJECTS:
+        raise TooLarge(
+            "objects in one request or file",
+            len(objects),
+            settings.INGEST_MAX_OBJECTS,
+            "INGEST_MAX_OBJECTS",
+        )
     prepared = [_prepare(obj, index) for index, obj in enumerate(objects)]
     if namespaces_allowed is not None:
         for item in prepared:
