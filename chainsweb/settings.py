@@ -328,6 +328,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 BACKFILL_QUEUE = "backfill"
 CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(BACKFILL_QUEUE))  # type: ignore[no-untyped-call]
+# Per-namespace fairness: a namespace with more than this many runs waiting to be computed queues
+# its further computes on backfill, so one tenant's flood cannot hold up another's live runs.
+LIVE_QUEUE_SHARE = env_int("LIVE_QUEUE_SHARE", 20)
+# Runs per queued message when many are queued at once (a large POST, an import, a recompute).
+COMPUTE_BATCH_SIZE = env_int("COMPUTE_BATCH_SIZE", 50)
+# A run whose compute started this many times without finishing (its worker was killed: out of
+# memory, SIGKILL) is failed with a reason instead of being delivered again.
+COMPUTE_MAX_ATTEMPTS = env_int("COMPUTE_MAX_ATTEMPTS", 3)
 
 # Signing keys (file-key signer) and ingest limits.
 KEYS_DIR = Path(os.environ.get("KEYS_DIR", BASE_DIR / ".keys"))

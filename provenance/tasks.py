@@ -14,10 +14,11 @@ import time
 from typing import Any
 
 from celery import Task, shared_task
+from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 
 from . import metrics, services
-from .services.queue import COMPUTE_TASK, NAMESPACE_RECOMPUTE_TASK
+from .services.queue import COMPUTE_BATCH_TASK, COMPUTE_TASK, NAMESPACE_RECOMPUTE_TASK
 
 logger = logging.getLogger(__name__)
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
@@ -51,15 +52,37 @@ class _StoresFailure(Task):  # type: ignore[misc]
     max_retries=8,
 )
 def attestations_compute(run_id: int) -> str:
-    started = time.monotonic()
-    outcome = services.attestations_generate(run_id=run_id)
     queue = (attestations_compute.request.delivery_info or {}).get("routing_key") or "in-process"
+    return _compute(run_id, queue).status
+
+
+def _compute(run_id: int, queue: str) -> services.ComputeOutcome:
+    started = time.monotonic()
+    outcome = services.run_compute(run_id=run_id)
     metrics.compute_observed(run_id, outcome, time.monotonic() - started, queue)
     for attestation_id in outcome.created:
         logger.info(
             "stored attestation %s", attestation_id, extra={"attestation_id": attestation_id}
         )
-    return outcome.status
+    return outcome
+
+
+@shared_task(name=COMPUTE_BATCH_TASK, acks_late=True)  # type: ignore[untyped-decorator]
+def attestations_compute_batch(run_ids: list[int]) -> int:
+    """Many runs queued at once (services.queue): computed one after the other. A run that hits
+    a transient error is queued again on its own, where it gets the retries with backoff."""
+    queue = (attestations_compute_batch.request.delivery_info or {}).get(
+        "routing_key"
+    ) or "in-process"
+    done = 0
+    for run_id in run_ids:
+        try:
+            _compute(int(run_id), queue)
+            done += 1
+        except TRANSIENT_ERRORS as exc:
+            logger.warning("run %s: %s; queued again on its own", run_id, exc)
+            services.enqueue_compute([int(run_id)], background=queue == settings.BACKFILL_QUEUE)
+    return done
 
 
 @shared_task(  # type: ignore[untyped-decorator]

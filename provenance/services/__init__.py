@@ -13,6 +13,7 @@ from .attest import (
     ComputeOutcome,
     attestations_generate,
     inputs_digest,
+    run_compute,
     run_compute_fail,
 )
 from .ingest import (
@@ -26,7 +27,7 @@ from .ingest import (
 )
 from .keys import checkpoint_signer, signer_load, signing_key_create
 from .namespaces import namespace_settings_update
-from .queue import namespace_runs_recompute, runs_requeue_pending
+from .queue import enqueue_compute, namespace_runs_recompute, runs_requeue_pending
 from .retention import NamespacePruning, records_prune
 from .tokens import TOKEN_PREFIX, api_token_create, api_token_revoke
 from .watch import watch_event_ingest, watch_state_save
@@ -44,6 +45,7 @@ __all__ = [
     "api_token_create",
     "api_token_revoke",
     "attestations_generate",
+    "enqueue_compute",
     "checkpoint_signer",
     "inputs_digest",
     "is_newer",
@@ -51,6 +53,7 @@ __all__ = [
     "namespace_settings_update",
     "records_ingest",
     "records_prune",
+    "run_compute",
     "run_compute_fail",
     "runs_requeue_pending",
     "signer_load",

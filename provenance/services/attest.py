@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from provenance import metrics
@@ -88,6 +90,30 @@ def attestations_generate(*, run_id: int) -> ComputeOutcome:
         reason = f"unexpected error: {type(exc).__name__}: {exc}"
         run_compute_fail(run_id=run_id, reason=reason)
         return ComputeOutcome(status=ComputeStatus.FAILED, reason=reason)
+
+
+def run_compute(*, run_id: int) -> ComputeOutcome:
+    """What a worker runs for one run: :func:`attestations_generate`, counted. A compute that
+    never finishes (its worker killed: out of memory, SIGKILL) leaves the count raised, and its
+    late-acked message comes back; after ``COMPUTE_MAX_ATTEMPTS`` such starts the run is failed
+    with a reason instead of being computed again, so it cannot crash workers for ever."""
+    RunRecord.objects.filter(pk=run_id).update(compute_attempts=F("compute_attempts") + 1)
+    attempts = RunRecord.objects.filter(pk=run_id).values_list("compute_attempts", flat=True)
+    started = attempts.first() or 0
+    limit = settings.COMPUTE_MAX_ATTEMPTS
+    try:
+        if started > limit:
+            reason = (
+                f"gave up: computing this run stopped its worker {started - 1} times (killed, "
+                f"for example out of memory) and is not tried again (COMPUTE_MAX_ATTEMPTS={limit});"
+                " a new version of the record, or requeue_pending --include-failed, tries again"
+            )
+            metrics.compute_failed(run_id, RuntimeError(reason))
+            run_compute_fail(run_id=run_id, reason=reason)
+            return ComputeOutcome(status=ComputeStatus.FAILED, reason=reason)
+        return attestations_generate(run_id=run_id)
+    finally:  # not reached when the worker dies: that is what the count is for
+        RunRecord.objects.filter(pk=run_id).update(compute_attempts=0)
 
 
 def run_compute_fail(*, run_id: int, reason: str) -> None:
