@@ -13,7 +13,7 @@ from typing import Any
 
 from celery import current_app
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
@@ -57,10 +57,11 @@ def enqueue_compute(run_ids: Iterable[int], background: bool = False) -> None:
     if background:
         by_queue[settings.BACKFILL_QUEUE] = ids
     else:
-        flooding = namespaces_flooding(ids)
-        for run_id, namespace in _namespaces_of(ids):
-            queue = settings.BACKFILL_QUEUE if namespace in flooding else None  # None: live
-            by_queue.setdefault(queue, []).append(run_id)
+        namespaces = _namespaces_of(ids)
+        flooding = namespaces_flooding(set(namespaces.values()))
+        for run_id in ids:
+            queue = settings.BACKFILL_QUEUE if namespaces.get(run_id) in flooding else None
+            by_queue.setdefault(queue, []).append(run_id)  # None: the live queue
     messages = [
         (queue, chunk)
         for queue, queued in by_queue.items()
@@ -91,17 +92,18 @@ def _chunks(ids: list[int], size: int) -> Iterator[list[int]]:
         yield ids[start : start + size]
 
 
-def _namespaces_of(ids: list[int]) -> list[tuple[int, str]]:
-    found = dict(RunRecord.objects.filter(pk__in=ids).values_list("pk", "namespace"))
-    return [(run_id, found.get(run_id, "")) for run_id in ids]
+def _namespaces_of(ids: list[int]) -> dict[int, str]:
+    # One array parameter rather than an IN list of 100,000 placeholders.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, namespace FROM provenance_runrecord WHERE id = ANY(%s)", [ids])
+        return dict(cursor.fetchall())
 
 
-def namespaces_flooding(ids: list[int]) -> set[str]:
-    """The namespaces of these runs with more than ``LIVE_QUEUE_SHARE`` top-level runs waiting
-    to be computed (these included): each count stops at the share, so it costs little even
-    for a namespace with 100,000 waiting."""
+def namespaces_flooding(namespaces: set[str]) -> set[str]:
+    """The namespaces with more than ``LIVE_QUEUE_SHARE`` top-level runs waiting to be
+    computed: each count stops at the share, so it costs little even for a namespace with
+    100,000 waiting."""
     share = settings.LIVE_QUEUE_SHARE
-    namespaces = set(RunRecord.objects.filter(pk__in=ids).values_list("namespace", flat=True))
     flooding = set()
     for namespace in namespaces:
         waiting = RunRecord.objects.filter(
