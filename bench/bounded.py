@@ -96,7 +96,9 @@ def post(runs: int) -> None:
         HTTP_AUTHORIZATION=f"Bearer {token}",
     )
     elapsed = time.monotonic() - started
-    queued = {q: queues.llen(q) for q in (settings.CELERY_TASK_DEFAULT_QUEUE, settings.BACKFILL_QUEUE)}
+    queued = {
+        q: queues.llen(q) for q in (settings.CELERY_TASK_DEFAULT_QUEUE, settings.BACKFILL_QUEUE)
+    }
     print(
         f"{runs:,} TaskRuns, {len(body):,} B: {response.status_code} in {elapsed:.1f} s; "
         f"messages queued {queued}"

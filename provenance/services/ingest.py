@@ -453,7 +453,7 @@ def _of_pruned_run(item: _Prepared, pruned: set[tuple[str, str]]) -> bool:
 def _stored_rows(uids: set[str]) -> dict[str, dict[str, Any]]:
     """The stored rows of these uids, locked, in the global lock order (PipelineRun < TaskRun,
     then uid). One array parameter: an IN list of 100,000 placeholders took seconds to build."""
-    columns = [RunRecord._meta.get_field("id" if n == "pk" else n).column for n in _ROW_STATE]
+    columns = ["id" if name == "pk" else name for name in _ROW_STATE]  # plain fields: name = column
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {', '.join(columns)} FROM provenance_runrecord WHERE uid = ANY(%s) "
@@ -470,7 +470,7 @@ def _insert(records: list[RunRecord]) -> None:
     if not records:
         return
     fields = [f for f in RunRecord._meta.concrete_fields if not f.primary_key]
-    names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    names = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
     with connection.cursor() as cursor:
         with cursor.cursor.copy(f"COPY provenance_runrecord ({names}) FROM STDIN") as copy:
             for record in records:
