@@ -1,7 +1,7 @@
 """Bounded work (issue 11, finding 3): the two cases the issue measured, before and after.
 
     .venv/bin/python bench/bounded.py engine [--tasks 500]
-    DATABASE_URL=postgres://.../chainsweb_bench .venv/bin/python bench/bounded.py post [--runs 100000]
+    DATABASE_URL=postgres://.../bench .venv/bin/python bench/bounded.py post [--runs 100000]
 
 ``engine``: the 500-task chain pipeline (each task runAfter the one before and builds an image)
 under per-artifact scope with deep inspection: record size, statements, their total bytes, the
