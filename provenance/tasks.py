@@ -18,7 +18,12 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 
 from . import metrics, services
-from .services.queue import COMPUTE_BATCH_TASK, COMPUTE_TASK, NAMESPACE_RECOMPUTE_TASK
+from .services.queue import (
+    COMPUTE_BATCH_TASK,
+    COMPUTE_TASK,
+    NAMESPACE_RECOMPUTE_TASK,
+    RUN_VIEW_TASK,
+)
 
 logger = logging.getLogger(__name__)
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
@@ -96,3 +101,8 @@ def attestations_compute_batch(run_ids: list[int]) -> int:
 )
 def namespace_recompute(namespace: str) -> int:
     return services.namespace_runs_recompute(namespace=namespace)
+
+
+@shared_task(name=RUN_VIEW_TASK, acks_late=True, autoretry_for=TRANSIENT_ERRORS, max_retries=3)  # type: ignore[untyped-decorator]
+def run_view_compute(view_id: int) -> str:
+    return services.run_view_compute(view_id=view_id)

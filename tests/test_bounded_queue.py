@@ -131,3 +131,44 @@ def test_a_run_that_keeps_killing_its_worker_is_failed_with_a_reason(
     assert "stopped its worker 2 times" in run.compute_reason
     assert "COMPUTE_MAX_ATTEMPTS=2" in run.compute_reason
     assert not Attestation.objects.exists()
+
+
+def test_the_deep_view_is_computed_by_a_worker_not_in_the_web_request(
+    broker: str, settings, tmp_path: Path, django_user_model
+) -> None:
+    from django.test import Client
+
+    from provenance.models import RunView
+    from tests.apidata import ingest_and_sign
+    from tests.core.pipeline_builder import chain_pipeline
+
+    settings.KEYS_DIR = tmp_path / "keys"
+    ingest_and_sign(chain_pipeline(30))
+    run = RunRecord.objects.get(kind="PipelineRun", name="chain")
+    staff = Client()
+    staff.force_login(django_user_model.objects.create_user("staff", is_staff=True))
+    queues = redis.Redis.from_url(broker)
+    queues.flushdb()
+
+    page = staff.get(f"/runs/{run.pk}/", {"deep": "1"}).content.decode()
+    assert "being computed by a worker" in page
+    assert "registry.example/chain/img7" not in page  # no scope was computed here
+    view = RunView.objects.get(run=run)
+    assert view.status == RunView.Status.PENDING
+    assert queues.llen(settings.CELERY_TASK_DEFAULT_QUEUE) == 1
+    staff.get(f"/runs/{run.pk}/", {"deep": "1"})  # asking again queues nothing more
+    assert queues.llen(settings.CELERY_TASK_DEFAULT_QUEUE) == 1
+
+    worker = Worker(broker, settings.KEYS_DIR, tmp_path / "worker.log")
+    worker.start()
+    try:
+        wait_for(
+            lambda: RunView.objects.filter(pk=view.pk, status=RunView.Status.READY).exists(),
+            "the worker to compute the view",
+        )
+    finally:
+        worker.stop()
+        print(worker.tail())
+    page = staff.get(f"/runs/{run.pk}/", {"deep": "1"}).content.decode()
+    assert "being computed" not in page
+    assert "registry.example/chain/img7" in page

@@ -122,3 +122,35 @@ def test_a_chain_pipeline_is_signed_within_the_default_limits() -> None:
     assert len(state["inScope"]) == 100
     assert all(isinstance(t["why"], str) for t in state["inScope"])
     assert statement_bytes(last)  # still a valid statement
+
+
+def test_a_run_over_the_task_limit_is_not_laid_out_on_its_page(settings, django_user_model) -> None:
+    from django.test import Client
+
+    ingest_and_sign(chain_pipeline(6))
+    settings.PROVENANCE_MAX_TASKS = 5
+    staff = Client()
+    staff.force_login(django_user_model.objects.create_user("staff", is_staff=True))
+    for query in ({}, {"deep": "1"}):
+        page = staff.get(f"/runs/{_pipeline('chain').pk}/", query)
+        assert page.status_code == 200
+        body = page.content.decode()
+        assert "too large: TaskRuns of PipelineRun chain (6)" in body
+        assert "PROVENANCE_MAX_TASKS" in body
+
+
+def test_a_deep_view_over_its_byte_limit_is_a_recorded_failure(settings) -> None:
+    from provenance.models import RunView
+    from provenance.reads.namespaces import namespace_settings_effective
+    from provenance.reads.rundetail import run_view_inputs
+    from provenance.reads.runs import run_children
+
+    ingest_and_sign(chain_pipeline(20))
+    run = _pipeline("chain")
+    config, _ = namespace_settings_effective(run.namespace)
+    inputs = run_view_inputs(run, list(run_children(run, with_records=True)), config)
+    settings.PROVENANCE_MAX_RUN_STATEMENT_BYTES = 100
+    view = RunView.objects.create(run=run, inputs=inputs)
+    assert services.run_view_compute(view_id=view.pk) == "failed"
+    view.refresh_from_db()
+    assert view.error.startswith("too large: the deep view, in bytes")

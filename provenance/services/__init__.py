@@ -29,6 +29,7 @@ from .keys import checkpoint_signer, signer_load, signing_key_create
 from .namespaces import namespace_settings_update
 from .queue import enqueue_compute, namespace_runs_recompute, runs_requeue_pending
 from .retention import NamespacePruning, records_prune
+from .runviews import run_view_compute, run_view_request
 from .tokens import TOKEN_PREFIX, api_token_create, api_token_revoke
 from .watch import watch_event_ingest, watch_state_save
 
@@ -54,6 +55,8 @@ __all__ = [
     "records_ingest",
     "records_prune",
     "run_compute",
+    "run_view_compute",
+    "run_view_request",
     "run_compute_fail",
     "runs_requeue_pending",
     "signer_load",

@@ -18,12 +18,13 @@ from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
-from provenance.models import ComputeStatus, RunRecord, top_level_q
+from provenance.models import ComputeStatus, RunRecord, RunView, top_level_q
 
 logger = logging.getLogger(__name__)
 
 COMPUTE_TASK = "provenance.tasks.attestations_compute"
 COMPUTE_BATCH_TASK = "provenance.tasks.attestations_compute_batch"
+RUN_VIEW_TASK = "provenance.tasks.run_view_compute"
 NAMESPACE_RECOMPUTE_TASK = "provenance.tasks.namespace_recompute"
 
 
@@ -84,6 +85,19 @@ def enqueue_compute(run_ids: Iterable[int], background: bool = False) -> None:
         RunRecord.objects.filter(pk__in=left, compute_status=ComputeStatus.PENDING).update(
             compute_reason=f"not queued: broker unavailable ({type(exc).__name__}: {exc})",
             compute_updated=timezone.now(),
+        )
+
+
+def enqueue_view(view_id: int) -> None:
+    """Queue the computation of a run page's deep view on the live queue (someone is waiting
+    for the page); if the broker cannot take it, the view says so."""
+    try:
+        current_app.tasks[RUN_VIEW_TASK].apply_async((view_id,))
+    except (KombuOperationalError, OSError) as exc:
+        logger.warning("broker unavailable, view %d not queued: %s", view_id, exc)
+        RunView.objects.filter(pk=view_id).update(
+            status=RunView.Status.FAILED,
+            error=f"not queued: broker unavailable ({type(exc).__name__}); reload to try again",
         )
 
 
