@@ -108,7 +108,7 @@ class RunRecord(models.Model):
     # Computes of this run that started and never finished (the worker was killed: out of
     # memory, SIGKILL). Over COMPUTE_MAX_ATTEMPTS the run is failed instead of computed again,
     # so a record that crashes its worker cannot keep a late-acked message coming back.
-    compute_attempts = models.PositiveSmallIntegerField(default=0)
+    compute_attempts = models.PositiveSmallIntegerField(default=0, db_default=0)
     # Retention (docs/operations.md): when ``raw`` was emptied, and the namespace's retention
     # period (days) it was pruned under. ``raw_sha256`` stays, and so do the run's attestations.
     pruned_at = models.DateTimeField(null=True, blank=True)
