@@ -75,12 +75,20 @@ def _compute(run_id: int, queue: str) -> services.ComputeOutcome:
 @shared_task(name=COMPUTE_BATCH_TASK, acks_late=True)  # type: ignore[untyped-decorator]
 def attestations_compute_batch(run_ids: list[int]) -> int:
     """Many runs queued at once (services.queue): computed one after the other. A run that hits
-    a transient error is queued again on its own, where it gets the retries with backoff."""
+    a transient error is queued again on its own, where it gets the retries with backoff; runs
+    left when half the task time limit has passed are queued again as a new batch."""
     queue = (attestations_compute_batch.request.delivery_info or {}).get(
         "routing_key"
     ) or "in-process"
     done = 0
-    for run_id in run_ids:
+    started = time.monotonic()
+    for position, run_id in enumerate(run_ids):
+        if position and time.monotonic() - started > settings.CELERY_TASK_TIME_LIMIT / 2:
+            # Well before the hard time limit would kill the batch: the rest go as a new one.
+            services.enqueue_compute(
+                run_ids[position:], background=queue == settings.BACKFILL_QUEUE
+            )
+            break
         try:
             _compute(int(run_id), queue)
             done += 1

@@ -154,3 +154,21 @@ def test_a_deep_view_over_its_byte_limit_is_a_recorded_failure(settings) -> None
     assert services.run_view_compute(view_id=view.pk) == "failed"
     view.refresh_from_db()
     assert view.error.startswith("too large: the deep view, in bytes")
+
+
+def test_runs_queued_together_go_as_batches_and_are_all_signed(
+    settings, django_capture_on_commit_callbacks
+) -> None:
+    # Eager mode (no broker): the batch task runs in-process. With no time to spare, each
+    # batch signs one run and queues the rest as a new batch, so none is left behind.
+    settings.COMPUTE_BATCH_SIZE = 4
+    settings.CELERY_TASK_TIME_LIMIT = 0
+    docs = [taskrun_doc(name=f"many-{n}") for n in range(6)]
+    with django_capture_on_commit_callbacks(execute=True):
+        services.records_ingest(
+            data=as_list(docs), namespaces_allowed=None, source=services.RecordSource.api(token="t")
+        )
+    statuses = set(RunRecord.objects.values_list("compute_status", flat=True))
+    assert statuses == {ComputeStatus.SIGNED}
+    assert Attestation.objects.count() == 6
+    assert set(RunRecord.objects.values_list("compute_attempts", flat=True)) == {0}
