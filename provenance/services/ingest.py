@@ -472,7 +472,12 @@ def _insert(records: list[RunRecord]) -> None:
     fields = [f for f in RunRecord._meta.concrete_fields if not f.primary_key]
     names = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
     with connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY provenance_runrecord ({names}) FROM STDIN") as copy:
+        # The raw psycopg cursor: its errors (a concurrent insert of the same uid) are turned
+        # into Django's, so the caller's IntegrityError retry sees them.
+        with (
+            connection.wrap_database_errors,
+            cursor.cursor.copy(f"COPY provenance_runrecord ({names}) FROM STDIN") as copy,
+        ):
             for record in records:
                 copy.write_row(
                     [f.get_db_prep_save(f.pre_save(record, True), connection) for f in fields]
