@@ -8,6 +8,7 @@ vars or from files named by `NAME_FILE` (Docker/Kubernetes secrets).
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -154,6 +155,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    # Sign-in throttling (docs/security.md): failed password sign-ins, per account and address.
+    "axes",
     "provenance",
 ]
 
@@ -174,6 +177,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: answers a locked-out sign-in (AXES_LOCKOUT_CALLABLE) instead of the view.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "chainsweb.urls"
@@ -235,7 +240,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # The bearer scheme first: its WWW-Authenticate makes an anonymous request a 401.
-        "provenance.auth.BearerTokenAuthentication",
+        "provenance.sso.throttle.ThrottledBearerAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["provenance.auth.HasRole"],
@@ -249,6 +254,10 @@ REST_FRAMEWORK = {
 # N/day. Empty turns the limit off. Counted in CACHES["default"], so several web processes share
 # the count only with a shared cache (CACHE_URL=redis://...).
 API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600/min").strip() or None
+# Bad bearer tokens: this many invalid, expired or revoked tokens from one address within the
+# window (seconds) and every token from it gets 429 until the window ends (0: no limit).
+API_BAD_TOKEN_LIMIT = env_int("API_BAD_TOKEN_LIMIT", 20)
+API_BAD_TOKEN_WINDOW = env_int("API_BAD_TOKEN_WINDOW", 300)
 API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50)
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 200)
 # `verified=` on the attestation list re-checks one signature per candidate row.
@@ -351,6 +360,14 @@ OCI_PUBLISH_RETRIES = env_int("OCI_PUBLISH_RETRIES", 8)
 OCI_PUBLISH_BACKOFF = env_int("OCI_PUBLISH_BACKOFF", 10)
 OCI_PUBLISH_BACKOFF_MAX = env_int("OCI_PUBLISH_BACKOFF_MAX", 1800)
 OCI_TIMEOUT = float(env_int("OCI_TIMEOUT", 15))
+# Per-namespace fairness: a namespace with more than this many runs waiting to be computed queues
+# its further computes on backfill, so one tenant's flood cannot hold up another's live runs.
+LIVE_QUEUE_SHARE = env_int("LIVE_QUEUE_SHARE", 20)
+# Runs per queued message when many are queued at once (a large POST, an import, a recompute).
+COMPUTE_BATCH_SIZE = env_int("COMPUTE_BATCH_SIZE", 50)
+# A run whose compute started this many times without finishing (its worker was killed: out of
+# memory, SIGKILL) is failed with a reason instead of being delivered again.
+COMPUTE_MAX_ATTEMPTS = env_int("COMPUTE_MAX_ATTEMPTS", 3)
 
 # Signing keys (file-key signer) and ingest limits.
 KEYS_DIR = Path(os.environ.get("KEYS_DIR", BASE_DIR / ".keys"))
@@ -361,6 +378,14 @@ KEYS_DIR = Path(os.environ.get("KEYS_DIR", BASE_DIR / ".keys"))
 TRUSTED_KEYS_DIR = os.environ.get("TRUSTED_KEYS_DIR", "")
 INGEST_MAX_BYTES = env_int("INGEST_MAX_BYTES", 10 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = INGEST_MAX_BYTES
+# Bounded work (docs/security.md, "Bounded work"; docs/operations.md, "Limits"). Objects in one
+# request or import file; TaskRuns of one PipelineRun (checked at ingest on childReferences and
+# again when computing); bytes of one statement and of all statements of one run (over either,
+# the run is recorded as failed "too large").
+INGEST_MAX_OBJECTS = env_int("INGEST_MAX_OBJECTS", 100_000)
+PROVENANCE_MAX_TASKS = env_int("PROVENANCE_MAX_TASKS", 1_000)
+PROVENANCE_MAX_STATEMENT_BYTES = env_int("PROVENANCE_MAX_STATEMENT_BYTES", 16 * 1024 * 1024)
+PROVENANCE_MAX_RUN_STATEMENT_BYTES = env_int("PROVENANCE_MAX_RUN_STATEMENT_BYTES", 64 * 1024 * 1024)
 
 # --- Backend (docs/backend.md) ------------------------------------------------------------------
 # A message a worker took but never acknowledged (the worker was killed) goes back to the queue
@@ -450,9 +475,23 @@ LOCAL_LOGIN = os.environ.get(
 if LOCAL_LOGIN not in {"on", "staff", "off"}:
     raise ImproperlyConfigured(f"LOCAL_LOGIN must be on, staff or off, got {LOCAL_LOGIN!r}")
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out account or address before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
     "provenance.sso.local.LocalPasswordBackend",
     *(["provenance.sso.oidc.OidcBackend"] if OIDC_ISSUER else []),
 ]
+# Sign-in throttling (django-axes): SIGN_IN_FAILURE_LIMIT wrong passwords for one account, or
+# from one address, lock that account or address out for SIGN_IN_LOCKOUT_MINUTES (the dashboard
+# and the admin site alike); a success resets the count. Unlock: manage.py axes_reset_username
+# NAME, axes_reset_ip ADDRESS or axes_reset, or delete the access attempt in the admin site.
+AXES_FAILURE_LIMIT = env_int("SIGN_IN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("SIGN_IN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "provenance.sso.throttle.client_address"
+AXES_LOCKOUT_CALLABLE = "provenance.sso.throttle.sign_in_locked_out"
+AXES_WHITELIST_CALLABLE = "provenance.sso.throttle.sign_in_exempt"
+AXES_VERBOSE = False
 LOGIN_URL = "provenance:login"
 LOGIN_REDIRECT_URL = "provenance:overview"
 LOGIN_REDIRECT_URL_FAILURE = "provenance:login"

@@ -106,6 +106,10 @@ class RunRecord(models.Model):
     )
     compute_reason = models.TextField(blank=True, default="")
     compute_updated = models.DateTimeField(null=True, blank=True)
+    # Computes of this run that started and never finished (the worker was killed: out of
+    # memory, SIGKILL). Over COMPUTE_MAX_ATTEMPTS the run is failed instead of computed again,
+    # so a record that crashes its worker cannot keep a late-acked message coming back.
+    compute_attempts = models.PositiveSmallIntegerField(default=0, db_default=0)
     # Retention (docs/operations.md): when ``raw`` was emptied, and the namespace's retention
     # period (days) it was pruned under. ``raw_sha256`` stays, and so do the run's attestations.
     pruned_at = models.DateTimeField(null=True, blank=True)
@@ -511,3 +515,33 @@ class SsoIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} is {self.subject} at {self.issuer}"
+
+
+class RunView(models.Model):
+    """The scopes of a run's artifacts for its page, computed by a worker (never in the web
+    request: docs/security.md, "Bounded work") and kept for the inputs they were made from.
+
+    ``inputs`` is the sha256 of the run's and its TaskRuns' stored records and of the settings
+    the view uses, so a changed record or setting makes a new view; ``payload`` is the scopes'
+    compact JSON, zlib-compressed, empty until computed or when ``error`` says why not."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        READY = "ready"
+        FAILED = "failed"
+
+    run = models.ForeignKey(RunRecord, on_delete=models.CASCADE, related_name="views")
+    inputs = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    payload = ByteaField(default=b"")
+    error = models.TextField(blank=True, default="")
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "inputs"], name="runview_run_inputs"),
+        ]
+
+    def __str__(self) -> str:
+        return f"view of run {self.run_id} ({self.status})"

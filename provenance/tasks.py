@@ -19,7 +19,12 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 
 from . import metrics, services
 from .services.publish import PUBLISH_TASK, PublishDeferred
-from .services.queue import COMPUTE_TASK, NAMESPACE_RECOMPUTE_TASK
+from .services.queue import (
+    COMPUTE_BATCH_TASK,
+    COMPUTE_TASK,
+    NAMESPACE_RECOMPUTE_TASK,
+    RUN_VIEW_TASK,
+)
 
 logger = logging.getLogger(__name__)
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
@@ -53,15 +58,45 @@ class _StoresFailure(Task):  # type: ignore[misc]
     max_retries=8,
 )
 def attestations_compute(run_id: int) -> str:
-    started = time.monotonic()
-    outcome = services.attestations_generate(run_id=run_id)
     queue = (attestations_compute.request.delivery_info or {}).get("routing_key") or "in-process"
+    return _compute(run_id, queue).status
+
+
+def _compute(run_id: int, queue: str) -> services.ComputeOutcome:
+    started = time.monotonic()
+    outcome = services.run_compute(run_id=run_id)
     metrics.compute_observed(run_id, outcome, time.monotonic() - started, queue)
     for attestation_id in outcome.created:
         logger.info(
             "stored attestation %s", attestation_id, extra={"attestation_id": attestation_id}
         )
-    return outcome.status
+    return outcome
+
+
+@shared_task(name=COMPUTE_BATCH_TASK, acks_late=True)  # type: ignore[untyped-decorator]
+def attestations_compute_batch(run_ids: list[int]) -> int:
+    """Many runs queued at once (services.queue): computed one after the other. A run that hits
+    a transient error is queued again on its own, where it gets the retries with backoff; runs
+    left when half the task time limit has passed are queued again as a new batch."""
+    queue = (attestations_compute_batch.request.delivery_info or {}).get(
+        "routing_key"
+    ) or "in-process"
+    done = 0
+    started = time.monotonic()
+    for position, run_id in enumerate(run_ids):
+        if position and time.monotonic() - started > settings.CELERY_TASK_TIME_LIMIT / 2:
+            # Well before the hard time limit would kill the batch: the rest go as a new one.
+            services.enqueue_compute(
+                run_ids[position:], background=queue == settings.BACKFILL_QUEUE
+            )
+            break
+        try:
+            _compute(int(run_id), queue)
+            done += 1
+        except TRANSIENT_ERRORS as exc:
+            logger.warning("run %s: %s; queued again on its own", run_id, exc)
+            services.enqueue_compute([int(run_id)], background=queue == settings.BACKFILL_QUEUE)
+    return done
 
 
 @shared_task(  # type: ignore[untyped-decorator]
@@ -91,3 +126,8 @@ def publication_publish(publication_id: int) -> str:
     that is down is retried with backoff; once the retries are spent the row stays ``failed``
     with the registry's reason, for ``publish_attestations --failed``."""
     return services.publication_attempt(publication_id=publication_id).status
+
+
+@shared_task(name=RUN_VIEW_TASK, acks_late=True, autoretry_for=TRANSIENT_ERRORS, max_retries=3)  # type: ignore[untyped-decorator]
+def run_view_compute(view_id: int) -> str:
+    return services.run_view_compute(view_id=view_id)

@@ -46,7 +46,7 @@ from .forms import (
     verified_filter,
 )
 from .graph_layout import MAX_DRAWN_TASKS, layout
-from .models import ApiToken
+from .models import ApiToken, RunView
 from .reads import artifacts, attestations, namespaces, preview, rundetail, runs
 from .reads.applies import coverage, subjects_coverage
 from .reads.compare import previous_build, superseded_by_settings
@@ -54,7 +54,12 @@ from .reads.overview import attention, namespace_summaries
 from .reads.search import SEARCH_GROUP_LIMIT, SEARCH_MAX_LENGTH, search_results
 from .reads.tokens import namespace_tokens
 from .reads.verify import key_ring, verify, verify_many
-from .services import api_token_create, api_token_revoke, namespace_settings_update
+from .services import (
+    api_token_create,
+    api_token_revoke,
+    namespace_settings_update,
+    run_view_request,
+)
 from .sso.forms import settings_section
 
 ADMIN = ApiToken.Role.ADMIN
@@ -168,6 +173,11 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404("no such run")
     deep = request.GET.get("deep") == "1"
     detail = rundetail.run_detail(record, namespaces=visible, deep=deep)
+    if deep and detail.view_inputs and detail.view is None:
+        # A worker computes it; without a broker (embedded mode) it is computed in-process.
+        detail.view = run_view_request(record=record, inputs=detail.view_inputs)
+        if detail.view.status == RunView.Status.READY:
+            detail.scopes = rundetail.scopes_decode(detail.view.payload)
     wanted = request.GET.get("artifact", "").strip()
     selected = rundetail.scope_for(detail.scopes, wanted) if wanted else None
     graph = graph_tall = None
@@ -208,6 +218,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "wanted": wanted,
         "unknown_artifact": bool(wanted) and selected is None,
         "deep": deep,
+        "deep_view": detail.view,
         "deep_default": detail.settings.deep_inspection,
         "format_label": format_label(detail.settings.format),
         "nav": "runs",

@@ -1033,11 +1033,15 @@ def test_artifacts_are_deduplicated_per_digest_and_uri(staff: Client, many: None
 
 
 def test_deep_inspection_view_shows_artifacts_named_only_by_task_results(
-    staff: Client, signed: dict[str, RunRecord]
+    staff: Client, signed: dict[str, RunRecord], django_capture_on_commit_callbacks: Any
 ) -> None:
     run = signed["preview-pr-1187-m2c8d"]
     plain = text(staff.get(f"/runs/{run.pk}/"))
     assert "No artifacts under this namespace" in plain and "?deep=1" in plain
+    # A worker computes the deep view (here, in-process once the request's writes commit).
+    with django_capture_on_commit_callbacks(execute=True):
+        asked = text(staff.get(f"/runs/{run.pk}/", {"deep": "1"}))
+    assert "being computed by a worker" in asked
     deep = text(staff.get(f"/runs/{run.pk}/", {"deep": "1"}))
     assert "ghcr.io/acme/storefront-preview" in deep
     key = re.search(r'href="\?deep=1&amp;artifact=([^"]+)"', deep)

@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
     target_class = "provenance.auth.BearerTokenAuthentication"
+    match_subclasses = True  # the deployment uses provenance.sso.throttle's, with a bad-token limit
     name = "bearerAuth"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:

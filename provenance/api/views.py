@@ -29,6 +29,7 @@ from provenance import downloads, exports, metrics, services
 from provenance.access import TokenUser
 from provenance.core.digests import DIGEST_PATTERN, parse_query
 from provenance.core.errors import ProvenanceError
+from provenance.core.limits import TooLarge
 from provenance.models import ApiToken, Artifact, Attestation, RunRecord
 from provenance.reads import artifacts, attestations, runs
 from provenance.reads.compare import attestation_compare
@@ -154,6 +155,9 @@ class RecordListApi(ApiView, generics.ListAPIView[RunRecord]):
         except services.UidConflict as exc:
             metrics.records_rejected("api")
             raise UidConflict(str(exc)) from None
+        except TooLarge as exc:  # names the limit: INGEST_MAX_OBJECTS, PROVENANCE_MAX_TASKS
+            metrics.records_rejected("api")
+            raise PayloadTooLarge(str(exc)) from None
         except ProvenanceError as exc:
             metrics.records_rejected("api")
             raise ValidationError({"detail": str(exc)}) from None

@@ -12,7 +12,8 @@ from typing import Any, Literal
 from .documents import paused_gc
 from .errors import FormatError
 from .graph import RunGraph, build_graph
-from .intoto import Statement
+from .intoto import Statement, statement_bytes
+from .limits import Limits, StatementBudget
 from .scope import (
     ArtifactScope,
     artifact_scopes,
@@ -84,25 +85,37 @@ def plan_statements(
     *,
     explain: bool = False,
     source: str | None = None,
+    limits: Limits | None = None,
 ) -> Plan:
     """The statements to sign now for ``run`` under a namespace's settings.
 
     ``explain`` also fills ``Plan.explanation`` (per-artifact scope only): the --explain table.
     ``source``: how the records came (the service's record source), written into the run state
-    of per-artifact statements; None leaves it out.
+    of per-artifact statements; None leaves it out. ``limits``: over one, :class:`TooLarge`.
     """
+    limits = limits or Limits()
+    if isinstance(run, PipelineRun):
+        limits.check_tasks(len(run.task_runs), f"PipelineRun {run.name}")
     with paused_gc():  # statements are large trees of fresh, acyclic objects
-        return _plan(run, cfg, scope, emit, explain, source)
+        return _plan(run, cfg, scope, emit, explain, source, limits)
 
 
 def _plan(
-    run: Run, cfg: SlsaConfig, scope: str, emit: str, explain: bool, source: str | None
+    run: Run,
+    cfg: SlsaConfig,
+    scope: str,
+    emit: str,
+    explain: bool,
+    source: str | None,
+    limits: Limits,
 ) -> Plan:
     validate_policy(scope, emit)
     status = run.meta.succeeded.status if run.meta.succeeded else ""
     reason = run.meta.succeeded.reason if run.meta.succeeded else ""
     if scope == "per-artifact" and isinstance(run, PipelineRun):
-        return plan_per_artifact(run, cfg, emit, explain=explain, source=source)
+        return plan_per_artifact(
+            run, cfg, emit, explain=explain, source=source, budget=StatementBudget(limits)
+        )
     done = run.meta.is_done
     if emit == "on-completion":
         ready, why = done, "the run is not done"
@@ -118,6 +131,7 @@ def _plan(
     if held is not None:
         return Plan(waiting=(held,))
     statement = generate(run, cfg)
+    StatementBudget(limits).add(len(statement_bytes(statement)), f"{run.meta.kind} {run.name}")
     return Plan(
         statements=(
             PlannedStatement(
@@ -150,9 +164,16 @@ def chains_holds(run: Run) -> Waiting | None:
 
 
 def plan_per_artifact(
-    pr: PipelineRun, cfg: SlsaConfig, emit: str, *, explain: bool, source: str | None = None
+    pr: PipelineRun,
+    cfg: SlsaConfig,
+    emit: str,
+    *,
+    explain: bool,
+    source: str | None = None,
+    budget: StatementBudget | None = None,
 ) -> Plan:
-    """Per-artifact statements for ``pr`` that the emit policy allows now."""
+    """Per-artifact statements for ``pr`` that the emit policy allows now; ``budget`` counts
+    their bytes as each is made."""
     graph = build_graph(pr)
     scopes = artifact_scopes(pr, cfg, graph)
     status = pr.meta.succeeded.status if pr.meta.succeeded else ""
@@ -167,6 +188,8 @@ def plan_per_artifact(
             waiting.append(Waiting(name, blocked[0], final=blocked[1]))
             continue
         statement = per_artifact_statement(pr, cfg, scope, emit, graph, builder, source)
+        if budget is not None:
+            budget.add(len(statement_bytes(statement)), f"artifact {name}")
         statements.append(
             PlannedStatement(
                 statement=statement,

@@ -7,17 +7,31 @@ children, under the namespace's effective settings.
 
 from __future__ import annotations
 
+import hashlib
+import zlib
 from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from django.conf import settings
 
 from provenance.config import NamespaceConfig
 from provenance.core.digests import read_digest
 from provenance.core.documents import paused_gc
 from provenance.core.errors import ProvenanceError
 from provenance.core.graph import DeclaredTask, RunGraph, build_graph, declared_tasks
-from provenance.core.scope import ArtifactScope, artifact_scopes, why_paths
+from provenance.core.limits import TooLarge
+from provenance.core.scope import (
+    ArtifactScope,
+    Exclusion,
+    Inclusion,
+    Producer,
+    artifact_scopes,
+    why_paths,
+)
 from provenance.core.tekton import PipelineRun, Run, TaskRun
 from provenance.core.why import WhyStep
-from provenance.models import Attestation, RunRecord
+from provenance.models import Attestation, RunRecord, RunView
 
 from .attestations import attestations_of_run
 from .namespaces import namespace_settings_effective
@@ -56,6 +70,10 @@ class RunDetail:
     declared: dict[str, DeclaredTask] = field(default_factory=dict)
     scopes: list[ArtifactScope] = field(default_factory=list)
     attestations: list[Attestation] = field(default_factory=list)
+    # The deep inspection view: computed by a worker (``run_view_inputs`` names the one this
+    # page needs); None until asked for, then pending, ready or failed.
+    view: RunView | None = None
+    view_inputs: str = ""
 
     @property
     def pipeline_run(self) -> PipelineRun | None:
@@ -100,15 +118,68 @@ def _run_detail(record: RunRecord, *, namespaces: set[str] | None, deep: bool) -
     pr = detail.pipeline_run
     if pr is not None:
         try:
+            limit = settings.PROVENANCE_MAX_TASKS
+            if len(pr.task_runs) > limit:
+                raise TooLarge(
+                    f"TaskRuns of PipelineRun {pr.name}",
+                    len(pr.task_runs),
+                    limit,
+                    "PROVENANCE_MAX_TASKS",
+                )
             detail.graph = build_graph(pr)
             # Only the tasks with no TaskRun need the declared graph (to be placed in it).
             detail.declared = declared_tasks(pr) if detail.graph.not_run else {}
             if deep:
-                config = config.changed({"deep_inspection": True})
-            detail.scopes = artifact_scopes(pr, config.slsa, detail.graph)
+                # Never in the web request: a worker computes it (services.runviews).
+                detail.view_inputs = run_view_inputs(record, detail.children, config)
+                detail.view = RunView.objects.filter(run=record, inputs=detail.view_inputs).first()
+                if detail.view is not None and detail.view.status == RunView.Status.READY:
+                    detail.scopes = scopes_decode(detail.view.payload)
+            else:
+                detail.scopes = artifact_scopes(pr, config.slsa, detail.graph)
         except (ProvenanceError, ValueError) as exc:
             detail.error = f"the graph cannot be built: {exc}"
     return detail
+
+
+def deep_config(config: NamespaceConfig) -> NamespaceConfig:
+    return config.changed({"deep_inspection": True})
+
+
+def run_view_inputs(record: RunRecord, children: list[RunRecord], config: NamespaceConfig) -> str:
+    """What a run's deep view is made from: the stored records and the settings it uses."""
+    parts = [record.raw_sha256, *sorted(f"{c.uid}:{c.raw_sha256}" for c in children)]
+    parts.append(repr(deep_config(config).slsa))
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def scopes_encode(scopes: list[ArtifactScope]) -> bytes:
+    """The scopes as compact JSON, zlib-compressed (a ``RunView`` payload)."""
+    data = [
+        {
+            "subjects": list(scope.subjects),
+            "producers": [[p.task_run, p.pipeline_task, p.results] for p in scope.producers],
+            "included": [[i.task_run, i.pipeline_task, i.why, i.leads_to] for i in scope.included],
+            "excluded": [
+                [e.pipeline_task, e.task_run, e.status, e.reason, e.why] for e in scope.excluded
+            ],
+        }
+        for scope in scopes
+    ]
+    return zlib.compress(orjson.dumps(data), 6)
+
+
+def scopes_decode(payload: bytes | memoryview) -> list[ArtifactScope]:
+    data: list[dict[str, Any]] = orjson.loads(zlib.decompress(bytes(payload)))
+    return [
+        ArtifactScope(
+            subjects=tuple(item["subjects"]),
+            producers=tuple(Producer(p[0], p[1], tuple(p[2])) for p in item["producers"]),
+            included=tuple(Inclusion(*i) for i in item["included"]),
+            excluded=tuple(Exclusion(*e) for e in item["excluded"]),
+        )
+        for item in data
+    ]
 
 
 def scope_key(scope: ArtifactScope) -> str:

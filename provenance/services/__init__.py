@@ -14,6 +14,7 @@ from .attest import (
     ComputeOutcome,
     attestations_generate,
     inputs_digest,
+    run_compute,
     run_compute_fail,
 )
 from .ingest import (
@@ -34,8 +35,9 @@ from .publish import (
     publications_backfill,
     publications_due,
 )
-from .queue import namespace_runs_recompute, runs_requeue_pending
+from .queue import enqueue_compute, namespace_runs_recompute, runs_requeue_pending
 from .retention import NamespacePruning, records_prune
+from .runviews import run_view_compute, run_view_request
 from .tokens import TOKEN_PREFIX, api_token_create, api_token_revoke
 from .trust import signing_key_revoke
 from .watch import watch_event_ingest, watch_state_save
@@ -55,6 +57,7 @@ __all__ = [
     "api_token_create",
     "api_token_revoke",
     "attestations_generate",
+    "enqueue_compute",
     "checkpoint_signer",
     "inputs_digest",
     "is_newer",
@@ -65,6 +68,9 @@ __all__ = [
     "publications_due",
     "records_ingest",
     "records_prune",
+    "run_compute",
+    "run_view_compute",
+    "run_view_request",
     "run_compute_fail",
     "runs_requeue_pending",
     "signer_load",

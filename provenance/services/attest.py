@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from provenance import metrics
@@ -36,6 +38,7 @@ from provenance.reads.namespaces import namespace_settings_effective
 from provenance.reads.runs import parse_run, pruned_note, records_source
 
 from .keys import checkpoint_signer, default_key, signer_load
+from .limits import engine_limits
 from .linking import parent_of
 from .publish import publications_plan
 
@@ -99,6 +102,30 @@ def attestations_generate(*, run_id: int) -> ComputeOutcome:
         return ComputeOutcome(status=ComputeStatus.FAILED, reason=reason)
 
 
+def run_compute(*, run_id: int) -> ComputeOutcome:
+    """What a worker runs for one run: :func:`attestations_generate`, counted. A compute that
+    never finishes (its worker killed: out of memory, SIGKILL) leaves the count raised, and its
+    late-acked message comes back; after ``COMPUTE_MAX_ATTEMPTS`` such starts the run is failed
+    with a reason instead of being computed again, so it cannot crash workers for ever."""
+    RunRecord.objects.filter(pk=run_id).update(compute_attempts=F("compute_attempts") + 1)
+    attempts = RunRecord.objects.filter(pk=run_id).values_list("compute_attempts", flat=True)
+    started = attempts.first() or 0
+    limit = settings.COMPUTE_MAX_ATTEMPTS
+    try:
+        if started > limit:
+            reason = (
+                f"gave up: computing this run stopped its worker {started - 1} times (killed, "
+                f"for example out of memory) and is not tried again (COMPUTE_MAX_ATTEMPTS={limit});"
+                " a new version of the record, or requeue_pending --include-failed, tries again"
+            )
+            metrics.compute_failed(run_id, RuntimeError(reason))
+            run_compute_fail(run_id=run_id, reason=reason)
+            return ComputeOutcome(status=ComputeStatus.FAILED, reason=reason)
+        return attestations_generate(run_id=run_id)
+    finally:  # not reached when the worker dies: that is what the count is for
+        RunRecord.objects.filter(pk=run_id).update(compute_attempts=0)
+
+
 def run_compute_fail(*, run_id: int, reason: str) -> None:
     """Record a permanent failure on the run (visible in the API, admin and dashboard)."""
     logger.warning("computing run %s failed: %s", run_id, reason)
@@ -152,6 +179,13 @@ def _generate(
         if record.compute_status != status:
             return _set_status(record, status, pruned_note(record))
         return ComputeOutcome(status=status, reason=record.compute_reason)
+    limits = engine_limits()
+    if record.kind == RunKind.PIPELINE_RUN:
+        # Counted before anything is loaded: a run over the limit costs one query.
+        stored = RunRecord.objects.filter(
+            kind=RunKind.TASK_RUN, namespace=record.namespace, parent_uid=record.uid
+        ).count()
+        limits.check_tasks(stored, f"PipelineRun {record.name}")
     children = _children_of(record) if record.kind == RunKind.PIPELINE_RUN else []
     run = parse_run(record, children)
     if isinstance(run, PipelineRun):
@@ -167,7 +201,7 @@ def _generate(
             )
     source = records_source([record, *children])
     slsa = config.slsa_for(source, taskrun=record.kind == RunKind.TASK_RUN)
-    plan = plan_statements(run, slsa, config.scope, config.emit, source=source)
+    plan = plan_statements(run, slsa, config.scope, config.emit, source=source, limits=limits)
     created: list[int] = []
     if plan.statements:
         signer = signer_load(key)

@@ -7,22 +7,24 @@ Tasks are dispatched by name from Celery's registry, so this module never import
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
 from typing import Any
 
 from celery import current_app
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
-from provenance.models import ComputeStatus, RunRecord, top_level_q
+from provenance.models import ComputeStatus, RunRecord, RunView, top_level_q
 
 logger = logging.getLogger(__name__)
 
 COMPUTE_TASK = "provenance.tasks.attestations_compute"
+COMPUTE_BATCH_TASK = "provenance.tasks.attestations_compute_batch"
+RUN_VIEW_TASK = "provenance.tasks.run_view_compute"
 NAMESPACE_RECOMPUTE_TASK = "provenance.tasks.namespace_recompute"
 
 
@@ -41,23 +43,89 @@ def on_commit(func: Callable[..., None], *args: Any) -> None:
 
 
 def enqueue_compute(run_ids: Iterable[int], background: bool = False) -> None:
-    """Queue a compute per run, on the backfill queue for bulk work. If the broker cannot take a
-    message, that run and every run not tried yet stay pending with a reason saying so, for
-    ``requeue_pending`` to pick up."""
-    queue = settings.BACKFILL_QUEUE if background else None  # None: the default (live) queue
+    """Queue the computes of these runs: bulk work on the backfill queue, live work on the live
+    one, except a namespace with more than ``LIVE_QUEUE_SHARE`` runs already waiting (a flood),
+    whose computes go to backfill too so that it cannot hold up other namespaces' live runs.
+
+    One message per run when there are few, else one batch message per ``COMPUTE_BATCH_SIZE``
+    runs, all published on one broker connection: 100,000 runs are 2,000 messages, queued in
+    well under a second. If the broker cannot take a message, the runs not queued stay pending
+    with a reason saying so, for ``requeue_pending`` to pick up."""
     ids = list(run_ids)
-    for position, run_id in enumerate(ids):
-        try:
-            current_app.tasks[COMPUTE_TASK].apply_async((run_id,), queue=queue)
-        except (KombuOperationalError, OSError) as exc:
-            logger.warning("broker unavailable, %d run(s) not queued: %s", len(ids) - position, exc)
-            RunRecord.objects.filter(
-                pk__in=ids[position:], compute_status=ComputeStatus.PENDING
-            ).update(
-                compute_reason=f"not queued: broker unavailable ({type(exc).__name__}: {exc})",
-                compute_updated=timezone.now(),
-            )
-            return
+    if not ids:
+        return
+    by_queue: dict[str | None, list[int]] = {}
+    if background:
+        by_queue[settings.BACKFILL_QUEUE] = ids
+    else:
+        namespaces = _namespaces_of(ids)
+        flooding = namespaces_flooding(set(namespaces.values()))
+        for run_id in ids:
+            queue = settings.BACKFILL_QUEUE if namespaces.get(run_id) in flooding else None
+            by_queue.setdefault(queue, []).append(run_id)  # None: the live queue
+    messages = [
+        (queue, chunk)
+        for queue, queued in by_queue.items()
+        for chunk in _chunks(queued, settings.COMPUTE_BATCH_SIZE)
+    ]
+    sent = 0
+    try:
+        with current_app.producer_or_acquire() as producer:  # one connection for them all
+            for queue, chunk in messages:
+                args: tuple[Any, ...]
+                if len(chunk) == 1:
+                    task, args = COMPUTE_TASK, (chunk[0],)
+                else:
+                    task, args = COMPUTE_BATCH_TASK, (chunk,)
+                current_app.tasks[task].apply_async(args, queue=queue, producer=producer)
+                sent += 1
+    except (KombuOperationalError, OSError) as exc:
+        left = [run_id for _, chunk in messages[sent:] for run_id in chunk]
+        logger.warning("broker unavailable, %d run(s) not queued: %s", len(left), exc)
+        RunRecord.objects.filter(pk__in=left, compute_status=ComputeStatus.PENDING).update(
+            compute_reason=f"not queued: broker unavailable ({type(exc).__name__}: {exc})",
+            compute_updated=timezone.now(),
+        )
+
+
+def enqueue_view(view_id: int) -> None:
+    """Queue the computation of a run page's deep view on the live queue (someone is waiting
+    for the page); if the broker cannot take it, the view says so."""
+    try:
+        current_app.tasks[RUN_VIEW_TASK].apply_async((view_id,))
+    except (KombuOperationalError, OSError) as exc:
+        logger.warning("broker unavailable, view %d not queued: %s", view_id, exc)
+        RunView.objects.filter(pk=view_id).update(
+            status=RunView.Status.FAILED,
+            error=f"not queued: broker unavailable ({type(exc).__name__}); reload to try again",
+        )
+
+
+def _chunks(ids: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(ids), max(1, size)):
+        yield ids[start : start + size]
+
+
+def _namespaces_of(ids: list[int]) -> dict[int, str]:
+    # One array parameter rather than an IN list of 100,000 placeholders.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, namespace FROM provenance_runrecord WHERE id = ANY(%s)", [ids])
+        return dict(cursor.fetchall())
+
+
+def namespaces_flooding(namespaces: set[str]) -> set[str]:
+    """The namespaces with more than ``LIVE_QUEUE_SHARE`` top-level runs waiting to be
+    computed: each count stops at the share, so it costs little even for a namespace with
+    100,000 waiting."""
+    share = settings.LIVE_QUEUE_SHARE
+    flooding = set()
+    for namespace in namespaces:
+        waiting = RunRecord.objects.filter(
+            namespace=namespace, compute_status=ComputeStatus.PENDING
+        ).values("pk")[: share + 1]
+        if waiting.count() > share:
+            flooding.add(namespace)
+    return flooding
 
 
 def runs_requeue_pending(*, older_than: timedelta, include_failed: bool = False) -> int:

@@ -156,3 +156,22 @@ def _task_run(task: Task, tr_name: str, pr_name: str, pr_uid: str, index: int) -
         "spec": {"taskRef": {"name": task.name, "kind": "Task"}},
         "status": status,
     }
+
+
+def chain_pipeline(tasks: int, *, name: str = "chain") -> list[dict[str, Any]]:
+    """The issue's worst case for per-artifact statements: ``tasks`` tasks in one runAfter
+    chain, each building its own image (a PipelineRun and its TaskRuns)."""
+    return pipeline_run(
+        [
+            Task(
+                f"t{i}",
+                run_after=[f"t{i - 1}"] if i else [],
+                results={
+                    "IMAGE_URL": f"registry.example/{name}/img{i}",
+                    "IMAGE_DIGEST": f"sha256:{digest(f'{name}-{i}')}",
+                },
+            )
+            for i in range(tasks)
+        ],
+        name=name,
+    )

@@ -343,3 +343,38 @@ def test_artifact_with_no_traceable_producer_keeps_every_task() -> None:
     (scope,) = artifact_scopes(pr, SlsaConfig(format="slsa/v1"))
     assert _tasks(scope) == {"clone", "build"}
     assert all("no producing task" in i.why for i in scope.included)
+
+
+def _per_artifact_bytes(tasks: int) -> list[int]:
+    from provenance.core.intoto import statement_bytes
+    from provenance.core.plan import plan_statements
+
+    from .pipeline_builder import chain_pipeline
+
+    (pr,) = parse_records(chain_pipeline(tasks))
+    plan = plan_statements(pr, DEEP, "per-artifact", "on-completion")
+    assert len(plan.statements) == tasks  # one image per task
+    return [len(statement_bytes(p.statement)) for p in plan.statements]
+
+
+def test_per_artifact_statements_grow_with_tasks_times_artifacts_not_the_cube() -> None:
+    # Issue 11, finding 3: each in-scope task repeated the whole chain to the artifact, so a
+    # 500-task chain pipeline gave 657 MB of statements. Doubling the tasks (and so the
+    # artifacts) now at most quadruples the total; the cube would make it eight times.
+    small, large = _per_artifact_bytes(40), _per_artifact_bytes(80)
+    assert sum(large) < 4.4 * sum(small)
+    # The last artifact's statement names every task once: linear in the tasks.
+    assert large[-1] < 2.2 * small[-1]
+
+
+def test_a_chain_is_followed_through_leads_to() -> None:
+    from .pipeline_builder import chain_pipeline
+
+    (pr,) = parse_records(chain_pipeline(4))
+    scope = artifact_scopes(pr, DEEP)[-1]  # t3's image: t0 → t1 → t2 → t3
+    first = next(i for i in scope.included if i.pipeline_task == "t0")
+    assert first.leads_to == "chain-t1"
+    assert _path(pr, scope, "t0") == (
+        "runs before t1 (runAfter) → t1 runs before t2 (runAfter) → t2 runs before t3 "
+        "(runAfter) → t3 produces the artifact (result IMAGE_DIGEST)"
+    )

@@ -140,20 +140,24 @@ def test_a_publish_error_leaves_no_run_looking_queued(broker: RedisServer, inges
     choice (trying every run costs a publish timeout each when the broker is really down)."""
     from kombu.exceptions import OperationalError as BrokerError
 
-    from provenance.tasks import attestations_compute
+    from provenance.tasks import attestations_compute, attestations_compute_batch
 
-    tried: list[int] = []
+    tried: list[list[int]] = []
     queued: set[int] = set()
 
-    def publish(args: tuple[int], queue: str | None = None) -> None:
-        (run_id,) = args
-        tried.append(run_id)
+    def publish(args: tuple[Any], queue: str | None = None, **options: Any) -> None:
+        (first,) = args  # one run, or a batch of runs (COMPUTE_BATCH_SIZE)
+        run_ids = list(first) if isinstance(first, list) else [first]
+        tried.append(run_ids)
         if len(tried) == 1:
             raise BrokerError("connection reset by peer")
-        queued.add(run_id)
+        queued.update(run_ids)
 
     docs = [standalone_taskrun(f"blip-{n}") for n in range(5)]
-    with mock.patch.object(attestations_compute, "apply_async", side_effect=publish):
+    with (
+        mock.patch.object(attestations_compute, "apply_async", side_effect=publish),
+        mock.patch.object(attestations_compute_batch, "apply_async", side_effect=publish),
+    ):
         ingest.accepted(as_list(docs))
     unmarked = [
         run.name

@@ -1,0 +1,174 @@
+"""Issue 11, finding 3 (the queue), with a real Celery worker on Redis: one tenant's flood
+used to sit on the live queue in front of every other tenant's runs (a live run waited 164 s),
+computes were queued one message per run, and a record that crashed its worker came back for
+ever (late acks). Now a flooding namespace queues on backfill, many runs go as batch messages,
+and a run whose compute keeps killing its worker is failed with a reason."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+
+from provenance import services
+from provenance.models import Attestation, ComputeStatus, RunRecord
+from tests.apidata import bearer, token
+from tests.factories import as_list, taskrun_doc
+from tests.test_tasks_worker import Worker, _db_url, _reset_producers, wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def broker(worker_id: str) -> Iterator[str]:
+    """This process's Celery on Redis db 8-11 (one per xdist worker), emptied around the test."""
+    from chainsweb.celery import app as celery_app
+
+    index = int(worker_id[2:]) if worker_id.startswith("gw") else 0
+    url = f"redis://127.0.0.1:6379/{8 + index % 4}"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    conf = celery_app.conf
+    saved = {"broker_url": conf.broker_url, "task_always_eager": conf.task_always_eager}
+    conf.update(broker_url=url, task_always_eager=False)
+    _reset_producers()
+    try:
+        yield url
+    finally:
+        conf.update(saved)
+        _reset_producers()
+        client.flushdb()
+        client.close()
+
+
+@pytest.fixture
+def post(client):
+    ingester = token(role="ingester", namespaces=("team-a", "team-b"))
+
+    def send(docs: list[dict]) -> None:
+        response = client.post(
+            "/api/v1/records", as_list(docs), content_type="application/json", **bearer(ingester)
+        )
+        assert response.status_code == 202, response.content
+
+    return send
+
+
+def test_a_flooding_tenant_does_not_hold_up_another_tenants_live_run(
+    broker: str, post, settings, tmp_path: Path
+) -> None:
+    settings.COMPUTE_BATCH_SIZE = 10
+    settings.LIVE_QUEUE_SHARE = 5
+    post([taskrun_doc(namespace="team-a", name=f"flood-{n}") for n in range(60)])
+    for n in range(20):  # and then one run per request
+        post([taskrun_doc(namespace="team-a", name=f"drip-{n}")])
+    post([taskrun_doc(namespace="team-b", name="live")])
+    queues = redis.Redis.from_url(broker)
+    # The flood is on backfill, in batches: 6 messages for the 60-run request, 20 for the rest;
+    # the other tenant's run is alone on the live queue.
+    assert queues.llen(settings.BACKFILL_QUEUE) == 6 + 20
+    assert queues.llen(settings.CELERY_TASK_DEFAULT_QUEUE) == 1
+
+    settings.KEYS_DIR = tmp_path / "keys"
+    worker = Worker(broker, settings.KEYS_DIR, tmp_path / "worker.log")
+    worker.start()
+    try:
+        wait_for(lambda: Attestation.objects.filter(run__name="live").exists(), "the live run", 120)
+        signed_first = Attestation.objects.filter(run__namespace="team-a").count()
+    finally:
+        worker.stop()
+        print(worker.tail())
+    # At most one batch of the flood went before it (the live queue was served in turn).
+    assert signed_first <= settings.COMPUTE_BATCH_SIZE, signed_first
+
+
+def test_a_run_that_keeps_killing_its_worker_is_failed_with_a_reason(
+    broker: str, post, settings, tmp_path: Path
+) -> None:
+    settings.KEYS_DIR = tmp_path / "keys"
+    services.signing_key_create(namespace="", algorithm="ecdsa-p256", actor="test")
+    worker = Worker(broker, settings.KEYS_DIR, tmp_path / "worker.log")
+    worker.env["COMPUTE_MAX_ATTEMPTS"] = "2"
+    url = _db_url().replace("postgres://", "postgresql://")
+    try:
+        with psycopg.connect(url, autocommit=True) as db:
+            # The compute blocks inside its transaction on the chain lock; killing the worker
+            # there is what an out-of-memory kill does: the message comes back (late ack).
+            db.execute("SELECT pg_advisory_lock(%s)", [services.CHAIN_LOCK])
+            post([taskrun_doc(namespace="team-a", name="crasher")])
+            for _ in range(2):
+                worker.start()
+                wait_for(
+                    lambda: db.execute(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                        "AND NOT granted AND objid = %s",
+                        [services.CHAIN_LOCK],
+                    ).fetchone()[0],
+                    "the worker to block inside the task",
+                )
+                worker.kill()
+                # Its database session dies with it, as when the kernel kills a worker out of
+                # memory (a session blocked on a lock would otherwise outlive its client).
+                db.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND NOT granted AND objid = %s",
+                    [services.CHAIN_LOCK],
+                )
+            worker.start()  # the third delivery gives up
+            run = wait_for(
+                lambda: RunRecord.objects.filter(
+                    name="crasher", compute_status=ComputeStatus.FAILED
+                ).first(),
+                "the run to be failed",
+            )
+            db.execute("SELECT pg_advisory_unlock(%s)", [services.CHAIN_LOCK])
+    finally:
+        worker.stop()
+        print(worker.tail())
+    assert "stopped its worker 2 times" in run.compute_reason
+    assert "COMPUTE_MAX_ATTEMPTS=2" in run.compute_reason
+    assert not Attestation.objects.exists()
+
+
+def test_the_deep_view_is_computed_by_a_worker_not_in_the_web_request(
+    broker: str, settings, tmp_path: Path, django_user_model
+) -> None:
+    from django.test import Client
+
+    from provenance.models import RunView
+    from tests.apidata import ingest_and_sign
+    from tests.core.pipeline_builder import chain_pipeline
+
+    settings.KEYS_DIR = tmp_path / "keys"
+    ingest_and_sign(chain_pipeline(30))
+    run = RunRecord.objects.get(kind="PipelineRun", name="chain")
+    staff = Client()
+    staff.force_login(django_user_model.objects.create_user("staff", is_staff=True))
+    queues = redis.Redis.from_url(broker)
+    queues.flushdb()
+
+    page = staff.get(f"/runs/{run.pk}/", {"deep": "1"}).content.decode()
+    assert "being computed by a worker" in page
+    assert "registry.example/chain/img7" not in page  # no scope was computed here
+    view = RunView.objects.get(run=run)
+    assert view.status == RunView.Status.PENDING
+    assert queues.llen(settings.CELERY_TASK_DEFAULT_QUEUE) == 1
+    staff.get(f"/runs/{run.pk}/", {"deep": "1"})  # asking again queues nothing more
+    assert queues.llen(settings.CELERY_TASK_DEFAULT_QUEUE) == 1
+
+    worker = Worker(broker, settings.KEYS_DIR, tmp_path / "worker.log")
+    worker.start()
+    try:
+        wait_for(
+            lambda: RunView.objects.filter(pk=view.pk, status=RunView.Status.READY).exists(),
+            "the worker to compute the view",
+        )
+    finally:
+        worker.stop()
+        print(worker.tail())
+    page = staff.get(f"/runs/{run.pk}/", {"deep": "1"}).content.decode()
+    assert "being computed" not in page
+    assert "registry.example/chain/img7" in page
