@@ -1004,7 +1004,9 @@ def test_list_pages_run_a_bounded_number_of_queries(
         small = queries(client, url.format(n=25))
         large = queries(client, url.format(n=100))
         assert small == large, (url, small, large)
-        assert large <= 12, (url, large)
+        # An artifact page also verifies the statement that applies in each namespace naming
+        # it (two queries a namespace; one namespace here).
+        assert large <= 14, (url, large)
 
 
 def test_overview_and_search_run_a_bounded_number_of_queries(
