@@ -384,6 +384,9 @@ def parse_task_run(obj: JsonObject) -> TaskRun:
         if isinstance(ref, dict) and ref.get("kind") == "PipelineRun" and ref.get("uid")
     )
     task_spec = status.get("taskSpec")
+    if isinstance(task_spec, dict):
+        # Go cannot decode the record otherwise; the formats read these steps by name or index.
+        _list_of_dicts(task_spec.get("steps"), "status.taskSpec.steps")
     return TaskRun(
         meta=_parse_meta(doc, "TaskRun"),
         task_spec=task_spec if isinstance(task_spec, dict) else None,

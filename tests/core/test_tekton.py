@@ -149,6 +149,13 @@ def test_steps_that_are_not_objects_are_rejected() -> None:
         parse_records([task_run(status_extra={"steps": ["step-a"]})])
 
 
+def test_task_spec_steps_that_are_not_a_list_are_rejected() -> None:
+    # Found by test_fuzz_documents: `taskSpec.steps: true` crashed the SLSA v0.2 format.
+    spec = {"taskSpec": {"steps": True}}
+    with pytest.raises(RecordError, match="status.taskSpec.steps must be a list of objects"):
+        parse_records([task_run(status_extra=spec)])
+
+
 def test_labels_that_are_not_an_object_are_rejected() -> None:
     obj = task_run()
     obj["metadata"]["labels"] = ["a"]
