@@ -11,7 +11,6 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
@@ -22,7 +21,7 @@ from provenance import services
 from provenance.core.oci_layout import DSSE_LAYER, SIGNATURE_ANNOTATION
 from provenance.models import Attestation, ComputeStatus, Publication, RunRecord, SigningKey
 from tests.core.test_dsse import sslib_verify
-from tests.factories import as_list, make_token
+from tests.factories import as_list
 from tests.registry_server import Registry, running_registry
 from tests.test_publish import image_taskrun, tag_ref
 from tests.test_registry import verify_simple_signing
@@ -95,23 +94,6 @@ def start_worker(broker: str, tmp_path: Path, settings) -> Iterator[Callable[...
     for worker in workers:
         worker.stop()
         print(worker.tail())  # shown by pytest when the test failed
-
-
-@pytest.fixture
-def post(client) -> Callable[[bytes], Any]:
-    token = make_token(role="ingester")
-
-    def send(body: bytes) -> Any:
-        response = client.post(
-            "/api/v1/records",
-            data=body,
-            content_type="application/json",
-            HTTP_AUTHORIZATION=f"Bearer {token}",
-        )
-        assert response.status_code == 202, response.content
-        return response.json()
-
-    return send
 
 
 def publishing() -> None:

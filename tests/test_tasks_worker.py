@@ -29,7 +29,7 @@ from provenance import services
 from provenance.models import Attestation, ChainEntry, ComputeStatus, RunRecord, SigningKey
 from provenance.reads.store import store_verify
 from tests.core.test_dsse import sslib_verify
-from tests.factories import as_list, make_token, pipeline_docs, taskrun_doc
+from tests.factories import as_list, pipeline_docs, taskrun_doc
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -145,23 +145,6 @@ def worker(broker: str, tmp_path: Path, settings) -> Iterator[Worker]:
     finally:
         w.stop()
         print(w.tail())  # shown by pytest when the test failed
-
-
-@pytest.fixture
-def post(client) -> Callable[[bytes], Any]:
-    token = make_token(role="ingester")
-
-    def send(body: bytes) -> Any:
-        response = client.post(
-            "/api/v1/records",
-            data=body,
-            content_type="application/json",
-            HTTP_AUTHORIZATION=f"Bearer {token}",
-        )
-        assert response.status_code == 202, response.content
-        return response.json()
-
-    return send
 
 
 def test_worker_signs_pipeline_posted_in_pieces(worker: Worker, post) -> None:
