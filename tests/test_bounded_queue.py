@@ -17,7 +17,7 @@ from provenance import services
 from provenance.models import Attestation, ComputeStatus, RunRecord
 from tests.apidata import bearer, token
 from tests.factories import as_list, taskrun_doc
-from tests.test_tasks_worker import Worker, _db_url, _reset_producers, wait_for
+from tests.test_tasks_worker import Worker, _db_url, celery_pointed_at, redis_database, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,23 +25,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def broker(worker_id: str) -> Iterator[str]:
     """This process's Celery on Redis db 8-11 (one per xdist worker), emptied around the test."""
-    from chainsweb.celery import app as celery_app
-
-    index = int(worker_id[2:]) if worker_id.startswith("gw") else 0
-    url = f"redis://127.0.0.1:6379/{8 + index % 4}"
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    conf = celery_app.conf
-    saved = {"broker_url": conf.broker_url, "task_always_eager": conf.task_always_eager}
-    conf.update(broker_url=url, task_always_eager=False)
-    _reset_producers()
-    try:
+    with redis_database(worker_id, 8) as url, celery_pointed_at(url):
         yield url
-    finally:
-        conf.update(saved)
-        _reset_producers()
-        client.flushdb()
-        client.close()
 
 
 @pytest.fixture

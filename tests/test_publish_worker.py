@@ -16,7 +16,6 @@ import pytest
 import redis
 from django.core.management import call_command
 
-from chainsweb.celery import app as celery_app
 from provenance import services
 from provenance.core.oci_layout import DSSE_LAYER, SIGNATURE_ANNOTATION
 from provenance.models import Attestation, ComputeStatus, Publication, RunRecord, SigningKey
@@ -25,34 +24,16 @@ from tests.factories import as_list
 from tests.registry_server import Registry, running_registry
 from tests.test_publish import image_taskrun, tag_ref
 from tests.test_registry import verify_simple_signing
-from tests.test_tasks_worker import BASE_DIR, Worker, _reset_producers, wait_for
+from tests.test_tasks_worker import BASE_DIR, Worker, celery_pointed_at, redis_database, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def redis_url(worker_id: str) -> Iterator[str]:
-    # Redis databases 4-7: one per xdist worker, apart from the other worker tests (12-15).
-    index = int(worker_id[2:]) if worker_id.startswith("gw") else 0
-    url = f"redis://127.0.0.1:6379/{4 + index % 4}"
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    yield url
-    client.flushdb()
-    client.close()
-
-
-@pytest.fixture
-def broker(redis_url: str) -> Iterator[str]:
-    conf = celery_app.conf
-    saved = {"broker_url": conf.broker_url, "task_always_eager": conf.task_always_eager}
-    conf.update(broker_url=redis_url, task_always_eager=False)
-    _reset_producers()
-    try:
-        yield redis_url
-    finally:
-        conf.update(saved)
-        _reset_producers()
+def broker(worker_id: str) -> Iterator[str]:
+    # Redis databases 4-7, apart from the other worker tests (8-11, 12-15).
+    with redis_database(worker_id, 4) as url, celery_pointed_at(url):
+        yield url
 
 
 class QueueWorker(Worker):
@@ -190,7 +171,7 @@ def test_registry_down_signing_goes_on_publications_fail_then_the_command_publis
         registry.stop()
 
 
-def test_signing_never_waits_for_the_publish_queue(start_worker, post, tmp_path, redis_url):
+def test_signing_never_waits_for_the_publish_queue(start_worker, post, tmp_path, broker):
     with running_registry(tmp_path / "registry") as registry:
         publishing()
         start_worker("celery", "backfill")  # no worker on the publish queue yet
@@ -201,7 +182,7 @@ def test_signing_never_waits_for_the_publish_queue(start_worker, post, tmp_path,
             lambda: RunRecord.objects.get(uid=uid).compute_status == ComputeStatus.SIGNED,
             "the run to be signed",
         )
-        client = redis.Redis.from_url(redis_url)
+        client = redis.Redis.from_url(broker)
         wait_for(lambda: client.llen("publish") == 2, "two messages on the publish queue")
         client.close()
         assert set(

@@ -6,6 +6,7 @@ The test process POSTs records through the API with Celery pointed at Redis; a s
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -53,16 +54,25 @@ def _db_url() -> str:
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
-@pytest.fixture
-def redis_url(worker_id: str) -> Iterator[str]:
-    # One Redis database per xdist worker, emptied before and after.
+@contextlib.contextmanager
+def redis_database(worker_id: str, first: int) -> Iterator[str]:
+    """The URL of Redis database ``first`` + 0..3, one per xdist worker, emptied before and
+    after (each file of worker tests takes its own four, so they never share a queue)."""
     index = int(worker_id[2:]) if worker_id.startswith("gw") else 0
-    url = f"redis://127.0.0.1:6379/{12 + index % 4}"
+    url = f"redis://127.0.0.1:6379/{first + index % 4}"
     client = redis.Redis.from_url(url)
     client.flushdb()
-    yield url
-    client.flushdb()
-    client.close()
+    try:
+        yield url
+    finally:
+        client.flushdb()
+        client.close()
+
+
+@pytest.fixture
+def redis_url(worker_id: str) -> Iterator[str]:
+    with redis_database(worker_id, 12) as url:
+        yield url
 
 
 def _reset_producers() -> None:
@@ -74,18 +84,25 @@ def _reset_producers() -> None:
         amqp._producer_pool = None
 
 
-@pytest.fixture
-def broker(redis_url: str) -> Iterator[str]:
-    """Point this process's Celery at Redis (it is eager by default in tests)."""
+@contextlib.contextmanager
+def celery_pointed_at(broker_url: str) -> Iterator[None]:
+    """This process's Celery publishes to ``broker_url`` (it is eager by default in tests)."""
     conf = celery_app.conf
     saved = {"broker_url": conf.broker_url, "task_always_eager": conf.task_always_eager}
-    conf.update(broker_url=redis_url, task_always_eager=False)
+    conf.update(broker_url=broker_url, task_always_eager=False)
     _reset_producers()
     try:
-        yield redis_url
+        yield
     finally:
         conf.update(saved)
         _reset_producers()
+
+
+@pytest.fixture
+def broker(redis_url: str) -> Iterator[str]:
+    """Point this process's Celery at Redis (``redis_url`` of the test's own module)."""
+    with celery_pointed_at(redis_url):
+        yield redis_url
 
 
 class Worker:

@@ -13,7 +13,6 @@ xdist worker's database on it).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -50,7 +49,7 @@ from tests.core.pipeline_builder import pipeline_run as build_pipeline_run
 from tests.core.test_dsse import sslib_verify
 from tests.factories import make_token
 from tests.test_commands import Cluster, _free_port, _pg_bindir
-from tests.test_tasks_worker import Worker, _db_url, _reset_producers, wait_for
+from tests.test_tasks_worker import Worker, _db_url, celery_pointed_at, wait_for
 
 __all__ = [
     "BASE_DIR",
@@ -480,20 +479,6 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
-
-
-@contextlib.contextmanager
-def celery_pointed_at(broker_url: str) -> Iterator[None]:
-    """This process's Celery publishes to ``broker_url`` (it is eager by default in tests)."""
-    conf = celery_app.conf
-    saved = {"broker_url": conf.broker_url, "task_always_eager": conf.task_always_eager}
-    conf.update(broker_url=broker_url, task_always_eager=False)
-    _reset_producers()
-    try:
-        yield
-    finally:
-        conf.update(saved)
-        _reset_producers()
 
 
 @pytest.fixture
