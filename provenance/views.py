@@ -7,9 +7,11 @@ see are 404s), reads from ``provenance.reads`` (the same ones the API uses), wri
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -552,20 +554,14 @@ def namespace_publishing(request: HttpRequest, namespace: str) -> HttpResponseBa
     """Save where the namespace's attestations are published (audited; re-signs nothing)."""
     _admin_namespace(request, namespace)
     form = PublishForm(request.POST)
-    if form.is_valid():
-        try:
-            namespace_settings_update(
-                namespace=namespace,
-                changes=dict(form.cleaned_data),
-                actor=f"user:{request.user.get_username()}",
-            )
-        except ConfigError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, str(exc))
-    if form.errors:
-        context = _settings_context(request, namespace, publish_form=form)
-        return render(request, "provenance/namespace_settings.html", context, status=400)
-    messages.success(request, f"Publishing of {namespace} saved.")
-    return redirect(reverse("provenance:namespace-settings", args=[namespace]) + "#publishing")
+    return _settings_section_save(
+        request,
+        namespace,
+        form,
+        "publishing",
+        changes=dict(form.cleaned_data) if form.is_valid() else {},
+        page=lambda: _settings_context(request, namespace, publish_form=form),
+    )
 
 
 @login_required
@@ -574,24 +570,47 @@ def namespace_retention(request: HttpRequest, namespace: str) -> HttpResponseBas
     """Save the namespace's retention period and legal hold (audited, with the reason)."""
     _admin_namespace(request, namespace)
     form = RetentionForm(request.POST)
+    data = form.cleaned_data if form.is_valid() else {}
+    return _settings_section_save(
+        request,
+        namespace,
+        form,
+        "retention",
+        changes={
+            "retention_days": data.get("retention_days") or None,
+            "legal_hold": data.get("legal_hold"),
+        },
+        reason=data.get("reason", ""),
+        page=lambda: _settings_context(request, namespace, retention_form=form),
+    )
+
+
+def _settings_section_save(
+    request: HttpRequest,
+    namespace: str,
+    form: forms.Form,
+    section: str,
+    *,
+    changes: dict[str, Any],
+    page: Callable[[], dict[str, Any]],
+    reason: str = "",
+) -> HttpResponseBase:
+    """Save one section of the settings page (``section``: its anchor) from its validated
+    ``form``: a 400 with the page (``page``) and the form's errors, or a redirect back to it."""
     if form.is_valid():
         try:
             namespace_settings_update(
                 namespace=namespace,
-                changes={
-                    "retention_days": form.cleaned_data["retention_days"] or None,
-                    "legal_hold": form.cleaned_data["legal_hold"],
-                },
+                changes=changes,
                 actor=f"user:{request.user.get_username()}",
-                reason=form.cleaned_data["reason"],
+                reason=reason,
             )
         except ConfigError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, str(exc))
     if form.errors:
-        context = _settings_context(request, namespace, retention_form=form)
-        return render(request, "provenance/namespace_settings.html", context, status=400)
-    messages.success(request, f"Retention of {namespace} saved.")
-    return redirect(reverse("provenance:namespace-settings", args=[namespace]) + "#retention")
+        return render(request, "provenance/namespace_settings.html", page(), status=400)
+    messages.success(request, f"{section.capitalize()} of {namespace} saved.")
+    return redirect(reverse("provenance:namespace-settings", args=[namespace]) + f"#{section}")
 
 
 @login_required
