@@ -31,7 +31,7 @@ CHILD_EXIT_SECONDS = 20
 
 
 def _exit(signum: int, frame: FrameType | None) -> None:
-    import psutil  # type: ignore[import-untyped]  # pgserver's dependency: there with it
+    import psutil  # type: ignore[import-untyped]
 
     children = psutil.Process().children()
     for child in children:
