@@ -78,24 +78,21 @@ def attestations_compute_batch(run_ids: list[int]) -> int:
     """Many runs queued at once (services.queue): computed one after the other. A run that hits
     a transient error is queued again on its own, where it gets the retries with backoff; runs
     left when half the task time limit has passed are queued again as a new batch."""
-    queue = (attestations_compute_batch.request.delivery_info or {}).get(
-        "routing_key"
-    ) or "in-process"
+    queue = (attestations_compute_batch.request.delivery_info or {}).get("routing_key")
     done = 0
     started = time.monotonic()
     for position, run_id in enumerate(run_ids):
         if position and time.monotonic() - started > settings.CELERY_TASK_TIME_LIMIT / 2:
             # Well before the hard time limit would kill the batch: the rest go as a new one.
-            services.enqueue_compute(
-                run_ids[position:], background=queue == settings.BACKFILL_QUEUE
-            )
+            services.computes_publish([(queue, run_ids[position:])])
             break
         try:
-            _compute(int(run_id), queue)
+            _compute(int(run_id), queue or "in-process")
             done += 1
         except TRANSIENT_ERRORS as exc:
+            # Back on the queue it came from, without a query: the database may be what failed.
             logger.warning("run %s: %s; queued again on its own", run_id, exc)
-            services.enqueue_compute([int(run_id)], background=queue == settings.BACKFILL_QUEUE)
+            services.computes_publish([(queue, [int(run_id)])])
     return done
 
 

@@ -6,9 +6,11 @@ and a run whose compute keeps killing its worker is failed with a reason."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import psycopg
 import pytest
 import redis
@@ -68,6 +70,43 @@ def test_a_flooding_tenant_does_not_hold_up_another_tenants_live_run(
         print(worker.tail())
     # At most one batch of the flood went before it (the live queue was served in turn).
     assert signed_first <= settings.COMPUTE_BATCH_SIZE, signed_first
+
+
+def test_a_run_stored_just_before_postgres_goes_away_is_still_queued(broker: str, settings) -> None:
+    """Postgres stopping right after an ingest commits used to lose the run's message: the
+    after-commit callback read the database (the flood check) before publishing, failed, and
+    the run stayed pending with nothing queued while the client had its 202 (the reliability
+    test's restart found it). The messages are now decided inside the transaction."""
+    from django.db import connection, transaction
+
+    from provenance.services.ingest import RecordSource, records_ingest
+
+    saved = dict(connection.settings_dict)
+
+    def postgres_gone() -> None:  # runs first of the commit's callbacks
+        connection.close()
+        connection.settings_dict["PORT"] = str(_closed_port())
+
+    try:
+        with transaction.atomic():
+            transaction.on_commit(postgres_gone)
+            records_ingest(
+                data=orjson.dumps(taskrun_doc(namespace="team-a", name="last-before-stop")),
+                namespaces_allowed=None,
+                source=RecordSource.api(token="test"),
+            )
+    finally:
+        connection.close()
+        connection.settings_dict.update(saved)
+    queued = redis.Redis.from_url(broker).llen(settings.CELERY_TASK_DEFAULT_QUEUE)
+    assert queued == 1
+    assert RunRecord.objects.get(name="last-before-stop").compute_status == ComputeStatus.PENDING
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])  # nothing listens once the probe is closed
 
 
 def test_a_run_that_keeps_killing_its_worker_is_failed_with_a_reason(

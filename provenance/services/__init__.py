@@ -35,7 +35,12 @@ from .publish import (
     publications_backfill,
     publications_due,
 )
-from .queue import enqueue_compute, namespace_runs_recompute, runs_requeue_pending
+from .queue import (
+    computes_publish,
+    enqueue_compute,
+    namespace_runs_recompute,
+    runs_requeue_pending,
+)
 from .retention import NamespacePruning, records_prune
 from .runviews import run_view_compute, run_view_request
 from .tokens import TOKEN_PREFIX, api_token_create, api_token_revoke
@@ -57,6 +62,7 @@ __all__ = [
     "api_token_create",
     "api_token_revoke",
     "attestations_generate",
+    "computes_publish",
     "enqueue_compute",
     "checkpoint_signer",
     "inputs_digest",

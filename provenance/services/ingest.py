@@ -414,7 +414,7 @@ def _records_store(
         RunRecord.objects.filter(pk__in=[pk for pk in ids if pk not in created]).update(
             compute_status=ComputeStatus.PENDING, compute_reason="", compute_updated=timezone.now()
         )
-        queue.on_commit(queue.enqueue_compute, ids, background)
+        queue.on_commit(queue.computes_publish, queue.compute_messages(ids, background))
     return IngestResult(records=tuple(results), enqueued=ids)
 
 

@@ -43,17 +43,26 @@ def on_commit(func: Callable[..., None], *args: Any) -> None:
 
 
 def enqueue_compute(run_ids: Iterable[int], background: bool = False) -> None:
-    """Queue the computes of these runs: bulk work on the backfill queue, live work on the live
-    one, except a namespace with more than ``LIVE_QUEUE_SHARE`` runs already waiting (a flood),
-    whose computes go to backfill too so that it cannot hold up other namespaces' live runs.
+    """Queue the computes of these runs now (``compute_messages`` then ``computes_publish``)."""
+    computes_publish(compute_messages(run_ids, background))
 
-    One message per run when there are few, else one batch message per ``COMPUTE_BATCH_SIZE``
-    runs, all published on one broker connection: 100,000 runs are 2,000 messages, queued in
-    well under a second. If the broker cannot take a message, the runs not queued stay pending
-    with a reason saying so, for ``requeue_pending`` to pick up."""
+
+ComputeMessages = list[tuple[str | None, list[int]]]  # (queue, None: the live one; run ids)
+
+
+def compute_messages(run_ids: Iterable[int], background: bool = False) -> ComputeMessages:
+    """The messages that queue these runs' computes: bulk work on the backfill queue, live work
+    on the live one, except a namespace with more than ``LIVE_QUEUE_SHARE`` runs already waiting
+    (a flood), whose computes go to backfill too so that it cannot hold up other namespaces'
+    live runs. One message per run when there are few, else one batch message per
+    ``COMPUTE_BATCH_SIZE`` runs.
+
+    This reads the database, so ingest calls it inside its transaction and publishes after the
+    commit without another query: Postgres going away right after a commit must not leave a
+    stored run without its message."""
     ids = list(run_ids)
     if not ids:
-        return
+        return []
     by_queue: dict[str | None, list[int]] = {}
     if background:
         by_queue[settings.BACKFILL_QUEUE] = ids
@@ -63,11 +72,17 @@ def enqueue_compute(run_ids: Iterable[int], background: bool = False) -> None:
         for run_id in ids:
             queue = settings.BACKFILL_QUEUE if namespaces.get(run_id) in flooding else None
             by_queue.setdefault(queue, []).append(run_id)  # None: the live queue
-    messages = [
+    return [
         (queue, chunk)
         for queue, queued in by_queue.items()
         for chunk in _chunks(queued, settings.COMPUTE_BATCH_SIZE)
     ]
+
+
+def computes_publish(messages: ComputeMessages) -> None:
+    """Publish compute messages, all on one broker connection (100,000 runs are 2,000 batch
+    messages, queued in well under a second); no database query unless the broker fails: then
+    the runs not queued stay pending with a reason saying so, for ``requeue_pending``."""
     sent = 0
     try:
         with current_app.producer_or_acquire() as producer:  # one connection for them all
@@ -160,5 +175,5 @@ def namespace_runs_recompute(*, namespace: str) -> int:
         runs.update(
             compute_status=ComputeStatus.PENDING, compute_reason="", compute_updated=timezone.now()
         )
-        on_commit(enqueue_compute, ids, True)  # a whole namespace: bulk work
+        on_commit(computes_publish, compute_messages(ids, True))  # a whole namespace: bulk work
     return len(ids)
