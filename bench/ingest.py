@@ -286,28 +286,44 @@ class Load:
         return started
 
 
-def stored_times(url: str, uids: list[str]) -> dict[str, float]:
-    """Each run's first attestation time (epoch seconds), for those that have one."""
+def wait_signed(url: str, uids: list[str], timeout: float) -> dict[str, float]:
+    """Each run's first attestation time (epoch seconds), polled once a second on one connection
+    for the runs not yet signed, until all are or ``timeout`` passes."""
     import psycopg
 
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "SELECT r.uid, extract(epoch FROM min(a.created)) FROM provenance_runrecord r "
-            "JOIN provenance_attestation a ON a.run_id = r.id WHERE r.uid = ANY(%s) GROUP BY r.uid",
-            [uids],
-        ).fetchall()
-    return {uid: float(t) for uid, t in rows}
-
-
-def wait_signed(url: str, uids: list[str], timeout: float) -> dict[str, float]:
     deadline = time.monotonic() + timeout
     done: dict[str, float] = {}
-    while time.monotonic() < deadline:
-        done = stored_times(url, uids)
-        if len(done) == len(uids):
-            break
-        time.sleep(1.0)
-    return done
+    with psycopg.connect(url, autocommit=True) as conn:
+        while True:
+            left = [uid for uid in uids if uid not in done]
+            rows = conn.execute(
+                "SELECT r.uid, extract(epoch FROM min(a.created)) FROM provenance_runrecord r "
+                "JOIN provenance_attestation a ON a.run_id = r.id WHERE r.uid = ANY(%s) "
+                "GROUP BY r.uid",
+                [left],
+            ).fetchall()
+            done.update((uid, float(t)) for uid, t in rows)
+            if len(done) == len(uids) or time.monotonic() > deadline:
+                return done
+            time.sleep(1.0)
+
+
+def machine_cpu_seconds() -> float:
+    """CPU time the whole machine has used since boot (every process, counted or not)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_sessions(url: str) -> int:
+    """Sessions ever opened on the bench's database (Postgres 14+)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def report(label: str, load: Load, done: dict[str, float], since: float = 0, until: float = 1e18):
@@ -368,6 +384,8 @@ def main() -> None:
             )  # fmt: skip
             import_started = time.time()
         rss_before = stack.rss()
+        sessions_before = postgres_sessions(stack.url)
+        machine_before = machine_cpu_seconds()
         cpu_before = stack.cpu()
         started = load.run(args.rate, args.duration)
         load_seconds = time.time() - started
@@ -419,6 +437,8 @@ def main() -> None:
                 f"after the import started ({signed / (time.time() - import_started):.1f} runs/s)"
             )
         cpu_after = stack.cpu()
+        machine = machine_cpu_seconds() - machine_before
+        sessions = postgres_sessions(stack.url) - sessions_before - 1  # not this query's own
         tick = os.sysconf("SC_CLK_TCK")
         used = {
             name: sum(t - cpu_before[name].get(pid, 0) for pid, t in ticks.items()) / tick
@@ -430,6 +450,14 @@ def main() -> None:
             + ", ".join(f"{name} {sec:.0f} s ({1000 * sec / max(runs, 1):.0f} ms/run)"
                         for name, sec in used.items())
         )  # fmt: skip
+        # Processes that started and ended during the run (a Postgres session per connection)
+        # are in no part above; the machine's own counter has them.
+        print(
+            f"CPU seconds of the whole machine: {machine:.0f} s "
+            f"({1000 * machine / max(runs, 1):.0f} ms/run), "
+            f"{machine - sum(used.values()):.0f} s in no part above; "
+            f"{sessions} Postgres sessions opened ({sessions / max(runs, 1):.2f} per run)"
+        )
         rss_after = stack.rss()
         print(f"RSS kB before/after: {rss_before} -> {rss_after}")
     finally:

@@ -24,7 +24,7 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from bench.ingest import SIZES, Load, Records, Stack, pct, stored_times, wait_signed  # noqa: E402
+from bench.ingest import SIZES, Load, Records, Stack, pct, wait_signed  # noqa: E402
 
 
 def main() -> None:
@@ -54,7 +54,7 @@ def main() -> None:
         while sender.is_alive():
             rss = stack.rss()
             elapsed = time.monotonic() - t0
-            signed = len(stored_times(stack.url, list(load.sent)))
+            signed = len(wait_signed(stack.url, list(load.sent), timeout=0))  # one look
             samples.append((elapsed, rss))
             print(
                 f"{elapsed:6.0f} {rss['web'] / 1024:8.1f} {rss['worker'] / 1024:10.1f} "

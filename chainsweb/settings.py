@@ -334,6 +334,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# Celery's Django fix-up closes the database connection around every task unless this is set;
+# chainsweb.celery_signals applies DB_CONN_MAX_AGE around each task instead (Celery still closes
+# them after twice this many tasks).
+CELERY_DB_REUSE_MAX = 10_000
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Live ingests queue their computes on the default queue; bulk work (import_records, namespace
