@@ -90,11 +90,13 @@ def _leave_task_context(task_id: str = "", **kwargs: Any) -> None:
         stack.close()
 
 
-def _database_connections_tidy(**kwargs: Any) -> None:
+def _database_connections_tidy(task: Any = None, **kwargs: Any) -> None:
     """Before and after each task, as Django does around a request: close a connection that is
     broken or older than ``DB_CONN_MAX_AGE``, keep the others. Celery's own Django fix-up would
     close every connection around every task (``CELERY_DB_REUSE_MAX`` in settings turns that
     off): a new Postgres session per task cost the database more CPU than the task's queries."""
+    if task is None or getattr(task.request, "is_eager", False):
+        return  # run in the caller's process, inside its transaction: not ours to close
     from django.db import close_old_connections
 
     close_old_connections()

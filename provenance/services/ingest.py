@@ -519,6 +519,9 @@ def _records_write(
     now = timezone.now()
     created: dict[str, RunRecord] = {}
     changed: dict[str, dict[str, Any]] = {}
+    parents_here = {
+        (item.namespace, item.uid) for item in prepared if item.kind == RunKind.PIPELINE_RUN
+    }
     # Duplicates of one uid are applied in input order, each against the one before it.
     for index, item in enumerate(prepared):
         row = stored.get(item.uid)
@@ -532,7 +535,11 @@ def _records_write(
                 uid=item.uid,
                 parent_uid=item.parent_uid,
                 parent_name=item.parent_name,
-                compute_status=ComputeStatus.PENDING,
+                # A TaskRun that comes with its PipelineRun is a child from the start: linking
+                # then has no row to update.
+                compute_status=ComputeStatus.CHILD
+                if (item.namespace, item.parent_uid) in parents_here
+                else ComputeStatus.PENDING,
                 compute_updated=now,
                 **_row_fields(item, source),
             )

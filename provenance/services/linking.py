@@ -38,12 +38,19 @@ def link(touched: list[Stored]) -> set[int]:
     linked_here = {(run.namespace, run.uid) for run in touched if run.kind == RunKind.PIPELINE_RUN}
     for run in touched:
         if run.kind == RunKind.PIPELINE_RUN:
-            # Its children, and the TaskRuns that arrived first naming it only by label.
-            RunRecord.objects.filter(
-                Q(parent_uid=run.uid) | Q(parent_uid="", parent_name=run.name),
-                namespace=run.namespace,
-                kind=RunKind.TASK_RUN,
-            ).update(parent_uid=run.uid, compute_status=ComputeStatus.CHILD, compute_reason="")
+            # Its children not yet marked as such (those inserted with it already are), and the
+            # TaskRuns that arrived first naming it only by label. Two plain statements, each
+            # on its own index: one with an OR took a namespace-wide scan whenever the
+            # planner's statistics lagged behind a growing table (bench/README.md, issue 16).
+            children_of_run = RunRecord.objects.filter(
+                namespace=run.namespace, kind=RunKind.TASK_RUN
+            )
+            children_of_run.filter(parent_uid=run.uid).exclude(
+                compute_status=ComputeStatus.CHILD
+            ).update(compute_status=ComputeStatus.CHILD, compute_reason="")
+            children_of_run.filter(parent_uid="", parent_name=run.name).update(
+                parent_uid=run.uid, compute_status=ComputeStatus.CHILD, compute_reason=""
+            )
             to_compute.add(run.pk)
         elif (run.namespace, run.parent_uid) in linked_here:
             continue
