@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import redis
 from django.conf import settings
-from django.db.models import BigIntegerField, Max, Q, Sum
+from django.db.models import BigIntegerField, Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce
 from prometheus_client import (
@@ -162,30 +162,20 @@ def records_rejected(source: str, count: int = 1) -> None:
 
 
 @_safe
-def compute_observed(run_id: int, outcome: Any, seconds: float, queue: str) -> None:
+def compute_observed(outcome: Any, seconds: float, queue: str) -> None:
     """A compute task's outcome (``services.ComputeOutcome``): Chains' counters for what was
     signed and stored, the compute time, and the ingest-to-signed latency."""
-    from provenance.models import RunKind, RunRecord
-
     COMPUTE_DURATION.labels(outcome.status).observe(seconds)
     if not outcome.created:
         return
-    record = RunRecord.objects.filter(pk=run_id).values("kind", "uid", "parent_uid").first()
-    if record is None:
-        return
-    # A child TaskRun is computed as its PipelineRun.
-    top_uid = record["parent_uid"] or record["uid"]
-    kind = RunKind.PIPELINE_RUN if record["parent_uid"] else record["kind"]
-    counters = CHAINS[kind]
+    counters = CHAINS[outcome.kind]
     counters.sign_created.inc(len(outcome.created))
     counters.payload_stored.inc(len(outcome.created))
     if outcome.status == "signed":
         counters.marked_signed.inc()
-    newest = RunRecord.objects.filter(Q(uid=top_uid) | Q(parent_uid=top_uid)).aggregate(
-        newest=Max("updated")
-    )["newest"]
-    if newest is not None:
-        INGEST_TO_SIGNED.labels(queue).observe(max(0.0, time.time() - newest.timestamp()))
+    if outcome.stored is not None:
+        latency = max(0.0, time.time() - outcome.stored.timestamp())
+        INGEST_TO_SIGNED.labels(queue).observe(latency)
 
 
 def _error_type(exc: BaseException) -> str:

@@ -65,7 +65,7 @@ def attestations_compute(run_id: int) -> str:
 def _compute(run_id: int, queue: str) -> services.ComputeOutcome:
     started = time.monotonic()
     outcome = services.run_compute(run_id=run_id)
-    metrics.compute_observed(run_id, outcome, time.monotonic() - started, queue)
+    metrics.compute_observed(outcome, time.monotonic() - started, queue)
     for attestation_id in outcome.created:
         logger.info(
             "stored attestation %s", attestation_id, extra={"attestation_id": attestation_id}
