@@ -33,6 +33,7 @@ from provenance.models import (
     RunKind,
     RunRecord,
     SigningKey,
+    top_level_q,
 )
 from provenance.reads.namespaces import namespace_settings_effective
 from provenance.reads.runs import parse_run, pruned_note, records_source
@@ -67,14 +68,18 @@ class ComputeOutcome:
     stored: datetime | None = None
 
 
-def attestations_generate(*, run_id: int) -> ComputeOutcome:
+def attestations_generate(*, run_id: int, namespace: str | None = None) -> ComputeOutcome:
     """Compute, sign and store what the namespace's settings ask for this run (idempotent).
+    ``namespace``: the run's, when the caller has read it already.
 
     Transient database errors propagate (the task retries them); engine and key errors are
     permanent and stored on the run with their reason.
     """
     try:
-        namespace = RunRecord.objects.filter(pk=run_id).values_list("namespace", flat=True).first()
+        if namespace is None:
+            namespace = (
+                RunRecord.objects.filter(pk=run_id).values_list("namespace", flat=True).first()
+            )
         if namespace is None:
             return ComputeOutcome(status="missing", reason=f"run {run_id} does not exist")
         config, own_key = namespace_settings_effective(namespace)
@@ -111,14 +116,16 @@ def run_compute(*, run_id: int) -> ComputeOutcome:
     never finishes (its worker killed: out of memory, SIGKILL) leaves the count raised, and its
     late-acked message comes back; after ``COMPUTE_MAX_ATTEMPTS`` such starts the run is failed
     with a reason instead of being computed again, so it cannot crash workers for ever."""
-    with connection.cursor() as cursor:  # one statement: counted and read back
+    with connection.cursor() as cursor:  # one statement: counted, read back with the namespace
         cursor.execute(
             "UPDATE provenance_runrecord SET compute_attempts = compute_attempts + 1 "
-            "WHERE id = %s RETURNING compute_attempts",
+            "WHERE id = %s RETURNING compute_attempts, namespace",
             [run_id],
         )
         row = cursor.fetchone()
-    started = row[0] if row else 0
+    if row is None:
+        return ComputeOutcome(status="missing", reason=f"run {run_id} does not exist")
+    started, namespace = row
     limit = settings.COMPUTE_MAX_ATTEMPTS
     try:
         if started > limit:
@@ -130,7 +137,7 @@ def run_compute(*, run_id: int) -> ComputeOutcome:
             metrics.compute_failed(run_id, RuntimeError(reason))
             run_compute_fail(run_id=run_id, reason=reason)
             return ComputeOutcome(status=ComputeStatus.FAILED, reason=reason)
-        return attestations_generate(run_id=run_id)
+        return attestations_generate(run_id=run_id, namespace=namespace)
     finally:  # not reached when the worker dies: that is what the count is for
         RunRecord.objects.filter(pk=run_id).update(compute_attempts=0)
 
@@ -178,16 +185,18 @@ def _generate(
 ) -> ComputeOutcome:
     """``config`` and ``key``: the namespace's effective settings and attestation key (a
     TaskRun's parent is in its namespace); ``chain_signer``: the chain key."""
-    record = RunRecord.objects.filter(pk=run_id).first()
-    if record is None:
-        return ComputeOutcome(status="missing", reason=f"run {run_id} does not exist")
-    if not record.is_top_level:
-        parent = parent_of(record)
+    # Only the top-level row is locked (see _lock_rows for the order): one compute per run.
+    # What is queued is nearly always a top-level run: locked and read in one query.
+    locked = RunRecord.objects.select_for_update().filter(top_level_q(), pk=run_id).first()
+    if locked is None:
+        child = RunRecord.objects.filter(pk=run_id).first()
+        if child is None:
+            return ComputeOutcome(status="missing", reason=f"run {run_id} does not exist")
+        parent = parent_of(child)
         if parent is None:
             return ComputeOutcome(status=ComputeStatus.WAITING, reason="no parent yet")
-        record = parent
-    # Only the top-level row is locked (see _lock_rows for the order): one compute per run.
-    record = RunRecord.objects.select_for_update().get(pk=record.pk)
+        locked = RunRecord.objects.select_for_update().get(pk=parent.pk)
+    record = locked
     if record.is_pruned:
         # Nothing can be computed without the raw record, and nothing needs to be: it was
         # pruned only once signed, and its attestations stay (services.retention).
@@ -345,7 +354,15 @@ def _attestation_store(
         settings=config.values(),
         inputs_digest=digest,
     )
-    attestation.subjects.add(*_artifacts_for(planned))
+    # The link rows straight in: the attestation is new, so there is nothing to look up first
+    # (``subjects.add`` would).
+    Subject = Attestation.subjects.through
+    Subject.objects.bulk_create(
+        [
+            Subject(attestation=attestation, artifact=artifact)
+            for artifact in _artifacts_for(planned)
+        ]
+    )
     _chain_append(attestation, chain_signer)
     if current is not None:
         # The one column the application ever changes on an attestation (docs/backend.md).

@@ -415,7 +415,8 @@ def _records_store(
         RunRecord.objects.filter(pk__in=[pk for pk in ids if pk not in created]).update(
             compute_status=ComputeStatus.PENDING, compute_reason="", compute_updated=timezone.now()
         )
-        queue.on_commit(queue.computes_publish, queue.compute_messages(ids, background))
+        known = {row.pk: row.namespace for row in touched}  # a parent found by linking is read
+        queue.on_commit(queue.computes_publish, queue.compute_messages(ids, background, known))
     return IngestResult(records=tuple(results), enqueued=ids)
 
 

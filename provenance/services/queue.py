@@ -50,12 +50,15 @@ def enqueue_compute(run_ids: Iterable[int], background: bool = False) -> None:
 ComputeMessages = list[tuple[str | None, list[int]]]  # (queue, None: the live one; run ids)
 
 
-def compute_messages(run_ids: Iterable[int], background: bool = False) -> ComputeMessages:
+def compute_messages(
+    run_ids: Iterable[int], background: bool = False, namespaces: dict[int, str] | None = None
+) -> ComputeMessages:
     """The messages that queue these runs' computes: bulk work on the backfill queue, live work
     on the live one, except a namespace with more than ``LIVE_QUEUE_SHARE`` runs already waiting
     (a flood), whose computes go to backfill too so that it cannot hold up other namespaces'
     live runs. One message per run when there are few, else one batch message per
-    ``COMPUTE_BATCH_SIZE`` runs.
+    ``COMPUTE_BATCH_SIZE`` runs. ``namespaces``: the runs' namespaces the caller knows (the
+    others are read).
 
     This reads the database, so ingest calls it inside its transaction and publishes after the
     commit without another query: Postgres going away right after a commit must not leave a
@@ -67,7 +70,10 @@ def compute_messages(run_ids: Iterable[int], background: bool = False) -> Comput
     if background:
         by_queue[settings.BACKFILL_QUEUE] = ids
     else:
-        namespaces = _namespaces_of(ids)
+        namespaces = dict(namespaces or {})
+        unknown = [run_id for run_id in ids if run_id not in namespaces]
+        if unknown:
+            namespaces.update(_namespaces_of(unknown))
         flooding = namespaces_flooding(set(namespaces.values()))
         for run_id in ids:
             queue = settings.BACKFILL_QUEUE if namespaces.get(run_id) in flooding else None
@@ -130,16 +136,20 @@ def _namespaces_of(ids: list[int]) -> dict[int, str]:
 
 def namespaces_flooding(namespaces: set[str]) -> set[str]:
     """The namespaces with more than ``LIVE_QUEUE_SHARE`` top-level runs waiting to be
-    computed: each count stops at the share, so it costs little even for a namespace with
-    100,000 waiting."""
+    computed: each count stops at the share (on the runrecord_pending index), so it costs
+    little even for a namespace with 100,000 waiting."""
     share = settings.LIVE_QUEUE_SHARE
     flooding = set()
-    for namespace in namespaces:
-        waiting = RunRecord.objects.filter(
-            namespace=namespace, compute_status=ComputeStatus.PENDING
-        ).values("pk")[: share + 1]
-        if waiting.count() > share:
-            flooding.add(namespace)
+    with connection.cursor() as cursor:
+        for namespace in sorted(namespaces):
+            cursor.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM provenance_runrecord WHERE namespace = %s "
+                "AND compute_status = %s LIMIT %s) AS waiting",
+                [namespace, ComputeStatus.PENDING, share + 1],
+            )
+            (waiting,) = cursor.fetchone()
+            if waiting > share:
+                flooding.add(namespace)
     return flooding
 
 
