@@ -81,7 +81,8 @@ class RunRecord(models.Model):
     definition = models.CharField(max_length=253, blank=True, default="")
     pipeline_task = models.CharField(max_length=253, blank=True, default="")
     # For a TaskRun in a pipeline: its PipelineRun's uid once known, and its name (label).
-    parent_uid = models.CharField(max_length=128, blank=True, default="", db_index=True)
+    # Looked up with its namespace: the runrecord_children index below.
+    parent_uid = models.CharField(max_length=128, blank=True, default="")
     parent_name = models.CharField(max_length=253, blank=True, default="")
     status = models.CharField(
         max_length=16, blank=True, default=""

@@ -66,6 +66,8 @@ class ComputeOutcome:
     # top-level run signed, and when the newest of its records was stored.
     kind: str = ""
     stored: datetime | None = None
+    # The run whose compute_attempts the status write set back to 0 (run_compute then need not).
+    attempts_cleared: int | None = None
 
 
 def attestations_generate(*, run_id: int, namespace: str | None = None) -> ComputeOutcome:
@@ -127,6 +129,7 @@ def run_compute(*, run_id: int) -> ComputeOutcome:
         return ComputeOutcome(status="missing", reason=f"run {run_id} does not exist")
     started, namespace = row
     limit = settings.COMPUTE_MAX_ATTEMPTS
+    outcome: ComputeOutcome | None = None
     try:
         if started > limit:
             reason = (
@@ -137,9 +140,11 @@ def run_compute(*, run_id: int) -> ComputeOutcome:
             metrics.compute_failed(run_id, RuntimeError(reason))
             run_compute_fail(run_id=run_id, reason=reason)
             return ComputeOutcome(status=ComputeStatus.FAILED, reason=reason)
-        return attestations_generate(run_id=run_id, namespace=namespace)
+        outcome = attestations_generate(run_id=run_id, namespace=namespace)
+        return outcome
     finally:  # not reached when the worker dies: that is what the count is for
-        RunRecord.objects.filter(pk=run_id).update(compute_attempts=0)
+        if outcome is None or outcome.attempts_cleared != run_id:
+            RunRecord.objects.filter(pk=run_id).update(compute_attempts=0)
 
 
 def run_compute_fail(*, run_id: int, reason: str) -> None:
@@ -153,10 +158,15 @@ def run_compute_fail(*, run_id: int, reason: str) -> None:
 
 
 def _set_status(record: RunRecord, status: str, reason: str) -> ComputeOutcome:
+    """The run's new status; its compute has finished, so its attempt count goes back to 0 in
+    the same statement (and the same transaction: a rollback keeps the count)."""
     RunRecord.objects.filter(pk=record.pk).update(
-        compute_status=status, compute_reason=reason, compute_updated=timezone.now()
+        compute_status=status,
+        compute_reason=reason,
+        compute_updated=timezone.now(),
+        compute_attempts=0,
     )
-    return ComputeOutcome(status=status, reason=reason)
+    return ComputeOutcome(status=status, reason=reason, attempts_cleared=record.pk)
 
 
 # What computing a PipelineRun reads of its TaskRuns (parse_run, records_source, the sort
@@ -256,6 +266,7 @@ def _generate(
     return ComputeOutcome(
         status=outcome.status,
         reason=outcome.reason,
+        attempts_cleared=outcome.attempts_cleared,
         created=tuple(created),
         kind=record.kind,
         stored=max(r.updated for r in (record, *children)),

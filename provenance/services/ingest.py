@@ -352,9 +352,12 @@ def _lock_rows(prepared: list[_Prepared]) -> set[tuple[str, str]]:
             uids.setdefault(item.namespace, set()).add(item.parent_uid)
         elif item.parent_name:
             names.setdefault(item.namespace, set()).add(item.parent_name)
-    with connection.cursor() as cursor:
-        for key in sorted(keys):
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
+    with connection.cursor() as cursor:  # one statement, taken in the sorted order
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(key, 0)) "
+            "FROM unnest(%s::text[]) WITH ORDINALITY AS keys(key, position) ORDER BY position",
+            [sorted(keys)],
+        )
     parents = Q(pk__in=[])
     for namespace, wanted in uids.items():
         parents |= Q(namespace=namespace, uid__in=wanted)

@@ -55,7 +55,7 @@ def _settle_and_check(worker: ReliabilityWorker, broker: RedisServer, docs: list
     assert_every_record_accounted_for(expected_uids=uids(docs))
 
 
-def _not_queued(run_ids: object, background: bool = False) -> None:
+def _not_queued(messages: object) -> None:
     pass
 
 
@@ -65,7 +65,7 @@ def test_killed_before_signing_task_received_not_started(
     services.signing_key_create(namespace="", algorithm="ecdsa-p256", actor="test")
     docs = pipeline_records("before", tasks=3)
     # Stored, not queued: the test queues it below, with an ETA.
-    with mock.patch("provenance.services.queue.enqueue_compute", new=_not_queued):
+    with mock.patch("provenance.services.queue.computes_publish", new=_not_queued):
         ingest.accepted(as_list(docs))
     run = RunRecord.objects.get(uid=docs[0]["metadata"]["uid"])
     assert run.compute_status == ComputeStatus.PENDING
