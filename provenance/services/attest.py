@@ -26,7 +26,6 @@ from provenance.core.slsa.config import SlsaConfig
 from provenance.core.tekton import PipelineRun, Run
 from provenance.core.trust import chain_entry_sign
 from provenance.models import (
-    Artifact,
     Attestation,
     ChainEntry,
     ComputeStatus,
@@ -38,7 +37,7 @@ from provenance.models import (
 from provenance.reads.namespaces import namespace_settings_effective
 from provenance.reads.runs import parse_run, pruned_note, records_source
 
-from .keys import checkpoint_signer, default_key, signer_load
+from .keys import checkpoint_signer, default_key, default_keys, signer_load
 from .limits import engine_limits
 from .linking import parent_of
 from .publish import publications_plan
@@ -85,17 +84,18 @@ def attestations_generate(*, run_id: int, namespace: str | None = None) -> Compu
         if namespace is None:
             return ComputeOutcome(status="missing", reason=f"run {run_id} does not exist")
         config, own_key = namespace_settings_effective(namespace)
+        known = default_keys()
         # Outside the compute transaction: a key file must not outlive a rolled-back row.
-        key = own_key or default_key(SigningKey.Purpose.ATTESTATION)
+        key = own_key or default_key(SigningKey.Purpose.ATTESTATION, known)
         try:
             signer: KeySigner | None = signer_load(key)
         except SigningError:
             signer = None  # a run with something to sign fails on it below, naming the key
         # The chain key (created on first use) only once the attestation key works: no key is
         # made up while signing is broken.
-        chain_signer = checkpoint_signer() if signer is not None else None
+        chain_signer = checkpoint_signer(known) if signer is not None else None
         with transaction.atomic():
-            return _generate(run_id, config, key, chain_signer)
+            return _generate(run_id, config, key, signer, chain_signer)
     except ProvenanceError as exc:
         metrics.compute_failed(run_id, exc)
         reason = str(exc) or type(exc).__name__
@@ -191,10 +191,16 @@ def _children_of(record: RunRecord) -> list[RunRecord]:
 
 
 def _generate(
-    run_id: int, config: NamespaceConfig, key: SigningKey, chain_signer: KeySigner | None
+    run_id: int,
+    config: NamespaceConfig,
+    key: SigningKey,
+    signer: KeySigner | None,
+    chain_signer: KeySigner | None,
 ) -> ComputeOutcome:
     """``config`` and ``key``: the namespace's effective settings and attestation key (a
-    TaskRun's parent is in its namespace); ``chain_signer``: the chain key."""
+    TaskRun's parent is in its namespace); ``signer``: that key's signer, None when it could
+    not be loaded (loaded again here, to fail with its reason, only if something is to be
+    signed); ``chain_signer``: the chain key."""
     # Only the top-level row is locked (see _lock_rows for the order): one compute per run.
     # What is queued is nearly always a top-level run: locked and read in one query.
     locked = RunRecord.objects.select_for_update().filter(top_level_q(), pk=run_id).first()
@@ -239,7 +245,8 @@ def _generate(
     plan = plan_statements(run, slsa, config.scope, config.emit, source=source, limits=limits)
     created: list[int] = []
     if plan.statements:
-        signer = signer_load(key)
+        if signer is None:
+            signer = signer_load(key)
         if chain_signer is None:
             chain_signer = checkpoint_signer()
         for planned in plan.statements:
@@ -365,15 +372,7 @@ def _attestation_store(
         settings=config.values(),
         inputs_digest=digest,
     )
-    # The link rows straight in: the attestation is new, so there is nothing to look up first
-    # (``subjects.add`` would).
-    Subject = Attestation.subjects.through
-    Subject.objects.bulk_create(
-        [
-            Subject(attestation=attestation, artifact=artifact)
-            for artifact in _artifacts_for(planned)
-        ]
-    )
+    _subjects_link(attestation, planned)
     _chain_append(attestation, chain_signer)
     if current is not None:
         # The one column the application ever changes on an attestation (docs/backend.md).
@@ -383,28 +382,37 @@ def _attestation_store(
     return attestation
 
 
-def _artifacts_for(planned: PlannedStatement) -> list[Artifact]:
-    """The index rows of a statement's subjects, each digest in its index form
-    (``provenance.core.digests.index_form``), the one every lookup uses. Two spellings of one
-    digest are one row (the set drops the second before ``bulk_create``).
-    """
-    wanted = {
-        (name, *index_form(algorithm, hex_value))
-        for name, digest in planned.subjects
-        for algorithm, hex_value in digest
-    }
+def _subjects_link(attestation: Attestation, planned: PlannedStatement) -> None:
+    """Link a new attestation to the index rows of its statement's subjects, each digest in its
+    index form (``provenance.core.digests.index_form``), the one every lookup uses; two
+    spellings of one digest are one row. Two statements: the artifacts (created if new, in a
+    sorted order so concurrent computes never deadlock), then the links. The second has to be
+    a statement of its own: it then sees an artifact another compute committed while this one
+    waited on it."""
+    wanted = sorted(
+        {
+            (name, *index_form(algorithm, hex_value))
+            for name, digest in planned.subjects
+            for algorithm, hex_value in digest
+        }
+    )
     if not wanted:
-        return []
-    Artifact.objects.bulk_create(
-        [Artifact(uri=u, algorithm=a, hex=h) for u, a, h in sorted(wanted)],
-        ignore_conflicts=True,
-    )
-    # One plain IN on the digest index, the exact triples picked here: an OR of one Q per
-    # subject cost more to build in the ORM than the query took to run.
-    candidates = Artifact.objects.filter(
-        uri__in={u for u, _, _ in wanted}, hex__in={h for _, _, h in wanted}
-    )
-    return [a for a in candidates if (a.uri, a.algorithm, a.hex) in wanted]
+        return
+    uris, algorithms, hexes = ([row[i] for row in wanted] for i in range(3))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO provenance_artifact (uri, algorithm, hex) "
+            "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[]) ON CONFLICT DO NOTHING",
+            [uris, algorithms, hexes],
+        )
+        cursor.execute(
+            "INSERT INTO provenance_attestation_subjects (attestation_id, artifact_id) "
+            "SELECT %s, artifact.id FROM provenance_artifact AS artifact "
+            "JOIN unnest(%s::text[], %s::text[], %s::text[]) AS wanted(uri, algorithm, hex) "
+            "ON artifact.algorithm = wanted.algorithm AND artifact.hex = wanted.hex "
+            "AND artifact.uri = wanted.uri",
+            [attestation.pk, uris, algorithms, hexes],
+        )
 
 
 def _chain_append(attestation: Attestation, chain_signer: KeySigner) -> ChainEntry:

@@ -123,10 +123,22 @@ def _key_register(
     return key
 
 
-def default_key(purpose: str) -> SigningKey:
-    """The deployment-wide key of this purpose, created on first use if allowed."""
+def default_keys() -> dict[str, SigningKey]:
+    """The deployment-wide key of each purpose that has one, in one query (a compute needs the
+    attestation and the chain key): the newest per purpose, as ``default_key`` picks it."""
+    return {
+        key.purpose: key
+        for key in SigningKey.objects.filter(namespace="")
+        .order_by("purpose", "-id")
+        .distinct("purpose")
+    }
+
+
+def default_key(purpose: str, known: dict[str, SigningKey] | None = None) -> SigningKey:
+    """The deployment-wide key of this purpose, created on first use if allowed. ``known``:
+    what ``default_keys`` read, when the caller has it."""
     keys = SigningKey.objects.filter(namespace="", purpose=purpose).order_by("-id")
-    key = keys.first()
+    key = known.get(purpose) if known is not None else keys.first()
     if key is not None:
         return key
     if purpose == SigningKey.Purpose.ATTESTATION and not settings.SIGNING_DEFAULT_KEY_AUTOCREATE:
@@ -173,9 +185,9 @@ def signer_load(key: SigningKey) -> KeySigner:
     return signer
 
 
-def checkpoint_signer() -> KeySigner:
+def checkpoint_signer(known: dict[str, SigningKey] | None = None) -> KeySigner:
     """The chain key: signs every chain entry and the checkpoints (``verify_store``)."""
-    return signer_load(default_key(SigningKey.Purpose.CHECKPOINT))
+    return signer_load(default_key(SigningKey.Purpose.CHECKPOINT, known))
 
 
 def key_file_problems() -> list[chain.Problem]:
