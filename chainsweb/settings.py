@@ -82,6 +82,12 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+# Seconds a database connection is kept for the next request or task (Django's CONN_MAX_AGE;
+# health-checked before reuse). Not Django's 0: a new Postgres session per request and per task
+# cost more CPU than the ingest itself (bench/README.md, issue 16).
+DB_CONN_MAX_AGE_DEFAULT = 60
+
+
 def database_from_url(url: str) -> dict[str, Any]:
     """Turn `postgres://user:password@host:port/name?opt=val` into a Django DATABASES entry.
 
@@ -103,7 +109,7 @@ def database_from_url(url: str) -> dict[str, Any]:
         "HOST": host,
         "PORT": str(parts.port) if parts.port else "",
         "OPTIONS": options,
-        "CONN_MAX_AGE": env_int("DB_CONN_MAX_AGE", 0),
+        "CONN_MAX_AGE": env_int("DB_CONN_MAX_AGE", DB_CONN_MAX_AGE_DEFAULT),
         "CONN_HEALTH_CHECKS": True,
     }
 
@@ -124,7 +130,7 @@ def embedded_database() -> dict[str, Any]:
         "PORT": "",
         "OPTIONS": {},
         "PGDATA": BASE_DIR / ".pgdata",
-        "CONN_MAX_AGE": env_int("DB_CONN_MAX_AGE", 0),
+        "CONN_MAX_AGE": env_int("DB_CONN_MAX_AGE", DB_CONN_MAX_AGE_DEFAULT),
         "CONN_HEALTH_CHECKS": True,
     }
 
