@@ -331,11 +331,13 @@ def _attestation_store(
     payload = statement_bytes(planned.statement)
     statement_sha = sha256_hex(payload)
     subject_key = _subject_key(planned)
+    # Only what is compared: not the current one's statement and envelope bytes.
     current = (
         Attestation.objects.filter(
             run=record, scope=planned.scope, subject_key=subject_key, superseded_by__isnull=True
         )
         .order_by("-id")
+        .only("id", "statement_sha256", "key_id")
         .first()
     )
     if current is not None and (current.statement_sha256, current.key_id) == (

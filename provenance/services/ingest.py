@@ -470,23 +470,25 @@ def _stored_rows(uids: set[str]) -> dict[str, dict[str, Any]]:
     return {row["uid"]: row for row in rows}
 
 
-def _insert(records: list[RunRecord]) -> None:
-    """Insert new rows with COPY and set their ids: 100,000 rows in seconds, where one
-    ``INSERT … UNNEST`` through the ORM took a minute (docs/security.md, "Bounded work")."""
-    if not records:
-        return
+def _insert(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Insert new rows (column values by field name; the model's defaults fill the rest) with
+    COPY, and return their ids by uid: 100,000 rows in seconds, where one ``INSERT … UNNEST``
+    through the ORM took a minute (docs/security.md, "Bounded work").
+
+    Each value goes as psycopg adapts it, without model instances or Django's per-field
+    preparation (5 ms of a 33-row record, a third of the web's CPU for it; bench/README.md,
+    issue 16): the time of this insert in the auto_now fields, JSON columns as jsonb."""
+    if not rows:
+        return {}
     fields = [f for f in RunRecord._meta.concrete_fields if not f.primary_key]
     names = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
-    # Each value as psycopg adapts it, without Django's per-field preparation (4 ms of a 33-row
-    # record, a quarter of the web's CPU for it; bench/README.md, issue 16): the row's own
-    # values, the time of this insert in the auto_now fields, JSON columns as jsonb.
     now = timezone.now()
-    stamped = [
-        f.attname
-        for f in fields
-        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
-    ]
+    defaults = {f.attname: f.get_default() for f in fields}
+    for f in fields:
+        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+            defaults[f.attname] = now
     json_columns = {f.attname for f in fields if isinstance(f, JSONField)}
+    order = [f.attname for f in fields]
     with connection.cursor() as cursor:
         # The raw psycopg cursor: its errors (a concurrent insert of the same uid) are turned
         # into Django's, so the caller's IntegrityError retry sees them.
@@ -494,25 +496,21 @@ def _insert(records: list[RunRecord]) -> None:
             connection.wrap_database_errors,
             cursor.cursor.copy(f"COPY provenance_runrecord ({names}) FROM STDIN") as copy,
         ):
-            for record in records:
-                for name in stamped:
-                    setattr(record, name, now)
+            for row in rows:
+                values = {**defaults, **row}
                 copy.write_row(
                     [
-                        Jsonb(value, dumps=orjson.dumps)
-                        if name in json_columns and value is not None
-                        else value
-                        for name, value in ((f.attname, getattr(record, f.attname)) for f in fields)
+                        Jsonb(values[name], dumps=orjson.dumps)
+                        if name in json_columns and values[name] is not None
+                        else values[name]
+                        for name in order
                     ]
                 )
         cursor.execute(
             "SELECT uid, id FROM provenance_runrecord WHERE uid = ANY(%s)",
-            [[record.uid for record in records]],
+            [[row["uid"] for row in rows]],
         )
-        ids = dict(cursor.fetchall())
-    for record in records:
-        record.pk = ids[record.uid]
-        record._state.adding = False
+        return dict(cursor.fetchall())
 
 
 def _records_write(
@@ -540,7 +538,7 @@ def _records_write(
             raise UidConflict(item.kind, item.name, item.uid)
     outcomes: dict[int, str] = {}
     now = timezone.now()
-    created: dict[str, RunRecord] = {}
+    created: dict[str, dict[str, Any]] = {}  # new rows' values, by uid
     changed: dict[str, dict[str, Any]] = {}
     parents_here = {
         (item.namespace, item.uid) for item in prepared if item.kind == RunKind.PIPELINE_RUN
@@ -554,19 +552,22 @@ def _records_write(
             outcomes[index] = "pruned"
             continue
         if row is None:
-            created[item.uid] = RunRecord(
-                uid=item.uid,
-                parent_uid=item.parent_uid,
-                parent_name=item.parent_name,
+            created[item.uid] = {
+                "uid": item.uid,
+                "parent_uid": item.parent_uid,
+                "parent_name": item.parent_name,
                 # A TaskRun that comes with its PipelineRun is a child from the start: linking
                 # then has no row to update.
-                compute_status=ComputeStatus.CHILD
+                "compute_status": ComputeStatus.CHILD
                 if (item.namespace, item.parent_uid) in parents_here
                 else ComputeStatus.PENDING,
-                compute_updated=now,
+                "compute_updated": now,
+                "pruned_at": None,
                 **_row_fields(item, source),
-            )
-            stored[item.uid] = row = {name: getattr(created[item.uid], name) for name in _ROW_STATE}
+            }
+            stored[item.uid] = row = {
+                name: created[item.uid][name] for name in _ROW_STATE if name != "pk"
+            }
             outcomes[index] = "created"
             continue
         if row["kind"] != item.kind:
@@ -584,17 +585,16 @@ def _records_write(
         fields["parent_name"] = item.parent_name or row["parent_name"]
         row.update(fields)
         if item.uid in created:
-            for name, value in fields.items():
-                setattr(created[item.uid], name, value)
+            created[item.uid].update(fields)
         else:
             changed[item.uid] = fields
         outcomes[index] = "updated"
     # Inserts wait on each other's unique-index entries: the same global order as the locks.
-    _insert(sorted(created.values(), key=lambda r: (r.kind, r.uid)))
+    ids = _insert(sorted(created.values(), key=lambda r: (r["kind"], r["uid"])))
     for uid in sorted(changed):
         RunRecord.objects.filter(pk=stored[uid]["pk"]).update(**changed[uid], updated=now)
-    for uid, record in created.items():
-        stored[uid]["pk"] = record.pk
+    for uid in created:
+        stored[uid]["pk"] = ids[uid]
     touched = [
         Stored(**{name: row[name] for name in _STORED_FIELDS})
         for uid, row in stored.items()
@@ -602,4 +602,4 @@ def _records_write(
         or uid in changed
         or row["compute_status"] in (ComputeStatus.PENDING, ComputeStatus.FAILED)
     ]
-    return outcomes, touched, {record.pk for record in created.values()}
+    return outcomes, touched, {ids[uid] for uid in created}
