@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
@@ -30,6 +31,23 @@ class Stored:
     parent_name: str
 
 
+_ADOPT_CHILDREN = """
+WITH by_uid AS (
+    UPDATE provenance_runrecord SET compute_status = %(child)s, compute_reason = ''
+    WHERE namespace = %(namespace)s AND parent_uid = %(uid)s AND kind = %(task_run)s
+    AND compute_status <> %(child)s
+    RETURNING 1
+), by_label AS (
+    UPDATE provenance_runrecord
+    SET parent_uid = %(uid)s, compute_status = %(child)s, compute_reason = ''
+    WHERE namespace = %(namespace)s AND parent_uid = '' AND parent_name = %(name)s
+    AND kind = %(task_run)s
+    RETURNING 1
+)
+SELECT 1  -- both UPDATEs run to completion whether or not their rows are read
+"""
+
+
 def link(touched: list[Stored]) -> set[int]:
     """Link parents and orphans; return the top-level runs to (re)compute."""
     to_compute: set[int] = set()
@@ -39,18 +57,15 @@ def link(touched: list[Stored]) -> set[int]:
     for run in touched:
         if run.kind == RunKind.PIPELINE_RUN:
             # Its children not yet marked as such (those inserted with it already are), and the
-            # TaskRuns that arrived first naming it only by label. Two plain statements, each
-            # on its own index: one with an OR took a namespace-wide scan whenever the
+            # TaskRuns that arrived first naming it only by label: one statement, each UPDATE on
+            # its own index. One UPDATE with an OR took a namespace-wide scan whenever the
             # planner's statistics lagged behind a growing table (bench/README.md, issue 16).
-            children_of_run = RunRecord.objects.filter(
-                namespace=run.namespace, kind=RunKind.TASK_RUN
-            )
-            children_of_run.filter(parent_uid=run.uid).exclude(
-                compute_status=ComputeStatus.CHILD
-            ).update(compute_status=ComputeStatus.CHILD, compute_reason="")
-            children_of_run.filter(parent_uid="", parent_name=run.name).update(
-                parent_uid=run.uid, compute_status=ComputeStatus.CHILD, compute_reason=""
-            )
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    _ADOPT_CHILDREN,
+                    {"namespace": run.namespace, "uid": run.uid, "name": run.name,
+                     "task_run": RunKind.TASK_RUN, "child": ComputeStatus.CHILD},
+                )  # fmt: skip
             to_compute.add(run.pk)
         elif (run.namespace, run.parent_uid) in linked_here:
             continue
