@@ -308,6 +308,16 @@ def wait_signed(url: str, uids: list[str], timeout: float) -> dict[str, float]:
             time.sleep(1.0)
 
 
+def loop_seconds() -> float:
+    """CPU seconds of a fixed 5-million-step Python loop: how fast a core of this shared machine
+    is just now (it varies by a third from minute to minute here), printed with each result."""
+    started = time.process_time()
+    total = 0
+    for step in range(5_000_000):
+        total += step
+    return time.process_time() - started
+
+
 def machine_cpu_seconds() -> float:
     """CPU time the whole machine has used since boot (every process, counted or not)."""
     fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
@@ -383,6 +393,7 @@ def main() -> None:
                 stderr=(workdir / "import.log").open("ab"),
             )  # fmt: skip
             import_started = time.time()
+        speed_before = loop_seconds()
         rss_before = stack.rss()
         sessions_before = postgres_sessions(stack.url)
         machine_before = machine_cpu_seconds()
@@ -457,6 +468,10 @@ def main() -> None:
             f"({1000 * machine / max(runs, 1):.0f} ms/run), "
             f"{machine - sum(used.values()):.0f} s in no part above; "
             f"{sessions} Postgres sessions opened ({sessions / max(runs, 1):.2f} per run)"
+        )
+        print(
+            f"core speed check (5M-step loop, CPU s; lower is faster): {speed_before:.2f} before "
+            f"the load, {loop_seconds():.2f} after"
         )
         rss_after = stack.rss()
         print(f"RSS kB before/after: {rss_before} -> {rss_after}")
