@@ -27,6 +27,9 @@ from django.conf import settings
 from chainsweb.logs import ContextFilter, JsonFormatter, current, log_context
 
 REQUEST_ID_HEADER = "chainsweb_request_id"
+# The header of a one-run compute message that names its run (``{"namespace", "uid"}``, set by
+# provenance.services.queue), so the task's log lines say which run without reading it.
+RUN_HEADER = "chainsweb_run"
 # The positional argument of each task that says what it works on.
 _TASK_SUBJECT = {
     "provenance.tasks.attestations_compute": "run_id",
@@ -62,7 +65,10 @@ def _task_fields(task: Any, args: Any, kwargs: Any) -> dict[str, Any]:
         arguments.setdefault(subject, args[0])
     if arguments.get("namespace"):
         fields["namespace"] = arguments["namespace"]
-    if arguments.get("run_id") is not None:
+    named = getattr(task.request, RUN_HEADER, None)  # put there by the ingest that queued it
+    if isinstance(named, dict) and {"namespace", "uid"} <= named.keys():
+        fields["namespace"], fields["run_uid"] = named["namespace"], named["uid"]
+    elif arguments.get("run_id") is not None:
         from provenance.models import RunRecord
 
         row = (

@@ -354,7 +354,9 @@ def _attestation_store(
         statement_sha256=statement_sha,
         supersedes=current.pk if current else None,
     )
-    if Attestation.objects.filter(inputs_digest=digest).exists():
+    # With no current attestation there is none at all for these subjects (a superseded one has
+    # a current successor), so nothing can have these inputs; the run's row lock keeps it so.
+    if current is not None and Attestation.objects.filter(inputs_digest=digest).exists():
         return None
     envelope = metrics.sign(payload, signer).to_json()
     attestation = Attestation.objects.create(

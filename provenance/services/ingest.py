@@ -418,8 +418,11 @@ def _records_store(
         RunRecord.objects.filter(pk__in=[pk for pk in ids if pk not in created]).update(
             compute_status=ComputeStatus.PENDING, compute_reason="", compute_updated=timezone.now()
         )
-        known = {row.pk: row.namespace for row in touched}  # a parent found by linking is read
-        queue.on_commit(queue.computes_publish, queue.compute_messages(ids, background, known))
+        known = {row.pk: (row.namespace, row.uid) for row in touched}  # not a linked parent
+        messages = queue.compute_messages(
+            ids, background, {pk: namespace for pk, (namespace, _) in known.items()}
+        )
+        queue.on_commit(queue.computes_publish, messages, known)
     return IngestResult(records=tuple(results), enqueued=ids)
 
 

@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
+from chainsweb.celery_signals import RUN_HEADER
 from provenance.models import ComputeStatus, RunRecord, RunView, top_level_q
 
 logger = logging.getLogger(__name__)
@@ -85,20 +86,30 @@ def compute_messages(
     ]
 
 
-def computes_publish(messages: ComputeMessages) -> None:
+def computes_publish(
+    messages: ComputeMessages, runs: dict[int, tuple[str, str]] | None = None
+) -> None:
     """Publish compute messages, all on one broker connection (100,000 runs are 2,000 batch
     messages, queued in well under a second); no database query unless the broker fails: then
-    the runs not queued stay pending with a reason saying so, for ``requeue_pending``."""
+    the runs not queued stay pending with a reason saying so, for ``requeue_pending``.
+    ``runs``: the (namespace, uid) of runs the caller knows, put in their messages' header."""
     sent = 0
+    runs = runs or {}
     try:
         with current_app.producer_or_acquire() as producer:  # one connection for them all
             for queue, chunk in messages:
                 args: tuple[Any, ...]
+                headers = {}
                 if len(chunk) == 1:
                     task, args = COMPUTE_TASK, (chunk[0],)
+                    if chunk[0] in runs:
+                        namespace, uid = runs[chunk[0]]
+                        headers[RUN_HEADER] = {"namespace": namespace, "uid": uid}
                 else:
                     task, args = COMPUTE_BATCH_TASK, (chunk,)
-                current_app.tasks[task].apply_async(args, queue=queue, producer=producer)
+                current_app.tasks[task].apply_async(
+                    args, queue=queue, producer=producer, headers=headers
+                )
                 sent += 1
     except (KombuOperationalError, OSError) as exc:
         left = [run_id for _, chunk in messages[sent:] for run_id in chunk]
