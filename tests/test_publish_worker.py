@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -24,7 +21,7 @@ from tests.factories import as_list
 from tests.registry_server import Registry, running_registry
 from tests.test_publish import image_taskrun, tag_ref
 from tests.test_registry import verify_simple_signing
-from tests.test_tasks_worker import BASE_DIR, Worker, celery_pointed_at, redis_database, wait_for
+from tests.test_tasks_worker import Worker, celery_pointed_at, redis_database, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,20 +40,8 @@ class QueueWorker(Worker):
         super().__init__(broker_url, keys_dir, log)
         self.queues = queues
 
-    def start(self) -> None:
-        if not self.queues:
-            return super().start()
-        cmd = [
-            sys.executable, "-m", "celery", "-A", "chainsweb", "worker", "--pool=solo",
-            "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
-            "-n", f"test-{uuid.uuid4().hex[:8]}@%h", "-Q", ",".join(self.queues),
-        ]  # fmt: skip
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                cmd, cwd=BASE_DIR, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )  # fmt: skip
-        return None
+    def extra_args(self) -> list[str]:
+        return ["-Q", ",".join(self.queues)] if self.queues else []
 
 
 @pytest.fixture

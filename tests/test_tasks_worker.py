@@ -121,11 +121,15 @@ class Worker:
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
 
+    def extra_args(self) -> list[str]:
+        """More `celery worker` arguments (subclasses: queues, test hooks)."""
+        return []
+
     def start(self) -> None:
         cmd = [
             sys.executable, "-m", "celery", "-A", "chainsweb", "worker", "--pool=solo",
             "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
-            "-n", f"test-{uuid.uuid4().hex[:8]}@%h",
+            "-n", f"test-{uuid.uuid4().hex[:8]}@%h", *self.extra_args(),
         ]  # fmt: skip
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(

@@ -50,16 +50,21 @@ def _counted(namespaces: set[str] | None, namespace: str | None = None) -> Q:
     return condition
 
 
+def _visible_namespaces(counted: Q) -> ArrayAgg:
+    """The namespaces of an artifact's attestations that ``counted`` keeps, sorted, once each."""
+    return ArrayAgg(
+        "attestations__namespace",
+        filter=counted,
+        distinct=True,
+        order_by="attestations__namespace",
+        default=[],
+    )
+
+
 def _annotate(qs: QuerySet[Artifact], namespaces: set[str] | None) -> QuerySet[Artifact]:
     counted = _counted(namespaces)
     return qs.annotate(
-        visible_namespaces=ArrayAgg(
-            "attestations__namespace",
-            filter=counted,
-            distinct=True,
-            ordering="attestations__namespace",
-            default=[],
-        ),
+        visible_namespaces=_visible_namespaces(counted),
         attestation_count=Count("attestations", filter=counted, distinct=True),
     )
 
@@ -132,15 +137,7 @@ def artifact_export(**filters: Any) -> QuerySet[Artifact]:
     """``artifact_search`` with each artifact's visible namespaces (the export's rows)."""
     found = artifact_search(**filters)
     counted = _counted(filters["namespaces"], filters.get("namespace") or None)
-    return found.annotate(
-        visible_namespaces=ArrayAgg(
-            "attestations__namespace",
-            filter=counted,
-            distinct=True,
-            ordering="attestations__namespace",
-            default=[],
-        )
-    )
+    return found.annotate(visible_namespaces=_visible_namespaces(counted))
 
 
 def digest_names(namespaces: set[str] | None, algorithm: str, hex_value: str) -> list[str]:

@@ -524,19 +524,12 @@ class ReliabilityWorker(Worker):
         self.env.update(extra_env or {})
         self._ready_before = 0
 
+    def extra_args(self) -> list[str]:
+        return ["--include", "tests.reliability.worker_hooks"]
+
     def start(self) -> None:
         self._ready_before = self.log_text().count(" ready.")
-        cmd = [
-            sys.executable, "-m", "celery", "-A", "chainsweb", "worker", "--pool=solo",
-            "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
-            "--include", "tests.reliability.worker_hooks",
-            "-n", f"rel-{uuid.uuid4().hex[:8]}@%h",
-        ]  # fmt: skip
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                cmd, cwd=BASE_DIR, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )  # fmt: skip
+        super().start()
 
     def wait_ready(self, timeout: float = 60) -> None:
         """Until this start's worker is consuming (its " ready." line)."""
