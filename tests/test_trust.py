@@ -54,6 +54,7 @@ from tests.apidata import (
 )
 from tests.core.test_dsse import sslib_verify
 from tests.factories import taskrun_doc
+from tests.test_verify_store import verify as verify_store
 
 pytestmark = pytest.mark.django_db
 
@@ -68,15 +69,6 @@ def run(name: str, *args: str) -> str:
     out = StringIO()
     call_command(name, *args, stdout=out, stderr=StringIO())
     return out.getvalue()
-
-
-def verify_store(*args: str) -> tuple[int, str]:
-    out = StringIO()
-    try:
-        call_command("verify_store", *args, stdout=out, stderr=StringIO())
-    except CommandError as exc:
-        return 1, out.getvalue() + str(exc)
-    return 0, out.getvalue()
 
 
 def sha(data: bytes) -> str:
